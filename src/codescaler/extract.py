@@ -1,0 +1,193 @@
+"""Syntax-aware code extraction: turn a model's answer into a bare program, or say why not.
+
+``strict`` is the CodeScaler rule: code only from exactly one well-formed fenced block, and the code
+must parse. ``lenient`` is for evaluation: the last block that parses wins, a bare program counts, and
+an unterminated final fence is tolerated.
+
+Fences follow CommonMark: an opening line of up to three spaces then three or more backticks (or
+tildes) and an info string; the block closes at a line of at least as many of the same character and
+nothing else. Parsing is one pass over the lines, so a 1 MB answer costs linear time.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+Mode = Literal["strict", "lenient"]
+
+_FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
+_THINK_CLOSE = "</think>"
+
+# tree-sitter grammar names by the spellings users and datasets give languages.
+_TREE_SITTER_NAMES = {
+    "c": "c",
+    "cpp": "cpp",
+    "c++": "cpp",
+    "cc": "cpp",
+    "java": "java",
+    "javascript": "javascript",
+    "js": "javascript",
+    "typescript": "typescript",
+    "ts": "typescript",
+    "go": "go",
+    "golang": "go",
+    "rust": "rust",
+    "rs": "rust",
+    "csharp": "csharp",
+    "c#": "csharp",
+    "php": "php",
+    "ruby": "ruby",
+    "rb": "ruby",
+    "bash": "bash",
+    "sh": "bash",
+    "scala": "scala",
+    "kotlin": "kotlin",
+    "swift": "swift",
+    "lua": "lua",
+}
+PYTHON_NAMES = frozenset({"python", "py", "python3"})
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What :func:`extract_code` found. ``code`` is empty whenever ``valid`` is false."""
+
+    code: str
+    valid: bool
+    reason: str | None
+    language: str
+
+
+@dataclass(frozen=True)
+class _Block:
+    body: str
+    closed: bool
+
+
+def normalize_response(response: str | bytes) -> str:
+    """Decode bytes (bad UTF-8 replaced), unify line endings, drop reasoning before ``</think>``."""
+    if isinstance(response, bytes):
+        response = response.decode("utf-8", errors="replace")
+    text = response.replace("\r\n", "\n").replace("\r", "\n")
+    # The answer follows the last closing think tag; an unclosed <think> holds no answer yet.
+    cut = text.rfind(_THINK_CLOSE)
+    if cut >= 0:
+        text = text[cut + len(_THINK_CLOSE) :]
+    elif text.lstrip().startswith("<think>"):
+        text = ""
+    return text
+
+
+def _fenced_blocks(text: str, limit: int | None = None) -> list[_Block]:
+    """Fenced blocks in order; stops after ``limit`` of them."""
+    blocks: list[_Block] = []
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines) and (limit is None or len(blocks) < limit):
+        opening = _FENCE.match(lines[i])
+        if opening is None:
+            i += 1
+            continue
+        fence = opening.group("fence")
+        closing = re.compile(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
+        j = i + 1
+        while j < len(lines) and not closing.match(lines[j]):
+            j += 1
+        blocks.append(_Block("\n".join(lines[i + 1 : j]), closed=j < len(lines)))
+        i = j + 1
+    return blocks
+
+
+def _clean(code: str) -> str:
+    return textwrap.dedent(code).strip("\n").rstrip()
+
+
+@cache
+def _tree_sitter_parser(grammar: str):
+    try:
+        from tree_sitter_language_pack import get_parser
+    except ImportError as err:  # pragma: no cover - a declared dependency
+        raise ImportError(
+            "checking non-Python code needs tree-sitter-language-pack: pip install 'tree-sitter-language-pack<1'"
+        ) from err
+    return get_parser(grammar)
+
+
+def _first_error_line(node) -> int:
+    """1-based line of the first ERROR or MISSING node below ``node``."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.is_error or current.is_missing:
+            return current.start_point[0] + 1
+        stack.extend(reversed([c for c in current.children if c.has_error or c.is_missing]))
+    return node.start_point[0] + 1
+
+
+def syntax_error(code: str, language: str = "python") -> str | None:
+    """``None`` when ``code`` parses as ``language``, else ``"syntax_error: <line>"``."""
+    lang = language.lower()
+    if lang in PYTHON_NAMES:
+        try:
+            ast.parse(code)
+        except SyntaxError as err:
+            return f"syntax_error: {err.lineno or 0}"
+        except (ValueError, RecursionError, MemoryError):
+            # null bytes, or nesting too deep for the parser: not a program we can score
+            return "syntax_error: 0"
+        return None
+    grammar = _TREE_SITTER_NAMES.get(lang)
+    if grammar is None:
+        known = ", ".join(sorted(PYTHON_NAMES | set(_TREE_SITTER_NAMES)))
+        raise ValueError(f"unknown language {language!r}; known: {known}")
+    root = _tree_sitter_parser(grammar).parse(code.encode("utf-8", errors="replace")).root_node
+    if root.has_error:
+        return f"syntax_error: {_first_error_line(root)}"
+    return None
+
+
+def check_program(code: str, language: str = "python") -> Extraction:
+    """Check a bare program (no fences): valid when non-empty and it parses."""
+    if not code.strip():
+        return Extraction("", False, "empty", language)
+    error = syntax_error(code, language)
+    if error is not None:
+        return Extraction("", False, error, language)
+    return Extraction(code, True, None, language)
+
+
+def extract_code(response: str | bytes, language: str = "python", mode: Mode = "strict") -> Extraction:
+    """Extract the program from ``response`` and check its syntax.
+
+    Reasons when invalid: ``no_block``, ``multiple_blocks``, ``syntax_error: <line>``, ``empty``.
+    """
+    if mode not in ("strict", "lenient"):
+        raise ValueError(f"mode must be 'strict' or 'lenient', got {mode!r}")
+    text = normalize_response(response)
+    if not text.strip():
+        return Extraction("", False, "empty", language)
+    # strict needs to know only whether there are zero, one or several blocks
+    blocks = _fenced_blocks(text, limit=2 if mode == "strict" else None)
+    if mode == "strict":
+        closed = [b for b in blocks if b.closed]
+        if len(blocks) > 1:
+            return Extraction("", False, "multiple_blocks", language)
+        if not closed:
+            return Extraction("", False, "no_block", language)
+        return check_program(_clean(closed[0].body), language)
+    # lenient: the last block that parses; else the whole answer as a bare program.
+    last_failure: Extraction | None = None
+    for block in reversed(blocks):
+        result = check_program(_clean(block.body), language)
+        if result.valid:
+            return result
+        last_failure = last_failure or result
+    if not blocks:
+        bare = check_program(_clean(text), language)
+        return bare if bare.valid else Extraction("", False, "no_block", language)
+    return last_failure

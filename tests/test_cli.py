@@ -1,0 +1,110 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from codescaler.cli import main, make_parser
+
+GOOD = "```python\ndef f(x):\n    return x + 1\n```"
+
+
+def write_lines(path, lines):
+    path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
+
+
+def read_out(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("command", [[], ["score"], ["rank"]])
+def test_help_for_every_command(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        make_parser().parse_args([*command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: codescaler" in capsys.readouterr().out
+
+
+def test_config_fields_become_flags():
+    args = make_parser().parse_args(
+        ["score", "in", "-o", "out", "--model", "m", "--mode", "lenient", "--shaping", "sigmoid", "--batch-size", "4"]
+    )
+    assert (args.mode, args.shaping, args.batch_size, args.invalid_reward) == ("lenient", "sigmoid", 4, 0.0)
+    with pytest.raises(SystemExit):
+        make_parser().parse_args(["score", "in", "-o", "out", "--model", "m", "--shaping", "tanh"])
+
+
+def test_score_writes_one_line_per_input_including_malformed(tiny_model_dir, tmp_path):
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_lines(
+        src,
+        [
+            {"id": "a", "question": "Q1", "response": GOOD},
+            "{not json",
+            {"id": "c", "question": "Q3"},
+            [1, 2],
+            {"id": "e", "question": "Q5", "response": "no code here"},
+        ],
+    )
+    assert main(["score", str(src), "-o", str(out), "--model", str(tiny_model_dir)]) == 0
+    rows = read_out(out)
+    assert [r["line"] for r in rows] == [1, 2, 3, 4, 5]
+    assert rows[0]["valid"] and isinstance(rows[0]["score"], float) and rows[0]["reward"] > 0
+    assert set(rows[0]) == {"line", "id", "code", "valid", "reason", "score", "reward", "truncated"}
+    assert rows[1]["error"].startswith("line 2: invalid JSON")
+    assert rows[2]["error"] == "line 3 (id 'c'): field 'response' must be str, got nothing"
+    assert rows[3]["error"] == "line 4: expected a JSON object, got list"
+    assert rows[4]["valid"] is False and rows[4]["reason"] == "no_block" and rows[4]["score"] is None
+
+
+def test_resume_after_kill_loses_and_repeats_nothing(tiny_model_dir, tmp_path):
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_lines(src, [{"id": i, "question": f"Q{i % 3}", "response": GOOD.replace("1", str(i))} for i in range(10)])
+    argv = ["score", str(src), "-o", str(out), "--model", str(tiny_model_dir)]
+    assert main(argv) == 0
+    full = read_out(out)
+    # A kill -9 mid-write: four complete lines and half of the fifth.
+    text = out.read_text().splitlines(keepends=True)
+    out.write_text("".join(text[:4]) + text[4][: len(text[4]) // 2])
+    assert main([*argv, "--resume"]) == 0
+    resumed = read_out(out)
+    assert sorted(r["line"] for r in resumed) == list(range(1, 11))
+    assert {r["line"]: r["score"] for r in resumed} == pytest.approx({r["line"]: r["score"] for r in full}, abs=1e-4)
+
+
+def test_without_resume_output_is_overwritten(tiny_model_dir, tmp_path):
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_lines(src, [{"id": 1, "question": "Q", "response": GOOD}])
+    out.write_text('{"line": 7, "stale": true}\n')
+    main(["score", str(src), "-o", str(out), "--model", str(tiny_model_dir)])
+    assert [r["line"] for r in read_out(out)] == [1]
+
+
+def test_rank_prints_table_and_writes_order(tiny_model_dir, tmp_path, capsys):
+    src, out = tmp_path / "problems.jsonl", tmp_path / "ranked.jsonl"
+    responses = [GOOD, "```python\ndef f(x)\n```", "```python\ndef f(x):\n    return x - 1\n```"]
+    write_lines(
+        src,
+        [
+            {"id": "p1", "question": "Write f.", "responses": responses},
+            {
+                "id": "p2",
+                "question": "Complete f.",
+                "responses": ["    return x\n", "    return (\n"],
+                "code_prefix": "def f(x):\n",
+            },
+            {"id": "p3", "question": "Q", "responses": "not a list"},
+        ],
+    )
+    assert main(["rank", str(src), "-o", str(out), "--model", str(tiny_model_dir)]) == 0
+    printed = capsys.readouterr().out
+    assert "p1" in printed and "rank" in printed and "no (syntax_error: 1)" in printed
+    rows = read_out(out)
+    assert sorted(rows[0]["order"]) == [0, 1, 2] and rows[0]["order"][-1] == 1
+    assert rows[1]["valid"] == [True, False] and rows[1]["order"] == [0, 1]
+    assert "field 'responses' must be list" in rows[2]["error"]
+
+
+def test_console_script_runs():
+    result = subprocess.run([sys.executable, "-m", "codescaler.cli", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "score" in result.stdout and "rank" in result.stdout

@@ -1,0 +1,139 @@
+import pytest
+
+from codescaler import extract_code
+from codescaler.extract import syntax_error
+
+GOOD = "def f(x):\n    return x + 1"
+
+
+def fenced(code: str, info: str = "python", fence: str = "```") -> str:
+    return f"{fence}{info}\n{code}\n{fence}"
+
+
+@pytest.mark.parametrize("info", ["python", "py", "", "Python3"])
+def test_strict_single_block_any_info_string(info):
+    result = extract_code("Here you go:\n" + fenced(GOOD, info) + "\nDone.")
+    assert result.valid and result.code == GOOD and result.reason is None
+
+
+def test_strict_rejects_no_block_and_bare_code():
+    assert extract_code(GOOD).reason == "no_block"
+    assert extract_code("just words").reason == "no_block"
+
+
+def test_strict_rejects_multiple_blocks_even_if_each_parses():
+    result = extract_code(fenced(GOOD) + "\nand\n" + fenced("print(f(1))"))
+    assert not result.valid and result.reason == "multiple_blocks" and result.code == ""
+
+
+def test_strict_rejects_unterminated_fence():
+    assert extract_code("```python\n" + GOOD).reason == "no_block"
+
+
+def test_syntax_error_names_the_line():
+    result = extract_code(fenced("def f(x):\n    return x +\n"))
+    assert not result.valid and result.reason == "syntax_error: 2"
+
+
+def test_empty_inputs():
+    assert extract_code("").reason == "empty"
+    assert extract_code("   \n\n").reason == "empty"
+    assert extract_code(fenced("   ")).reason == "empty"
+
+
+def test_crlf_and_tabs():
+    code = "def f(x):\r\n\tif x:\r\n\t\treturn 1\r\n\treturn 0"
+    result = extract_code("```python\r\n" + code + "\r\n```\r\n")
+    assert result.valid and "\r" not in result.code and "\treturn 1" in result.code
+
+
+def test_mixed_tabs_and_spaces_is_a_syntax_error():
+    result = extract_code(fenced("def f(x):\n\tif x:\n        return 1"))
+    assert not result.valid and result.reason.startswith("syntax_error")
+
+
+def test_think_block_is_dropped_with_its_fences():
+    reasoning = "<think>Maybe:\n" + fenced("def g(): pass") + "\nno, better:</think>"
+    result = extract_code(reasoning + "\n" + fenced(GOOD))
+    assert result.valid and result.code == GOOD
+
+
+def test_unclosed_think_has_no_answer():
+    assert not extract_code("<think>still thinking " + fenced(GOOD)).valid
+
+
+def test_four_backtick_fence_holds_a_three_backtick_line():
+    code = 'DOC = """\n```\nexample\n```\n"""\n' + GOOD
+    result = extract_code(fenced(code, fence="````"))
+    assert result.valid and result.code == code
+
+
+def test_fence_inside_a_string_literal_does_not_close_the_block():
+    code = 's = "```"\n' + GOOD
+    result = extract_code(fenced(code))
+    assert result.valid and result.code == code
+
+
+def test_non_utf8_bytes_are_replaced():
+    raw = ("```python\n" + GOOD + "\n# caf").encode() + b"\xff\xfe" + b"\n```"
+    result = extract_code(raw)
+    assert result.valid and "\ufffd" in result.code
+
+
+def test_indented_block_is_dedented():
+    block = "  ```python\n  def f():\n      return 1\n  ```"
+    assert extract_code("1. Do this:\n" + block).code == "def f():\n    return 1"
+
+
+def test_large_response_is_handled():
+    body = "x = 1\n" * 150_000  # ~0.9 MB of code
+    result = extract_code("prose " * 10_000 + "\n" + fenced(body))
+    assert result.valid and result.code.count("\n") == 149_999
+
+
+def test_lenient_takes_last_parsing_block():
+    text = fenced("def broken(:") + "\n" + fenced(GOOD) + "\n" + fenced("def also_broken(:")
+    result = extract_code(text, mode="lenient")
+    assert result.valid and result.code == GOOD
+
+
+def test_lenient_accepts_bare_program_and_unterminated_fence():
+    assert extract_code(GOOD, mode="lenient").code == GOOD
+    assert extract_code("```python\n" + GOOD, mode="lenient").code == GOOD
+
+
+def test_lenient_reports_why_when_nothing_parses():
+    assert extract_code(fenced("def broken(:"), mode="lenient").reason.startswith("syntax_error")
+    assert extract_code("Just use a hash map.", mode="lenient").reason == "no_block"
+
+
+def test_unknown_mode_and_language_are_errors():
+    with pytest.raises(ValueError, match="mode"):
+        extract_code(fenced(GOOD), mode="fuzzy")
+    with pytest.raises(ValueError, match="unknown language 'cobol'"):
+        extract_code(fenced(GOOD), language="cobol")
+
+
+@pytest.mark.parametrize(
+    "language,good,bad",
+    [
+        ("cpp", "#include <vector>\nint f(int x) { return x + 1; }", "int f(int x) { return x + 1 }"),
+        ("java", "class A { int f(int x) { return x + 1; } }", "class A { int f(int x) { return x + 1; }"),
+        ("javascript", "function f(x) { return x + 1; }", "function f(x) { return x + ; }"),
+        ("go", "package main\nfunc f(x int) int { return x + 1 }", "package main\nfunc f(x int) int { return x + }"),
+        ("rust", "fn f(x: i32) -> i32 { x + 1 }", "fn f(x: i32) -> i32 { let y = ; y }"),
+    ],
+)
+def test_other_languages_use_tree_sitter(language, good, bad):
+    assert extract_code(fenced(good, language), language=language).valid
+    result = extract_code(fenced(bad, language), language=language)
+    assert not result.valid and result.reason.startswith("syntax_error: ")
+
+
+def test_missing_node_counts_as_error():
+    # tree-sitter repairs a missing ';' with a MISSING node rather than an ERROR node.
+    assert syntax_error("int main() { return 0 }", "cpp") == "syntax_error: 1"
+
+
+def test_deeply_nested_python_is_invalid_not_a_crash():
+    assert syntax_error("x = " + "(" * 5000 + ")" * 5000).startswith("syntax_error")
