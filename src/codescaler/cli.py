@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from codescaler.model import DTYPES, PACKAGED_MODELS
 from codescaler.reward import RewardConfig
+from codescaler.sandbox import Limits
 
 
 def add_config_flags(parser: argparse.ArgumentParser, config_cls: type) -> None:
@@ -70,19 +71,42 @@ def make_parser() -> argparse.ArgumentParser:
     add_model_flags(rank)
     add_config_flags(rank, RewardConfig)
     rank.set_defaults(run=run_rank)
+
+    verify = commands.add_parser("verify", help="run every response against its problem's tests")
+    verify.add_argument("input", help="problem records with responses and tests (see `codescaler data export`)")
+    verify.add_argument("-o", "--output", required=True, help="output JSONL: passed, pass_fraction, status")
+    verify.add_argument("--resume", action="store_true", help="skip problems already answered in --output")
+    verify.add_argument("--workers", type=int, default=None, help="sandbox workers (default: one per core)")
+    verify.add_argument(
+        "--mode", default="lenient", choices=["strict", "lenient"], help="extraction (default: lenient)"
+    )
+    add_config_flags(verify, Limits)
+    verify.set_defaults(run=run_verify)
+
+    evaluate = commands.add_parser("evaluate", help="pass@k from `codescaler verify` output")
+    evaluate.add_argument("input", help="output of codescaler verify")
+    evaluate.add_argument("--k", default="1,10,100", help="comma-separated k values (default: 1,10,100)")
+    evaluate.add_argument("-o", "--output", default=None, help="also write the figures as JSON")
+    evaluate.set_defaults(run=run_evaluate)
+
+    data = commands.add_parser("data", help="benchmark datasets in the problem record schema")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    export = data_commands.add_parser("export", help="write a dataset as problem records")
+    export.add_argument("name", help="dataset name; `codescaler data list` shows them")
+    export.add_argument("-o", "--output", required=True, help="output JSONL")
+    export.set_defaults(run=run_data_export)
+    listing = data_commands.add_parser("list", help="the dataset names")
+    listing.set_defaults(run=run_data_list)
     return parser
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from codescaler.jobs import score_jsonl
+    from codescaler.jobs import parse_answer, run_chunked, score_job
 
-    counts = score_jsonl(
-        load_model(args), args.input, args.output, config=config_from_args(args, RewardConfig), resume=args.resume
-    )
-    print(
-        f"wrote {counts['written']} records to {args.output} "
-        f"({counts['errors']} with errors, {counts['skipped']} already done)"
-    )
+    job = score_job(load_model(args), config_from_args(args, RewardConfig))
+    rows = list(run_chunked(args.input, args.output, parse_answer, job, resume=args.resume, desc="score"))
+    errors = sum("error" in r for r in rows)
+    print(f"wrote {len(rows)} records to {args.output} ({errors} with errors)")
     return 0
 
 
@@ -92,10 +116,11 @@ def _first_line(code: str, width: int = 60) -> str:
 
 
 def run_rank(args: argparse.Namespace) -> int:
-    from codescaler.jobs import rank_jsonl
+    from codescaler.jobs import parse_problem, rank_job, run_chunked
 
-    config = config_from_args(args, RewardConfig)
-    for problem in rank_jsonl(load_model(args), args.input, args.output, config=config, resume=args.resume):
+    job = rank_job(load_model(args), config_from_args(args, RewardConfig))
+    for problem in run_chunked(args.input, args.output, parse_problem, job, resume=args.resume, chunk_size=16,
+                               desc="rank"):  # fmt: skip
         print(f"\n{problem['id']!s}")
         if "error" in problem:
             print(f"  error: {problem['error']}")
@@ -107,6 +132,59 @@ def run_rank(args: argparse.Namespace) -> int:
                 f"  {position:>4}  {i:>4}  {problem['rewards'][i]:>9.4f}  {validity:<22}  "
                 f"{_first_line(problem['codes'][i])}"
             )
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from codescaler.jobs import parse_verifiable, run_chunked, verify_job
+    from codescaler.sandbox import Sandbox
+
+    with Sandbox(workers=args.workers, limits=config_from_args(args, Limits)) as sandbox:
+        job = verify_job(sandbox, args.mode)
+        rows = list(run_chunked(args.input, args.output, parse_verifiable, job, resume=args.resume, chunk_size=32,
+                                desc="verify"))  # fmt: skip
+    programs = sum(len(r.get("passed", [])) for r in rows)
+    passed = sum(sum(r.get("passed", [])) for r in rows)
+    errors = sum("error" in r for r in rows)
+    print(f"verified {programs} programs of {len(rows)} problems: {passed} pass ({errors} records with errors)")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from codescaler.jsonl import read_lines
+    from codescaler.verify import pass_at_k_report
+
+    ks = [int(k) for k in args.k.split(",") if k.strip()]
+    report = pass_at_k_report((r for _, r in read_lines(args.input) if isinstance(r, dict)), ks)
+    print(f"{report['problems']} problems, {report['samples']} samples")
+    for k in ks:
+        value = report[f"pass@{k}"]
+        print(f"  pass@{k:<4} {'n/a' if value is None else f'{100 * value:6.2f}%'}")
+    if args.output:
+        with open(args.output, "w") as f:
+            json.dump(report, f, indent=2)
+    return 0
+
+
+def run_data_export(args: argparse.Namespace) -> int:
+    import json
+
+    from codescaler import datasets
+
+    records = datasets.load(args.name)
+    with open(args.output, "w") as f:
+        for record in records:
+            f.write(json.dumps(record) + "\n")
+    print(f"wrote {len(records)} {args.name} problems to {args.output}")
+    return 0
+
+
+def run_data_list(args: argparse.Namespace) -> int:
+    from codescaler import datasets
+
+    print("\n".join(datasets.names()))
     return 0
 
 

@@ -191,3 +191,16 @@ def extract_code(response: str | bytes, language: str = "python", mode: Mode = "
         bare = check_program(_clean(text), language)
         return bare if bare.valid else Extraction("", False, "no_block", language)
     return last_failure
+
+
+def extract_program(
+    response: str | bytes, language: str = "python", mode: Mode = "strict", code_prefix: str | None = None
+) -> Extraction:
+    """The program an answer stands for.
+
+    With ``code_prefix`` the answer is a completion that continues it (HumanEval style), taken bare:
+    the program is ``code_prefix + response``. Without, the code is extracted from the answer.
+    """
+    if code_prefix is None:
+        return extract_code(response, language, mode)
+    return check_program((code_prefix + normalize_response(response)).rstrip(), language)

@@ -1,36 +1,23 @@
-"""File-to-file batch jobs behind ``codescaler score`` and ``codescaler rank``.
+"""File-to-file batch jobs behind ``codescaler score``, ``rank`` and ``verify``.
 
-Input is read in chunks; each chunk is scored in one call (so candidates of a problem share their
-prefix) and written before the next starts, which is what makes ``--resume`` lose nothing.
+Input is read in chunks; each chunk is processed in one call (so candidates of a problem share their
+prefix, and programs spread over every sandbox worker) and written before the next starts, which is
+what makes ``--resume`` lose nothing. A malformed record yields an output record with ``error``.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
 from codescaler.jsonl import RecordError, ResumableWriter, read_lines, require
-from codescaler.model import RewardModel
-from codescaler.reward import RewardConfig, RewardResult, ranking, reward
 
-logger = logging.getLogger(__name__)
-
-
-def _chunks(path: str | Path, skip: set[int], size: int) -> Iterator[list[tuple[int, dict | RecordError]]]:
-    chunk = []
-    for number, record in read_lines(path):
-        if number in skip:
-            continue
-        chunk.append((number, record))
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+Output = dict[str, Any]
+# (line number, parsed record) -> output record; raises RecordError for a malformed record
+Parse = Callable[[int, dict], Any]
 
 
 def _count_lines(path: str | Path) -> int:
@@ -38,125 +25,154 @@ def _count_lines(path: str | Path) -> int:
         return sum(1 for line in f if line.strip())
 
 
-def _result_fields(result: RewardResult) -> dict[str, Any]:
-    return {
-        "code": result.code,
-        "valid": result.valid,
-        "reason": result.reason,
-        "score": result.score,
-        "reward": result.reward,
-        "truncated": result.truncated,
-    }
-
-
-def score_jsonl(
-    model: RewardModel,
+def run_chunked(
     in_path: str | Path,
-    out_path: str | Path,
+    out_path: str | Path | None,
+    parse: Parse,
+    process: Callable[[list[tuple[int, dict, Any]]], list[Output]],
     *,
-    config: RewardConfig | None = None,
     resume: bool = False,
-    chunk_size: int = 512,
+    chunk_size: int = 256,
+    desc: str = "records",
     show_progress: bool = True,
-) -> dict[str, int]:
-    """Score ``{"id", "question", "response"}`` lines into one output line each; returns counts."""
-    counts = {"written": 0, "errors": 0, "skipped": 0}
-    with ResumableWriter(out_path, resume=resume) as writer:
-        counts["skipped"] = len(writer.done)
-        total = _count_lines(in_path) - len(writer.done)
-        with tqdm(total=total, desc="score", unit="rec", disable=not show_progress) as bar:
-            for chunk in _chunks(in_path, writer.done, chunk_size):
-                good: list[tuple[int, dict, str, str]] = []
-                out: dict[int, dict[str, Any]] = {}
-                for number, record in chunk:
-                    try:
-                        if isinstance(record, RecordError):
-                            raise record
-                        question = require(record, number, "question", str)
-                        response = require(record, number, "response", str)
-                        good.append((number, record, question, response))
-                    except RecordError as err:
-                        record_id = record.get("id") if isinstance(record, dict) else None
-                        out[number] = {"line": number, "id": record_id, "error": str(err)}
-                results = reward(model, [g[2] for g in good], [g[3] for g in good], config=config, show_progress=False)
-                for (number, record, _, _), result in zip(good, results):
-                    out[number] = {"line": number, "id": record.get("id"), **_result_fields(result)}
-                writer.write([out[n] for n, _ in chunk])
-                counts["written"] += len(chunk)
-                counts["errors"] += sum(1 for n, _ in chunk if "error" in out[n])
-                bar.update(len(chunk))
-    return counts
+) -> Iterator[Output]:
+    """Parse each line, process the good ones a chunk at a time, write and yield every output in order.
 
-
-def rank_jsonl(
-    model: RewardModel,
-    in_path: str | Path,
-    out_path: str | Path | None = None,
-    *,
-    config: RewardConfig | None = None,
-    resume: bool = False,
-    chunk_size: int = 16,
-    show_progress: bool = True,
-) -> Iterator[dict[str, Any]]:
-    """Rank each problem's ``responses``; yields (and writes, given ``out_path``) one record per problem."""
+    ``parse`` returns what ``process`` needs for one record; ``process`` returns one output per item.
+    """
     writer = ResumableWriter(out_path, resume=resume) if out_path is not None else None
-    skip = writer.done if writer is not None else set()
+    done = writer.done if writer is not None else set()
+    pending: list[tuple[int, dict | RecordError]] = []
+
+    def flush() -> list[Output]:
+        good, out = [], {}
+        for number, record in pending:
+            try:
+                if isinstance(record, RecordError):
+                    raise record
+                good.append((number, record, parse(number, record)))
+            except RecordError as err:
+                out[number] = {"line": number, "id": record.get("id") if isinstance(record, dict) else None,
+                               "error": str(err)}  # fmt: skip
+        for (number, record, _), result in zip(good, process(good) if good else []):
+            out[number] = {"line": number, "id": record.get("id"), **result}
+        ordered = [out[number] for number, _ in pending]
+        if writer is not None:
+            writer.write(ordered)
+        return ordered
+
     try:
-        with tqdm(
-            total=_count_lines(in_path) - len(skip), desc="rank", unit="problem", disable=not show_progress
-        ) as bar:
-            for chunk in _chunks(in_path, skip, chunk_size):
-                ranked = list(_rank_chunk(model, chunk, config))
-                if writer is not None:
-                    writer.write(ranked)
-                bar.update(len(chunk))
-                yield from ranked
+        total = _count_lines(in_path) - len(done)
+        with tqdm(total=total, desc=desc, unit="rec", disable=not show_progress) as bar:
+            for number, record in read_lines(in_path):
+                if number in done:
+                    continue
+                pending.append((number, record))
+                if len(pending) >= chunk_size:
+                    yield from flush()
+                    bar.update(len(pending))
+                    pending = []
+            if pending:
+                yield from flush()
+                bar.update(len(pending))
     finally:
         if writer is not None:
             writer.close()
 
 
-def _rank_chunk(model, chunk, config) -> Iterator[dict[str, Any]]:
-    problems: list[tuple[int, dict, list[str], str | None]] = []
-    errors: dict[int, dict[str, Any]] = {}
-    for number, record in chunk:
-        try:
-            if isinstance(record, RecordError):
-                raise record
-            require(record, number, "question", str)
-            responses = require(record, number, "responses", list)
-            if not all(isinstance(r, str) for r in responses):
-                raise RecordError(f"line {number} (id {record.get('id')!r}): every response must be a string")
-            prefix = require(record, number, "code_prefix", str) if record.get("code_prefix") is not None else None
-            problems.append((number, record, responses, prefix))
-        except RecordError as err:
-            record_id = record.get("id") if isinstance(record, dict) else None
-            errors[number] = {"line": number, "id": record_id, "error": str(err)}
-    flat = [(p, r) for p in problems for r in p[2]]
-    results = reward(
-        model,
-        [p[1]["question"] for p, _ in flat],
-        [r for _, r in flat],
-        code_prefixes=[p[3] for p, _ in flat],
-        config=config,
-        show_progress=False,
-    )
-    ranked: dict[int, dict[str, Any]] = {}
-    start = 0
-    for number, record, responses, _ in problems:
-        mine = results[start : start + len(responses)]
-        start += len(responses)
-        rewards = [r.reward for r in mine]
-        ranked[number] = {
-            "line": number,
-            "id": record.get("id"),
-            "rewards": rewards,
-            "scores": [r.score for r in mine],
-            "valid": [r.valid for r in mine],
-            "reasons": [r.reason for r in mine],
-            "truncated": [r.truncated for r in mine],
-            "order": ranking(rewards),
-            "codes": [r.code for r in mine],
-        }
-    for number, _ in chunk:
-        yield errors.get(number) or ranked[number]
+def parse_answer(number: int, record: dict) -> tuple[str, str]:
+    return require(record, number, "question", str), require(record, number, "response", str)
+
+
+def parse_problem(number: int, record: dict) -> dict:
+    """A problem with candidate responses; ``tests`` are required only by the jobs that run code."""
+    require(record, number, "question", str)
+    responses = require(record, number, "responses", list)
+    if not all(isinstance(r, str) for r in responses):
+        raise RecordError(f"line {number} (id {record.get('id')!r}): every response must be a string")
+    if record.get("code_prefix") is not None:
+        require(record, number, "code_prefix", str)
+    return record
+
+
+def parse_verifiable(number: int, record: dict) -> dict:
+    parse_problem(number, record)
+    tests = require(record, number, "tests", list)
+    for i, test in enumerate(tests):
+        if not isinstance(test, dict) or test.get("type") not in ("assert", "call", "stdio"):
+            raise RecordError(f"line {number} (id {record.get('id')!r}): test {i} needs type assert, call or stdio")
+    return record
+
+
+def score_job(model, config=None) -> Callable[[list], list[Output]]:
+    """Per answer: code, valid, reason, score, reward, truncated."""
+    from codescaler.reward import reward
+
+    def process(items: list[tuple[int, dict, tuple[str, str]]]) -> list[Output]:
+        questions, responses = zip(*(pair for _, _, pair in items))
+        results = reward(model, questions, responses, config=config, show_progress=False)
+        return [
+            {
+                "code": r.code,
+                "valid": r.valid,
+                "reason": r.reason,
+                "score": r.score,
+                "reward": r.reward,
+                "truncated": r.truncated,
+            }  # fmt: skip
+            for r in results
+        ]
+
+    return process
+
+
+def rank_job(model, config=None) -> Callable[[list], list[Output]]:
+    """Per problem: rewards, scores, valid, reasons, truncated, codes, and ``order`` (best first)."""
+    from codescaler.reward import ranking, reward
+
+    def process(items: list[tuple[int, dict, dict]]) -> list[Output]:
+        flat = [(p, r) for _, _, p in items for r in p["responses"]]
+        results = reward(
+            model,
+            [p["question"] for p, _ in flat],
+            [r for _, r in flat],
+            code_prefixes=[p.get("code_prefix") for p, _ in flat],
+            config=config,
+            show_progress=False,
+        )
+        outputs, start = [], 0
+        for _, _, problem in items:
+            mine = results[start : start + len(problem["responses"])]
+            start += len(mine)
+            rewards = [r.reward for r in mine]
+            outputs.append(
+                {
+                    "rewards": rewards,
+                    "scores": [r.score for r in mine],
+                    "valid": [r.valid for r in mine],
+                    "reasons": [r.reason for r in mine],
+                    "truncated": [r.truncated for r in mine],
+                    "order": ranking(rewards),
+                    "codes": [r.code for r in mine],
+                }
+            )
+        return outputs
+
+    return process
+
+
+def verify_job(sandbox, mode="lenient") -> Callable[[list], list[Output]]:
+    """Per problem: passed, pass_fraction and status per response."""
+    from codescaler.verify import verify_responses
+
+    def process(items: list[tuple[int, dict, dict]]) -> list[Output]:
+        return [
+            {
+                "passed": [v.passed for v in verifications],
+                "pass_fraction": [round(v.pass_fraction, 6) for v in verifications],
+                "status": [v.status for v in verifications],
+            }
+            for verifications in verify_responses([p for _, _, p in items], sandbox, mode=mode)
+        ]
+
+    return process

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from codescaler.extract import Extraction, Mode, check_program, extract_code, normalize_response
+from codescaler.extract import Mode, extract_program
 from codescaler.model import RewardModel
 from codescaler.shaping import Shaping, shape_reward
 
@@ -39,17 +39,6 @@ class RewardResult:
     truncated: bool
 
 
-def program(response: str | bytes, language: str, mode: Mode, code_prefix: str | None = None) -> Extraction:
-    """The program an answer stands for.
-
-    With ``code_prefix`` the answer is a completion that continues it (HumanEval style), taken bare:
-    the program is ``code_prefix + response``. Without, the code is extracted from the answer.
-    """
-    if code_prefix is None:
-        return extract_code(response, language, mode)
-    return check_program((code_prefix + normalize_response(response)).rstrip(), language)
-
-
 def reward(
     model: RewardModel,
     questions: Sequence[str],
@@ -66,7 +55,7 @@ def reward(
     prefixes = code_prefixes if code_prefixes is not None else [None] * len(responses)
     if len(prefixes) != len(responses):
         raise ValueError(f"got {len(prefixes)} code_prefixes for {len(responses)} responses")
-    programs = [program(r, config.language, config.mode, p) for r, p in zip(responses, prefixes)]
+    programs = [extract_program(r, config.language, config.mode, p) for r, p in zip(responses, prefixes)]
     valid = [i for i, p in enumerate(programs) if p.valid]
     scored = model.score_pairs(
         [questions[i] for i in valid],

@@ -1,0 +1,172 @@
+"""Execution labels: run each response's program against its problem's tests and judge the outcomes.
+
+Problem records (see :mod:`codescaler.datasets`) carry tests of three kinds:
+
+* ``{"type": "assert", "code": str, "entry_point"?: str}``: code run after the program (HumanEval's
+  ``check(entry_point)``, MBPP's asserts); passes when it runs to the end.
+* ``{"type": "call", "fn": str, "args": [...], "expected": ..., "atol"?: float}``: a functional test;
+  the sandbox returns the value, and it is compared here with a float tolerance.
+* ``{"type": "stdio", "input": str, "output": str}``: compared token by token, trailing whitespace ignored.
+
+Judging happens here, never in the sandbox, so a program never sees the expected answers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from codescaler._sandbox_worker import from_json
+from codescaler.extract import Mode, extract_code, normalize_response
+from codescaler.sandbox import Job, Sandbox
+
+VERDICTS = ("passed", "failed", "timeout", "memory", "runtime_error", "syntax_error", "output_limit")
+
+
+@dataclass(frozen=True)
+class Verification:
+    passed: bool
+    pass_fraction: float
+    status: str  # "passed", or the first failing test's verdict, or the extraction's reason
+    verdicts: list[str]
+
+
+def values_match(got: Any, expected: Any, atol: float = 0.0, rtol: float = 1e-9) -> bool:
+    """Equality with float tolerance; containers compared element by element, types kept apart."""
+    if isinstance(expected, float) or isinstance(got, float):
+        if isinstance(got, bool) or isinstance(expected, bool) or not isinstance(got, int | float):
+            return False
+        if math.isnan(expected) and math.isnan(got):
+            return True
+        return math.isclose(got, expected, rel_tol=rtol, abs_tol=atol)
+    if isinstance(expected, list | tuple) and type(got) is type(expected):
+        return len(got) == len(expected) and all(values_match(g, e, atol, rtol) for g, e in zip(got, expected))
+    if isinstance(expected, dict) and isinstance(got, dict):
+        return got.keys() == expected.keys() and all(values_match(got[k], expected[k], atol, rtol) for k in expected)
+    return type(got) is type(expected) and got == expected
+
+
+def outputs_match(got: str, expected: str) -> bool:
+    """Token-wise stdout comparison; numeric tokens agree within 1e-6 relative."""
+    got_tokens, expected_tokens = got.split(), expected.split()
+    if len(got_tokens) != len(expected_tokens):
+        return False
+    for g, e in zip(got_tokens, expected_tokens):
+        if g == e:
+            continue
+        try:
+            if not math.isclose(float(g), float(e), rel_tol=1e-6, abs_tol=1e-9):
+                return False
+        except ValueError:
+            return False
+    return True
+
+
+def sandbox_test(test: dict[str, Any], entry_point: str | None = None) -> dict[str, Any]:
+    """What the sandbox gets: the test without its expected answer."""
+    if test["type"] == "assert":
+        return {"type": "assert", "code": test["code"], "entry_point": test.get("entry_point", entry_point)}
+    if test["type"] == "call":
+        return {"type": "call", "fn": test["fn"], "args": test["args"], "entry_point": entry_point}
+    if test["type"] == "stdio":
+        return {"type": "stdio", "input": test["input"]}
+    raise ValueError(f"unknown test type {test['type']!r}")
+
+
+def judge(test: dict[str, Any], outcome: dict[str, Any]) -> str:
+    """The verdict of one test from what the sandbox saw."""
+    status = outcome.get("status", "runtime_error")
+    if status == "returned":
+        got, expected = from_json(outcome.get("value")), from_json(test["expected"])
+        ok = values_match(got, expected, atol=test.get("atol", 0.0))
+        return "passed" if ok else "failed"
+    if status == "completed":
+        return "passed" if outputs_match(outcome.get("stdout", ""), test["output"]) else "failed"
+    return status if status in VERDICTS else "runtime_error"
+
+
+def program_of(problem: dict[str, Any], response: str, mode: Mode = "lenient") -> tuple[str | None, str | None]:
+    """``(program, None)`` ready to run, or ``(None, reason)`` when no code could be extracted.
+
+    A completion (the problem has a ``code_prefix``) runs as ``code_prefix + response`` with no syntax
+    gate: in MultiPL-E's C++ the function's closing brace comes with the tests, so only the compiler
+    can judge the whole. Extracted answers must parse first, as the reward path requires.
+    """
+    prefix = problem.get("code_prefix")
+    if prefix is not None:
+        code = prefix + normalize_response(response)
+    else:
+        extraction = extract_code(response, problem.get("language", "python"), mode)
+        if not extraction.valid:
+            return None, extraction.reason
+        code = extraction.code
+    prelude = problem.get("prelude") or ""
+    return (prelude + "\n" + code if prelude else code), None
+
+
+def _summary(verdicts: list[str]) -> Verification:
+    passed = sum(v == "passed" for v in verdicts)
+    failing = next((v for v in verdicts if v != "passed"), "passed")
+    return Verification(
+        passed=bool(verdicts) and passed == len(verdicts),
+        pass_fraction=passed / len(verdicts) if verdicts else 0.0,
+        status=failing,
+        verdicts=verdicts,
+    )
+
+
+def verify_responses(
+    problems: Iterable[dict[str, Any]], sandbox: Sandbox, *, mode: Mode = "lenient"
+) -> Iterator[list[Verification]]:
+    """For each problem, a :class:`Verification` per response, in order, using every sandbox worker."""
+    problems = list(problems)
+    plan: list[tuple[int, int, str | None]] = []  # (problem, response, reason if not runnable)
+    jobs: list[Job] = []
+    for p, problem in enumerate(problems):
+        entry = problem.get("entry_point")
+        tests = [sandbox_test(t, entry) for t in problem["tests"]]
+        for r, response in enumerate(problem.get("responses") or []):
+            program, reason = program_of(problem, response, mode)
+            plan.append((p, r, reason))
+            if program is not None:
+                jobs.append(Job(program, tests, problem.get("language", "python")))
+    outcomes = sandbox.run(jobs)
+    current: list[Verification] = []
+    p_now = 0
+    for p, _, reason in plan:
+        while p > p_now:
+            yield current
+            current, p_now = [], p_now + 1
+        tests = problems[p]["tests"]
+        if reason is not None:
+            verdict = "syntax_error" if reason.startswith("syntax_error") else "failed"
+            current.append(Verification(False, 0.0, reason, [verdict] * len(tests)))
+        else:
+            current.append(_summary([judge(t, o) for t, o in zip(tests, next(outcomes))]))
+    while p_now < len(problems):
+        yield current
+        current, p_now = [], p_now + 1
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k (Chen et al., 2021): 1 - C(n-c, k) / C(n, k)."""
+    if k > n:
+        raise ValueError(f"k={k} exceeds the number of samples n={n}")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.prod((n - c - i) / (n - i) for i in range(k))
+
+
+def pass_at_k_report(rows: Iterable[dict[str, Any]], ks: Iterable[int]) -> dict[str, Any]:
+    """Mean unbiased pass@k over problems, from ``codescaler verify`` output rows (error rows skipped).
+
+    A k larger than a problem's sample count is reported only over the problems that have k samples.
+    """
+    counts = [(len(r["passed"]), sum(r["passed"])) for r in rows if "passed" in r]
+    report: dict[str, Any] = {"problems": len(counts), "samples": sum(n for n, _ in counts)}
+    for k in ks:
+        eligible = [pass_at_k(n, c, k) for n, c in counts if n >= k]
+        report[f"pass@{k}"] = sum(eligible) / len(eligible) if eligible else None
+    return report

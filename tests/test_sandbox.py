@@ -1,0 +1,198 @@
+"""Hostile programs: each must get its verdict, do no harm, and leave the pool working.
+
+Harm is checked from the host side: files outside the work directory, host processes, leftover
+processes of the sandbox uids, secrets in the environment.
+"""
+
+import os
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from codescaler.sandbox import Job, Limits, Sandbox
+
+SECRET = "codescaler-test-secret-" + uuid.uuid4().hex
+MARK = f"/tmp/codescaler-hostile-{uuid.uuid4().hex}"
+ROOTED = os.geteuid() == 0
+PASS = [{"type": "assert", "code": "pass"}]
+F_TESTS = [{"type": "assert", "code": "assert f(2) == 4", "entry_point": "f"}]
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    os.environ["CODESCALER_SECRET"] = SECRET
+    with Sandbox(workers=2, limits=Limits(timeout=2.0, memory=512, max_output=64 * 1024)) as sb:
+        yield sb
+    del os.environ["CODESCALER_SECRET"]
+
+
+def leftover_processes(sb: Sandbox) -> list[int]:
+    pids = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            uid_line = next(line for line in status.read_text().splitlines() if line.startswith("Uid:"))
+        except (OSError, StopIteration):
+            continue
+        if int(uid_line.split()[1]) in sb.uids:
+            pids.append(int(status.parent.name))
+    return pids
+
+
+def verdicts(sb, program, tests=PASS, language="python"):
+    return [o["status"] for o in sb.run_one(program, tests, language)]
+
+
+# (name, program, tests, expected verdicts)
+HOSTILE = [
+    ("infinite loop", "while True:\n    pass", PASS, ["timeout"]),
+    ("sleep forever", "import time\ntime.sleep(10**6)", PASS, ["timeout"]),
+    ("loop in test", "def f(x):\n    while True: pass", F_TESTS, ["timeout"]),
+    ("ignores SIGTERM", "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(100)", PASS,
+     ["timeout"]),
+    ("busy threads", "import threading\nfor _ in range(4):\n    threading.Thread(target=lambda: [0 for _ in iter(int, 1)]).start()\n"
+     "import time\ntime.sleep(100)", PASS, ["timeout"]),
+    ("memory bomb", "x = bytearray(10**10)", PASS, ["memory"]),
+    ("growing list", "x = []\nwhile True:\n    x.append(' ' * 10**6)", PASS, ["memory"]),
+    ("huge output", "while True:\n    print('x' * 1000)", PASS, ["output_limit"]),
+    ("huge stderr", "import sys\nwhile True:\n    sys.stderr.write('y' * 1000)", PASS, ["output_limit"]),
+    ("huge stdio output", "while True:\n    print('z' * 1000)", [{"type": "stdio", "input": ""}], ["output_limit"]),
+    ("fork bomb", "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass", PASS,
+     ["timeout"]),
+    ("thread bomb", "import threading, time\nwhile True:\n    threading.Thread(target=time.sleep, args=(100,)).start()",
+     PASS, ["runtime_error"]),
+    ("recursion bomb", "def r(n):\n    return r(n + 1)\nr(0)", PASS, ["runtime_error"]),
+    ("segfault via ctypes", "import ctypes\nctypes.string_at(0)", PASS, ["runtime_error"]),
+    ("os._exit(0) before tests", "import os\nos._exit(0)", F_TESTS, ["runtime_error"]),
+    ("sys.exit(0) before tests", "import sys\nsys.exit(0)", F_TESTS, ["runtime_error"]),
+    ("exit(0) inside the function", "def f(x):\n    raise SystemExit(0)", F_TESTS, ["runtime_error"]),
+    ("abort", "import os\nos.abort()", PASS, ["runtime_error"]),
+    ("always-equal object", "class A:\n    def __eq__(self, o): return True\ndef f(x):\n    return A()", F_TESTS,
+     ["runtime_error"]),
+    ("int subclass that equals all", "class I(int):\n    def __eq__(self, o): return True\ndef f(x):\n    return I(0)",
+     F_TESTS, ["runtime_error"]),
+    ("patched builtins", "import builtins\nbuiltins.len = lambda x: 4\ndef f(x):\n    return 0",
+     [{"type": "assert", "code": "assert len([1]) == 1\nassert f(2) == 4", "entry_point": "f"}], ["failed"]),
+    ("rebound AssertionError", "AssertionError = Exception\ndef f(x):\n    return 0", F_TESTS, ["failed"]),
+    ("predefined check", "def check(c):\n    pass\ndef f(x):\n    return 0",
+     [{"type": "assert", "code": "def check(c):\n    assert c(2) == 4\ncheck(f)"}], ["failed"]),
+    ("sys.modules hijack", "import sys, types\nm = types.ModuleType('math')\nm.isclose = lambda *a, **k: True\n"
+     "sys.modules['math'] = m\ndef f(x):\n    return 0.0",
+     [{"type": "assert", "code": "import math\nassert math.isclose(f(2), 4.0)"}], ["failed"]),
+    ("patched module attribute", "import math\nmath.isclose = lambda *a, **k: True\ndef f(x):\n    return 0.0",
+     [{"type": "assert", "code": "import math\nassert math.isclose(f(2), 4.0)"}], ["failed"]),
+    ("excepthook swallow", "import sys\nsys.excepthook = lambda *a: None\ndef f(x):\n    return 0", F_TESTS, ["failed"]),
+    ("stdin read", "x = input()", PASS, ["runtime_error"]),
+    ("stdin read all", "import sys\ndata = sys.stdin.read()\nassert data == ''", PASS, ["passed"]),
+    ("socket connect", "import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=1)", PASS, ["runtime_error"]),
+    ("socket bind/listen", "import socket\ns = socket.socket()\ns.bind(('0.0.0.0', 18765))\ns.listen()\n"
+     "socket.create_connection(('8.8.8.8', 53), timeout=1)", PASS, ["runtime_error"]),
+    ("dns lookup", "import socket\nsocket.getaddrinfo('example.com', 80)", PASS, ["runtime_error"]),
+    ("read /etc/shadow", "open('/etc/shadow').read()", PASS, ["runtime_error"] if ROOTED else ["runtime_error"]),
+    ("secret from env", "import os\nprint(os.environ['CODESCALER_SECRET'])", PASS, ["runtime_error"]),
+    ("secret from parent environ", "import os\nopen(f'/proc/{os.getppid()}/environ').read()", PASS, ["runtime_error"]),
+    ("kill parent", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)", PASS, ["runtime_error"]),
+    ("kill own group", "import os, signal\nos.killpg(0, signal.SIGKILL)", PASS, ["runtime_error"]),
+    ("kill everything", "import os, signal\nos.kill(-1, signal.SIGKILL)", PASS, ["passed"]),  # reaches only its uid
+    ("setuid root", "import os\nos.setuid(0)", PASS, ["runtime_error"]),
+    ("raise rlimits", "import resource\nresource.setrlimit(resource.RLIMIT_AS, (-1, -1))", PASS, ["runtime_error"]),
+    ("huge file", "with open('big', 'wb') as f:\n    f.write(b'0' * (64 << 20))", PASS, ["runtime_error"]),
+    ("too many files", "fs = [open(f'f{i}', 'w') for i in range(1000)]", PASS, ["runtime_error"]),
+    ("write outside temp dir", f"open('{MARK}', 'w').write('x')\nopen('/work/escaped', 'w').write('x')", PASS,
+     ["runtime_error"]),
+    ("delete outside temp dir", "import os\nos.remove('/etc/hostname')", PASS, ["runtime_error"]),
+    ("syntax error", "def f(:\n    pass", F_TESTS, ["syntax_error"]),
+    ("null bytes", "x = 1\x00", PASS, ["syntax_error"]),
+    ("garbage on every fd", "import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b'garbage\\n')\n"
+     "    except OSError:\n        pass\nos._exit(0)", PASS, ["runtime_error"]),
+]
+
+
+@pytest.mark.parametrize("name,program,tests,expected", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_hostile_program(sandbox, name, program, tests, expected):
+    start = time.monotonic()
+    assert verdicts(sandbox, program, tests) == expected
+    assert time.monotonic() - start < 15, "a hostile program stalled the pool"
+    assert not leftover_processes(sandbox), "a process of the sandbox outlived its run"
+    assert not os.path.exists(MARK) and not os.path.exists("/work/escaped")
+    assert os.path.exists("/etc/hostname")
+    # the pool still works after every hostile program
+    assert verdicts(sandbox, "def f(x):\n    return 2 * x", F_TESTS) == ["passed"]
+
+
+def test_hostile_count():
+    assert len(HOSTILE) >= 40
+
+
+def test_child_that_outlives_the_run_is_killed(sandbox):
+    program = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        f"        time.sleep(3)\n        open('{MARK}', 'w').write('late')\n"
+        "    os._exit(0)\n"
+    )
+    assert verdicts(sandbox, program) == ["passed"]
+    assert not leftover_processes(sandbox)
+    time.sleep(3.5)
+    assert not os.path.exists(MARK)
+
+
+def test_environment_is_scrubbed_and_cwd_is_fresh(sandbox):
+    program = "import os\nENV = dict(os.environ)\nCWD = os.getcwd()\nFILES = os.listdir('.')"
+    test = [{"type": "assert", "code": "assert 'CODESCALER_SECRET' not in ENV and set(ENV) <= {'PATH', 'HOME', "
+             "'LANG', 'TMPDIR'}\nassert CWD.startswith('/tmp/codescaler-') and FILES == []"}]
+    assert verdicts(sandbox, program, test) == ["passed"]
+    first = sandbox.run_one("import os\nopen('left', 'w').write('x')", PASS)
+    assert first[0]["status"] == "passed"
+    assert verdicts(sandbox, "import os\nassert not os.path.exists('left')") == ["passed"]
+
+
+def test_network_audit_fallback_blocks_sockets():
+    with Sandbox(workers=1, limits=Limits(timeout=2.0, network="audit")) as sb:
+        outcome = sb.run_one("import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=1)", PASS)[0]
+    assert outcome["status"] == "runtime_error" and "blocked in the sandbox" in outcome["detail"]
+
+
+def test_tests_after_a_timeout_still_run(sandbox):
+    tests = [
+        {"type": "assert", "code": "assert f(1) == 2"},
+        {"type": "assert", "code": "f(-1)"},
+        {"type": "assert", "code": "assert f(3) == 6"},
+    ]
+    program = "def f(x):\n    while x < 0: pass\n    return 2 * x"
+    assert verdicts(sandbox, program, tests) == ["passed", "timeout", "passed"]
+
+
+def test_call_and_stdio_outcomes_carry_values_not_verdicts(sandbox):
+    outcome = sandbox.run_one("def f(a, b):\n    return (a + b, {a})", [{"type": "call", "fn": "f", "args": [1, 2]}])
+    assert outcome == [{"status": "returned", "value": {"__tuple__": [3, {"__set__": [1]}]}}]
+    outcome = sandbox.run_one("print(int(input()) * 2)", [{"type": "stdio", "input": "21\n"}])
+    assert outcome == [{"status": "completed", "stdout": "42\n"}]
+
+
+def test_order_is_kept_across_workers(sandbox):
+    jobs = [Job(f"import time\ntime.sleep({0.05 * (i % 3)})\nX = {i}", [{"type": "assert", "code": f"assert X == {i}"}])
+            for i in range(12)]  # fmt: skip
+    assert [o[0]["status"] for o in sandbox.run(jobs)] == ["passed"] * 12
+
+
+@pytest.mark.parametrize(
+    "language,good,bad",
+    [
+        ("cpp", "#include <cstdio>\nint main(){int x; scanf(\"%d\", &x); printf(\"%d\\n\", 2*x);}", "int main( {"),
+        ("javascript", "const x = parseInt(require('fs').readFileSync(0, 'utf8')); console.log(2 * x)", "process.exit(3)"),
+    ],
+)
+def test_other_languages(sandbox, language, good, bad):
+    assert sandbox.run_one(good, [{"type": "stdio", "input": "21\n"}], language) == [
+        {"status": "completed", "stdout": "42\n"}
+    ]
+    assert verdicts(sandbox, bad, PASS, language) == ["syntax_error" if language == "cpp" else "failed"]
+
+
+def test_unknown_language_is_reported_not_raised(sandbox):
+    outcome = sandbox.run_one("x", PASS, "cobol")[0]
+    assert outcome["status"] == "runtime_error" and "unsupported language 'cobol'" in outcome["detail"]

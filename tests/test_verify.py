@@ -1,0 +1,142 @@
+import json
+import math
+
+import pytest
+
+from codescaler import datasets
+from codescaler.cli import main
+from codescaler.sandbox import Limits, Sandbox
+from codescaler.verify import judge, outputs_match, pass_at_k, pass_at_k_report, values_match, verify_responses
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(workers=2, limits=Limits(timeout=2.0)) as sb:
+        yield sb
+
+
+def test_values_match_tolerance_and_types():
+    assert values_match(0.1 + 0.2, 0.3)
+    assert values_match(1.0, 1.05, atol=0.1) and not values_match(1.0, 1.05)
+    assert values_match([1, (2.0, "a")], [1, (2.0 + 1e-12, "a")])
+    assert not values_match((1, 2), [1, 2])  # a tuple is not a list
+    assert not values_match(True, 1) and not values_match(1, True)
+    assert not values_match("1", 1)
+    assert values_match(math.nan, math.nan)
+    assert values_match({"a": [1.0]}, {"a": [1.0]}) and not values_match({"a": 1}, {"b": 1})
+
+
+def test_outputs_match_token_wise():
+    assert outputs_match("1 2\n3  \n", "1 2 3")
+    assert outputs_match("0.3333333", "0.33333333")
+    assert not outputs_match("1 2", "1 2 3") and not outputs_match("yes", "YES")
+
+
+def test_judge_compares_outside_the_sandbox():
+    call = {"type": "call", "fn": "f", "args": [1], "expected": {"__tuple__": [1, 2]}}
+    assert judge(call, {"status": "returned", "value": {"__tuple__": [1, 2]}}) == "passed"
+    assert judge(call, {"status": "returned", "value": [1, 2]}) == "failed"
+    stdio = {"type": "stdio", "input": "", "output": "42\n"}
+    assert judge(stdio, {"status": "completed", "stdout": "42"}) == "passed"
+    assert judge(stdio, {"status": "timeout"}) == "timeout"
+    assert judge(stdio, {"status": "weird"}) == "runtime_error"
+
+
+def test_pass_at_k_matches_the_estimator():
+    assert pass_at_k(10, 0, 1) == 0.0 and pass_at_k(10, 10, 5) == 1.0
+    assert pass_at_k(10, 3, 1) == pytest.approx(0.3)
+    assert pass_at_k(5, 2, 2) == pytest.approx(1 - math.comb(3, 2) / math.comb(5, 2))
+    with pytest.raises(ValueError, match="exceeds"):
+        pass_at_k(3, 1, 5)
+    report = pass_at_k_report([{"passed": [True, False]}, {"passed": [False, False]}, {"error": "x"}], [1, 2, 3])
+    assert report == {"problems": 2, "samples": 4, "pass@1": 0.25, "pass@2": 0.5, "pass@3": None}
+
+
+def test_verify_all_three_test_kinds(sandbox):
+    problems = [
+        {
+            "id": "add",
+            "question": "add",
+            "entry_point": "f",
+            "tests": [
+                {"type": "assert", "code": "assert f(1, 2) == 3"},
+                {"type": "call", "fn": "f", "args": [2, 2], "expected": 4},
+                {"type": "call", "fn": "f", "args": [0.1, 0.2], "expected": 0.3, "atol": 1e-9},
+            ],
+            "responses": [
+                "```python\ndef f(a, b):\n    return a + b\n```",
+                "```python\ndef f(a, b):\n    return a * b\n```",
+                "no code at all",
+                "```python\ndef f(a, b)\n```",
+            ],
+        },
+        {"id": "empty", "question": "q", "tests": [], "responses": []},
+        {
+            "id": "echo",
+            "question": "double",
+            "tests": [{"type": "stdio", "input": "2\n", "output": "4\n"}, {"type": "stdio", "input": "5\n", "output": "10"}],
+            "responses": ["```python\nprint(2 * int(input()))\n```", "```python\nprint(4)\n```"],
+        },
+    ]
+    add, empty, echo = verify_responses(problems, sandbox)
+    assert [v.passed for v in add] == [True, False, False, False]
+    assert add[1].verdicts == ["failed", "passed", "failed"] and add[1].pass_fraction == pytest.approx(1 / 3)
+    assert add[2].status == "no_block" and add[3].status.startswith("syntax_error")
+    assert empty == []
+    assert [v.verdicts for v in echo] == [["passed", "passed"], ["passed", "failed"]]
+
+
+def test_completion_is_run_with_its_prefix(sandbox):
+    problem = {
+        "id": "p",
+        "question": "q",
+        "code_prefix": "def f(x):\n",
+        "prelude": "OFFSET = 1",
+        "tests": [{"type": "assert", "code": "assert f(1) == 2"}],
+        "responses": ["    return x + OFFSET\n", "    return x\n"],
+    }
+    (result,) = verify_responses([problem], sandbox)
+    assert [v.passed for v in result] == [True, False]
+
+
+def test_every_dataset_loads_into_the_schema():
+    for name in datasets.names():
+        if name in ("humanevalplus", "mbppplus"):
+            continue  # computing their expected values runs every reference: covered in bench/verify_checks.py
+        records = datasets.load(name)
+        assert records, name
+        for record in records[:5]:
+            assert {"id", "question", "language", "tests", "split", "source"} <= set(record), name
+            assert all(t["type"] in ("assert", "call", "stdio") for t in record["tests"]), name
+        humaneval_derived = name.startswith(("humaneval", "codet", "multiple"))
+        assert all(r["split"] == ("eval" if humaneval_derived else "train") for r in records), name
+
+
+def test_unknown_dataset_suggests_a_name():
+    with pytest.raises(KeyError, match="did you mean humaneval"):
+        datasets.load("humanevl")
+
+
+def test_reference_solutions_pass(sandbox):
+    for name in ("humaneval", "mbpp", "leetcode-train"):
+        problems = datasets.load(name)[:8]
+        for p in problems:
+            p["responses"] = [f"```python\n{p['reference']}\n```"]
+        results = list(verify_responses(problems, sandbox))
+        assert all(r[0].passed for r in results), (name, [r[0].status for r in results])
+
+
+def test_cli_verify_evaluate_and_export(tmp_path, capsys):
+    exported = tmp_path / "hep.jsonl"
+    assert main(["data", "export", "humanevalpack-python", "-o", str(exported)]) == 0
+    lines = exported.read_text().splitlines()[:6] + ["{broken"]
+    subset = tmp_path / "subset.jsonl"
+    subset.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "verified.jsonl"
+    assert main(["verify", str(subset), "-o", str(out), "--workers", "2", "--timeout", "3"]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 7 and "error" in rows[-1]
+    assert all(r["passed"] == [True, False] for r in rows[:6])  # canonical passes, buggy fails
+    assert main(["evaluate", str(out), "--k", "1,2"]) == 0
+    printed = capsys.readouterr().out
+    assert "6 problems, 12 samples" in printed and "pass@1     50.00%" in printed
