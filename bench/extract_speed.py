@@ -1,6 +1,6 @@
 """extract_code on 1 MB answers of different shapes: the cost must grow linearly, never quadratically.
 
-    python bench/extract_speed.py
+python bench/extract_speed.py
 """
 
 from __future__ import annotations

@@ -32,7 +32,9 @@ def reference_run(program: str, timeout: float) -> bool:
         with open(path, "w") as f:
             f.write(program)
         try:
-            return subprocess.run([sys.executable, path], cwd=folder, capture_output=True, timeout=timeout).returncode == 0
+            return (
+                subprocess.run([sys.executable, path], cwd=folder, capture_output=True, timeout=timeout).returncode == 0
+            )
         except subprocess.TimeoutExpired:
             return False
 
@@ -46,9 +48,7 @@ def main() -> None:
     cores = os.cpu_count() or 1
 
     problems = datasets.load("codet-humaneval")[: args.problems]
-    programs = [
-        (p["code_prefix"] + r + "\n" + p["tests"][0]["code"]) for p in problems for r in p["responses"]
-    ]
+    programs = [(p["code_prefix"] + r + "\n" + p["tests"][0]["code"]) for p in problems for r in p["responses"]]
     start = time.perf_counter()
     with ThreadPoolExecutor(cores) as pool:
         reference = list(pool.map(lambda prog: reference_run(prog, args.timeout), programs))

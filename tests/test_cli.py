@@ -108,3 +108,26 @@ def test_rank_prints_table_and_writes_order(tiny_model_dir, tmp_path, capsys):
 def test_console_script_runs():
     result = subprocess.run([sys.executable, "-m", "codescaler.cli", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "score" in result.stdout and "rank" in result.stdout
+
+
+def test_resume_after_a_real_kill_9(tiny_model_dir, tmp_path):
+    import os
+    import signal
+    import time
+
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_lines(src, [{"id": i, "question": f"Q{i % 7}", "response": GOOD.replace("1", str(i))} for i in range(3000)])
+    argv = [sys.executable, "-m", "codescaler.cli", "score", str(src), "-o", str(out), "--model", str(tiny_model_dir)]
+    job = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and job.poll() is None:
+        if out.exists() and out.stat().st_size > 0:
+            break
+        time.sleep(0.05)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    killed_at = len(out.read_text().splitlines()) if out.exists() else 0
+    assert main(["score", str(src), "-o", str(out), "--model", str(tiny_model_dir), "--resume"]) == 0
+    lines = [r["line"] for r in read_out(out)]
+    assert sorted(lines) == list(range(1, 3001)), f"killed after {killed_at} lines"
+    assert os.path.getsize(out) > 0

@@ -1,7 +1,7 @@
 """A warm sandbox worker (a "zygote"): reads jobs as JSON lines on stdin, answers one line per job.
 
-Started by :mod:`codescaler.sandbox` as ``python -I -S <this file> <uid>``: standard library only, no
-site packages, so it starts fast and forks small. For every test it forks a child that, before any
+Started by :mod:`codescaler.sandbox` as ``python -I <this file> <uid>``; it imports only the standard
+library, so it starts fast and forks small. For every test it forks a child that, before any
 untrusted code runs, leaves the worker's session, drops to the worker's own unprivileged uid, enters a
 fresh network namespace (or, where the kernel refuses, installs an audit hook that blocks sockets),
 sets resource limits, scrubs the environment and moves into a fresh temporary directory. The worker
@@ -283,50 +283,55 @@ def _run_command(language, program, test, report, limits):
 _PRISTINE_BUILTINS = dict(__builtins__.__dict__ if hasattr(__builtins__, "__dict__") else __builtins__)
 
 
-def _processes_of(uid):
-    pids = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/status") as f:
-                    if any(line.startswith("Uid:") and int(line.split()[1]) == uid for line in f):
-                        pids.append(int(name))
-            except (OSError, ValueError):
-                continue
-    return pids
-
-
-def _reap():
+def _has_children():
+    """Reap what has exited; True while any descendant is alive. The worker is a child subreaper, so
+    every process a program left behind, however it forked or whatever session it made, is one."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return False
         if pid == 0:
-            return
+            return True
 
 
 def _sweep(uid):
-    """Kill every process of ``uid``, grandchildren that left the process group included, and reap them.
-
-    A fork bomb can fork between two signals, so sweep until none is left. The worker is a child
-    subreaper: orphans come back to it and are reaped here, not left as zombies.
-    """
-    if not IS_ROOT:
-        return
-    for _ in range(100):
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.setuid(uid)
-                os.kill(-1, signal.SIGKILL)
-            finally:
-                os._exit(0)
-        os.waitpid(pid, 0)
-        _reap()
-        if not _processes_of(uid):
+    """Kill every process of ``uid`` and reap it. A fork bomb can fork between two signals, so
+    sweep until nothing is left; with no descendants alive (the usual case) this costs one syscall."""
+    for _ in range(1000):
+        if not _has_children():
             return
-        time.sleep(0.01)
+        if IS_ROOT:
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.setuid(uid)
+                    os.kill(-1, signal.SIGKILL)
+                finally:
+                    os._exit(0)
+            os.waitpid(pid, 0)
+        else:
+            _kill_children()
+        time.sleep(0.001)
+
+
+def _kill_children():
+    """Without root there is no uid of our own to sweep: kill our direct children (orphans come back
+    to us as subreaper), and the loop in :func:`_sweep` takes the next generation."""
+    me = str(os.getpid())
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:
+            try:
+                os.kill(int(name), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def _child(uid, work, language, program, tests, limits, result_w, out_w):

@@ -55,27 +55,36 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    score = commands.add_parser("score", help="score (question, response) records; one output line per input")
-    score.add_argument("input", help='JSONL lines {"id", "question", "response"}')
-    score.add_argument("-o", "--output", required=True, help="output JSONL")
-    score.add_argument("--resume", action="store_true", help="skip input lines already answered in --output")
+    def batch_job(name: str, help: str, input_help: str, output_help: str | None) -> argparse.ArgumentParser:
+        """A resumable file-to-file job; ``output_help=None`` makes the output optional."""
+        job = commands.add_parser(name, help=help)
+        job.add_argument("input", help=input_help)
+        job.add_argument("-o", "--output", required=output_help is not None, help=output_help or "output JSONL")
+        job.add_argument("--resume", action="store_true", help="skip input lines already answered in --output")
+        return job
+
+    score = batch_job(
+        "score", "score (question, response) records; one output line per input",
+        'JSONL lines {"id", "question", "response"}', "output JSONL",
+    )  # fmt: skip
     add_model_flags(score)
     add_config_flags(score, RewardConfig)
     score.set_defaults(run=run_score)
 
-    rank = commands.add_parser("rank", help="rank each problem's candidate responses, best first")
-    rank.add_argument("input", help='JSONL lines {"id", "question", "responses": [...], "code_prefix"?}')
-    rank.add_argument("-o", "--output", default=None, help="output JSONL (default: print only)")
-    rank.add_argument("--resume", action="store_true", help="skip problems already answered in --output")
+    rank = batch_job(
+        "rank", "rank each problem's candidate responses, best first",
+        'JSONL lines {"id", "question", "responses": [...], "code_prefix"?}', None,
+    )  # fmt: skip
     rank.add_argument("--top", type=int, default=10, help="rows printed per problem (default: 10)")
     add_model_flags(rank)
     add_config_flags(rank, RewardConfig)
     rank.set_defaults(run=run_rank)
 
-    verify = commands.add_parser("verify", help="run every response against its problem's tests")
-    verify.add_argument("input", help="problem records with responses and tests (see `codescaler data export`)")
-    verify.add_argument("-o", "--output", required=True, help="output JSONL: passed, pass_fraction, status")
-    verify.add_argument("--resume", action="store_true", help="skip problems already answered in --output")
+    verify = batch_job(
+        "verify", "run every response against its problem's tests",
+        "problem records with responses and tests (see `codescaler data export`)",
+        "output JSONL: passed, pass_fraction, status per response",
+    )  # fmt: skip
     verify.add_argument("--workers", type=int, default=None, help="sandbox workers (default: one per core)")
     verify.add_argument(
         "--mode", default="lenient", choices=["strict", "lenient"], help="extraction (default: lenient)"

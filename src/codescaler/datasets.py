@@ -191,13 +191,14 @@ def _mbpp(root: Path, name: str) -> list[Record]:
     records = []
     for p in _jsonl(root / "mbpp" / "mbpp.jsonl"):
         tests = [t.replace("\r\n", "\n") for t in p["test_list"]]
+        # MBPP's setup code builds test inputs from the solution's own classes: it runs after the program.
+        setup = p["test_setup_code"].replace("\r\n", "\n")
         records.append(
             {
                 "id": f"mbpp/{p['task_id']}",
                 "question": p["text"] + "\nYour code should pass these tests:\n" + "\n".join(tests),
                 "language": "python",
-                "prelude": p["test_setup_code"].replace("\r\n", "\n") or None,
-                "tests": [{"type": "assert", "code": t} for t in tests],
+                "tests": [{"type": "assert", "code": f"{setup}\n{t}" if setup else t} for t in tests],
                 "reference": p["code"].replace("\r\n", "\n"),
                 "split": "train",
                 "source": name,

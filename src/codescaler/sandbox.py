@@ -69,11 +69,14 @@ class Sandbox:
     @staticmethod
     def _start(uid: int) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-I", "-S", str(WORKER), str(uid)],
+            # -I: no user site, no PYTHON* variables; installed packages (sortedcontainers, numpy) stay
+            # importable, as LeetCode-style solutions expect. A fixed hash seed makes set and dict order
+            # the same in every worker, so a reference's output computed in one matches another's.
+            [sys.executable, "-I", str(WORKER), str(uid)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"},
         )
 
     def _ask(self, slot: int, job: Job) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ VERDICTS = ("passed", "failed", "timeout", "memory", "runtime_error", "syntax_er
 class Verification:
     passed: bool
     pass_fraction: float
-    status: str  # "passed", or the first failing test's verdict, or the extraction's reason
+    status: str  # "passed", the first failing test's verdict, the extraction's reason, or "no_tests"
     verdicts: list[str]
 
 
@@ -108,7 +108,7 @@ def program_of(problem: dict[str, Any], response: str, mode: Mode = "lenient") -
 
 def _summary(verdicts: list[str]) -> Verification:
     passed = sum(v == "passed" for v in verdicts)
-    failing = next((v for v in verdicts if v != "passed"), "passed")
+    failing = next((v for v in verdicts if v != "passed"), "passed" if verdicts else "no_tests")
     return Verification(
         passed=bool(verdicts) and passed == len(verdicts),
         pass_fraction=passed / len(verdicts) if verdicts else 0.0,
@@ -122,20 +122,24 @@ def verify_responses(
 ) -> Iterator[list[Verification]]:
     """For each problem, a :class:`Verification` per response, in order, using every sandbox worker."""
     problems = list(problems)
-    plan: list[tuple[int, int, str | None]] = []  # (problem, response, reason if not runnable)
+    # (problem, reason if not runnable, job index); identical programs of a problem run once
+    plan: list[tuple[int, str | None, int]] = []
     jobs: list[Job] = []
     for p, problem in enumerate(problems):
         entry = problem.get("entry_point")
         tests = [sandbox_test(t, entry) for t in problem["tests"]]
-        for r, response in enumerate(problem.get("responses") or []):
+        seen: dict[str, int] = {}
+        for response in problem.get("responses") or []:
             program, reason = program_of(problem, response, mode)
-            plan.append((p, r, reason))
-            if program is not None:
+            if program is not None and program not in seen:
+                seen[program] = len(jobs)
                 jobs.append(Job(program, tests, problem.get("language", "python")))
+            plan.append((p, reason, seen.get(program, -1)))
     outcomes = sandbox.run(jobs)
+    done: dict[int, list[dict[str, Any]]] = {}
     current: list[Verification] = []
     p_now = 0
-    for p, _, reason in plan:
+    for p, reason, job in plan:
         while p > p_now:
             yield current
             current, p_now = [], p_now + 1
@@ -143,8 +147,10 @@ def verify_responses(
         if reason is not None:
             verdict = "syntax_error" if reason.startswith("syntax_error") else "failed"
             current.append(Verification(False, 0.0, reason, [verdict] * len(tests)))
-        else:
-            current.append(_summary([judge(t, o) for t, o in zip(tests, next(outcomes))]))
+            continue
+        while job not in done:  # outcomes arrive in job order
+            done[len(done)] = next(outcomes)
+        current.append(_summary([judge(t, o) for t, o in zip(tests, done[job])]))
     while p_now < len(problems):
         yield current
         current, p_now = [], p_now + 1
