@@ -49,45 +49,101 @@ HOSTILE = [
     ("infinite loop", "while True:\n    pass", PASS, ["timeout"]),
     ("sleep forever", "import time\ntime.sleep(10**6)", PASS, ["timeout"]),
     ("loop in test", "def f(x):\n    while True: pass", F_TESTS, ["timeout"]),
-    ("ignores SIGTERM", "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(100)", PASS,
-     ["timeout"]),
-    ("busy threads", "import threading\nfor _ in range(4):\n    threading.Thread(target=lambda: [0 for _ in iter(int, 1)]).start()\n"
-     "import time\ntime.sleep(100)", PASS, ["timeout"]),
+    (
+        "ignores SIGTERM",
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(100)",
+        PASS,
+        ["timeout"],
+    ),
+    (
+        "busy threads",
+        "import threading\nfor _ in range(4):\n    threading.Thread(target=lambda: [0 for _ in iter(int, 1)]).start()\n"
+        "import time\ntime.sleep(100)",
+        PASS,
+        ["timeout"],
+    ),
     ("memory bomb", "x = bytearray(10**10)", PASS, ["memory"]),
     ("growing list", "x = []\nwhile True:\n    x.append(' ' * 10**6)", PASS, ["memory"]),
     ("huge output", "while True:\n    print('x' * 1000)", PASS, ["output_limit"]),
     ("huge stderr", "import sys\nwhile True:\n    sys.stderr.write('y' * 1000)", PASS, ["output_limit"]),
     ("huge stdio output", "while True:\n    print('z' * 1000)", [{"type": "stdio", "input": ""}], ["output_limit"]),
-    ("fork bomb", "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass", PASS,
-     ["timeout"]),
-    ("thread bomb", "import threading, time\nwhile True:\n    threading.Thread(target=time.sleep, args=(100,)).start()",
-     PASS, ["runtime_error"]),
+    (
+        "fork bomb",
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
+        PASS,
+        ["timeout"],
+    ),
+    (
+        "thread bomb",
+        "import threading, time\nwhile True:\n    threading.Thread(target=time.sleep, args=(100,)).start()",
+        PASS,
+        ["runtime_error"],
+    ),
     ("recursion bomb", "def r(n):\n    return r(n + 1)\nr(0)", PASS, ["runtime_error"]),
     ("segfault via ctypes", "import ctypes\nctypes.string_at(0)", PASS, ["runtime_error"]),
     ("os._exit(0) before tests", "import os\nos._exit(0)", F_TESTS, ["runtime_error"]),
     ("sys.exit(0) before tests", "import sys\nsys.exit(0)", F_TESTS, ["runtime_error"]),
     ("exit(0) inside the function", "def f(x):\n    raise SystemExit(0)", F_TESTS, ["runtime_error"]),
     ("abort", "import os\nos.abort()", PASS, ["runtime_error"]),
-    ("always-equal object", "class A:\n    def __eq__(self, o): return True\ndef f(x):\n    return A()", F_TESTS,
-     ["runtime_error"]),
-    ("int subclass that equals all", "class I(int):\n    def __eq__(self, o): return True\ndef f(x):\n    return I(0)",
-     F_TESTS, ["runtime_error"]),
-    ("patched builtins", "import builtins\nbuiltins.len = lambda x: 4\ndef f(x):\n    return 0",
-     [{"type": "assert", "code": "assert len([1]) == 1\nassert f(2) == 4", "entry_point": "f"}], ["failed"]),
+    (
+        "always-equal object",
+        "class A:\n    def __eq__(self, o): return True\ndef f(x):\n    return A()",
+        F_TESTS,
+        ["runtime_error"],
+    ),
+    (
+        "int subclass that equals all",
+        "class I(int):\n    def __eq__(self, o): return True\ndef f(x):\n    return I(0)",
+        F_TESTS,
+        ["runtime_error"],
+    ),
+    (
+        "patched builtins",
+        "import builtins\nbuiltins.len = lambda x: 4\ndef f(x):\n    return 0",
+        [{"type": "assert", "code": "assert len([1]) == 1\nassert f(2) == 4", "entry_point": "f"}],
+        ["failed"],
+    ),
     ("rebound AssertionError", "AssertionError = Exception\ndef f(x):\n    return 0", F_TESTS, ["failed"]),
-    ("predefined check", "def check(c):\n    pass\ndef f(x):\n    return 0",
-     [{"type": "assert", "code": "def check(c):\n    assert c(2) == 4\ncheck(f)"}], ["failed"]),
-    ("sys.modules hijack", "import sys, types\nm = types.ModuleType('math')\nm.isclose = lambda *a, **k: True\n"
-     "sys.modules['math'] = m\ndef f(x):\n    return 0.0",
-     [{"type": "assert", "code": "import math\nassert math.isclose(f(2), 4.0)"}], ["failed"]),
-    ("patched module attribute", "import math\nmath.isclose = lambda *a, **k: True\ndef f(x):\n    return 0.0",
-     [{"type": "assert", "code": "import math\nassert math.isclose(f(2), 4.0)"}], ["failed"]),
-    ("excepthook swallow", "import sys\nsys.excepthook = lambda *a: None\ndef f(x):\n    return 0", F_TESTS, ["failed"]),
+    (
+        "predefined check",
+        "def check(c):\n    pass\ndef f(x):\n    return 0",
+        [{"type": "assert", "code": "def check(c):\n    assert c(2) == 4\ncheck(f)"}],
+        ["failed"],
+    ),
+    (
+        "sys.modules hijack",
+        "import sys, types\nm = types.ModuleType('math')\nm.isclose = lambda *a, **k: True\n"
+        "sys.modules['math'] = m\ndef f(x):\n    return 0.0",
+        [{"type": "assert", "code": "import math\nassert math.isclose(f(2), 4.0)"}],
+        ["failed"],
+    ),
+    (
+        "patched module attribute",
+        "import math\nmath.isclose = lambda *a, **k: True\ndef f(x):\n    return 0.0",
+        [{"type": "assert", "code": "import math\nassert math.isclose(f(2), 4.0)"}],
+        ["failed"],
+    ),
+    (
+        "excepthook swallow",
+        "import sys\nsys.excepthook = lambda *a: None\ndef f(x):\n    return 0",
+        F_TESTS,
+        ["failed"],
+    ),
     ("stdin read", "x = input()", PASS, ["runtime_error"]),
     ("stdin read all", "import sys\ndata = sys.stdin.read()\nassert data == ''", PASS, ["passed"]),
-    ("socket connect", "import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=1)", PASS, ["runtime_error"]),
-    ("socket bind/listen", "import socket\ns = socket.socket()\ns.bind(('0.0.0.0', 18765))\ns.listen()\n"
-     "socket.create_connection(('8.8.8.8', 53), timeout=1)", PASS, ["runtime_error"]),
+    (
+        "socket connect",
+        "import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=1)",
+        PASS,
+        ["runtime_error"],
+    ),
+    (
+        "socket bind/listen",
+        "import socket\ns = socket.socket()\ns.bind(('0.0.0.0', 18765))\ns.listen()\n"
+        "socket.create_connection(('8.8.8.8', 53), timeout=1)",
+        PASS,
+        ["runtime_error"],
+    ),
     ("dns lookup", "import socket\nsocket.getaddrinfo('example.com', 80)", PASS, ["runtime_error"]),
     ("read /etc/shadow", "open('/etc/shadow').read()", PASS, ["runtime_error"] if ROOTED else ["runtime_error"]),
     ("secret from env", "import os\nprint(os.environ['CODESCALER_SECRET'])", PASS, ["runtime_error"]),
@@ -99,13 +155,22 @@ HOSTILE = [
     ("raise rlimits", "import resource\nresource.setrlimit(resource.RLIMIT_AS, (-1, -1))", PASS, ["runtime_error"]),
     ("huge file", "with open('big', 'wb') as f:\n    f.write(b'0' * (64 << 20))", PASS, ["runtime_error"]),
     ("too many files", "fs = [open(f'f{i}', 'w') for i in range(1000)]", PASS, ["runtime_error"]),
-    ("write outside temp dir", f"open('{MARK}', 'w').write('x')\nopen('/work/escaped', 'w').write('x')", PASS,
-     ["runtime_error"]),
+    (
+        "write outside temp dir",
+        f"open('{MARK}', 'w').write('x')\nopen('/work/escaped', 'w').write('x')",
+        PASS,
+        ["runtime_error"],
+    ),
     ("delete outside temp dir", "import os\nos.remove('/etc/hostname')", PASS, ["runtime_error"]),
     ("syntax error", "def f(:\n    pass", F_TESTS, ["syntax_error"]),
     ("null bytes", "x = 1\x00", PASS, ["syntax_error"]),
-    ("garbage on every fd", "import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b'garbage\\n')\n"
-     "    except OSError:\n        pass\nos._exit(0)", PASS, ["runtime_error"]),
+    (
+        "garbage on every fd",
+        "import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b'garbage\\n')\n"
+        "    except OSError:\n        pass\nos._exit(0)",
+        PASS,
+        ["runtime_error"],
+    ),
 ]
 
 
@@ -142,8 +207,13 @@ def test_child_that_outlives_the_run_is_killed(sandbox):
 
 def test_environment_is_scrubbed_and_cwd_is_fresh(sandbox):
     program = "import os\nENV = dict(os.environ)\nCWD = os.getcwd()\nFILES = os.listdir('.')"
-    test = [{"type": "assert", "code": "assert 'CODESCALER_SECRET' not in ENV and set(ENV) <= {'PATH', 'HOME', "
-             "'LANG', 'TMPDIR'}\nassert CWD.startswith('/tmp/codescaler-') and FILES == []"}]
+    test = [
+        {
+            "type": "assert",
+            "code": "assert 'CODESCALER_SECRET' not in ENV and set(ENV) <= {'PATH', 'HOME', "
+            "'LANG', 'TMPDIR'}\nassert CWD.startswith('/tmp/codescaler-') and FILES == []",
+        }
+    ]
     assert verdicts(sandbox, program, test) == ["passed"]
     first = sandbox.run_one("import os\nopen('left', 'w').write('x')", PASS)
     assert first[0]["status"] == "passed"
@@ -182,8 +252,12 @@ def test_order_is_kept_across_workers(sandbox):
 @pytest.mark.parametrize(
     "language,good,bad",
     [
-        ("cpp", "#include <cstdio>\nint main(){int x; scanf(\"%d\", &x); printf(\"%d\\n\", 2*x);}", "int main( {"),
-        ("javascript", "const x = parseInt(require('fs').readFileSync(0, 'utf8')); console.log(2 * x)", "process.exit(3)"),
+        ("cpp", '#include <cstdio>\nint main(){int x; scanf("%d", &x); printf("%d\\n", 2*x);}', "int main( {"),
+        (
+            "javascript",
+            "const x = parseInt(require('fs').readFileSync(0, 'utf8')); console.log(2 * x)",
+            "process.exit(3)",
+        ),
     ],
 )
 def test_other_languages(sandbox, language, good, bad):

@@ -74,7 +74,10 @@ def test_verify_all_three_test_kinds(sandbox):
         {
             "id": "echo",
             "question": "double",
-            "tests": [{"type": "stdio", "input": "2\n", "output": "4\n"}, {"type": "stdio", "input": "5\n", "output": "10"}],
+            "tests": [
+                {"type": "stdio", "input": "2\n", "output": "4\n"},
+                {"type": "stdio", "input": "5\n", "output": "10"},
+            ],
             "responses": ["```python\nprint(2 * int(input()))\n```", "```python\nprint(4)\n```"],
         },
     ]
