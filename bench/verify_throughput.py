@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from common import write_result
@@ -56,8 +57,9 @@ def main() -> None:
 
     with Sandbox(workers=cores, limits=Limits(timeout=args.timeout)) as sandbox:
         start = time.perf_counter()
-        ours = [v.passed for vs in verify_responses(problems, sandbox) for v in vs]
+        verified = [v for vs in verify_responses(problems, sandbox) for v in vs]
         ours_s = time.perf_counter() - start
+        ours = [v.passed for v in verified]
         disagreements = [i for i, (a, b) in enumerate(zip(reference, ours)) if a != b]
         result = {
             "programs": len(programs),
@@ -70,6 +72,8 @@ def main() -> None:
             "disagreements": len(disagreements),
             "reference_pass_rate": round(sum(reference) / len(reference), 4),
             "codescaler_pass_rate": round(sum(ours) / len(ours), 4),
+            # timeouts cost the same wall time in both runners and bound the ratio
+            "status_counts": dict(Counter(v.status.split(":")[0] for v in verified).most_common()),
         }
         print(
             f"codet-humaneval {len(programs)} programs: reference {result['reference_programs_per_s']}/s, "

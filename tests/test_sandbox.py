@@ -270,3 +270,13 @@ def test_other_languages(sandbox, language, good, bad):
 def test_unknown_language_is_reported_not_raised(sandbox):
     outcome = sandbox.run_one("x", PASS, "cobol")[0]
     assert outcome["status"] == "runtime_error" and "unsupported language 'cobol'" in outcome["detail"]
+
+
+def test_set_order_is_the_same_in_every_worker():
+    # A reference's output computed in one worker is compared with a candidate's from another.
+    program = "X = tuple({'DRwvS', 'ITntCqEvPi', 'SmJpP', 'tUqF', 'kx'})"
+    seen = set()
+    for _ in range(2):
+        with Sandbox(workers=1) as sb:
+            seen.add(repr(sb.run_one(program, [{"type": "call", "fn": "(lambda: X)", "args": []}])))
+    assert len(seen) == 1

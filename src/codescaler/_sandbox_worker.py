@@ -1,6 +1,6 @@
 """A warm sandbox worker (a "zygote"): reads jobs as JSON lines on stdin, answers one line per job.
 
-Started by :mod:`codescaler.sandbox` as ``python -I <this file> <uid>``; it imports only the standard
+Started by :mod:`codescaler.sandbox` as ``python -s <this file> <uid>``; it imports only the standard
 library, so it starts fast and forks small. For every test it forks a child that, before any
 untrusted code runs, leaves the worker's session, drops to the worker's own unprivileged uid, enters a
 fresh network namespace (or, where the kernel refuses, installs an audit hook that blocks sockets),
@@ -502,6 +502,8 @@ def _isolate_worker():
 
 def main():
     uid = int(sys.argv[1])
+    if sys.path and os.path.dirname(os.path.abspath(__file__)) == os.path.abspath(sys.path[0]):
+        sys.path.pop(0)  # our package's modules must not shadow what a program imports
     _LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     _isolate_worker()
     for name in PRELOAD:

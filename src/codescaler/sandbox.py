@@ -69,10 +69,11 @@ class Sandbox:
     @staticmethod
     def _start(uid: int) -> subprocess.Popen:
         return subprocess.Popen(
-            # -I: no user site, no PYTHON* variables; installed packages (sortedcontainers, numpy) stay
-            # importable, as LeetCode-style solutions expect. A fixed hash seed makes set and dict order
-            # the same in every worker, so a reference's output computed in one matches another's.
-            [sys.executable, "-I", str(WORKER), str(uid)],
+            # -s: no user site; installed packages (sortedcontainers, numpy) stay importable, as
+            # LeetCode-style solutions expect. Not -I, which would ignore PYTHONHASHSEED: a fixed seed
+            # makes set order the same in every worker, so a reference's output computed in one
+            # matches another's. The environment is given whole, so no other PYTHON* variable leaks in.
+            [sys.executable, "-s", str(WORKER), str(uid)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
