@@ -11,7 +11,6 @@ Data is read from ``$CODESCALER_DATA`` or the nearest ``shared/data`` above the 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import re
@@ -70,11 +69,6 @@ def load(name: str, root: str | Path | None = None) -> list[Record]:
 
 def _check_test(test_code: str, entry_point: str) -> list[Record]:
     return [{"type": "assert", "code": f"{test_code}\ncheck({entry_point})\n"}]
-
-
-def prompt_hash(text: str) -> str:
-    """A hash of a prompt that ignores whitespace and case: catches copies of eval problems."""
-    return hashlib.sha256(re.sub(r"\s+", " ", text).strip().lower().encode()).hexdigest()[:16]
 
 
 @loader("humaneval")
