@@ -145,7 +145,7 @@ def _block_network(event, args):
         raise PermissionError(f"network access is blocked in the sandbox ({event})")
 
 
-def _enter_jail(uid, work, limits, network, language):
+def _enter_jail(uid, work, limits, language):
     """Runs in the forked child, before any untrusted code."""
     os.setsid()
     os.chdir(work)
@@ -167,7 +167,7 @@ def _enter_jail(uid, work, limits, network, language):
         os.setuid(uid)
     os.environ.clear()
     os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": work, "LANG": "C.UTF-8", "TMPDIR": work})
-    if network == "audit" or not ISOLATED["network"]:
+    if limits["network"] == "audit" or not _NETWORK_ISOLATED:
         sys.addaudithook(_block_network)
 
 
@@ -343,7 +343,7 @@ def _child(uid, work, language, program, tests, limits, result_w, out_w):
         os.dup2(out_w, 2)
         os.closerange(3, result_w)
         os.closerange(result_w + 1, 65536)
-        _enter_jail(uid, work, dict(limits, batch=len(tests)), limits["network"], language)
+        _enter_jail(uid, work, dict(limits, batch=len(tests)), language)
 
         def report(message):
             _write(result_w, (json.dumps(message) + "\n").encode())
@@ -464,7 +464,7 @@ def run_job(uid, job):
         shutil.rmtree(work, ignore_errors=True)
 
 
-ISOLATED = {"network": False, "mounts": False}
+_NETWORK_ISOLATED = False  # set once, in the worker, before any fork
 
 
 def _mount(source, target, fstype, flags, data=None):
@@ -480,7 +480,8 @@ def _isolate_worker():
     """
     if not IS_ROOT:
         return
-    ISOLATED["network"] = _LIBC.unshare(CLONE_NEWNET) == 0
+    global _NETWORK_ISOLATED
+    _NETWORK_ISOLATED = _LIBC.unshare(CLONE_NEWNET) == 0
     if _LIBC.unshare(CLONE_NEWNS) != 0:
         return
     try:
@@ -495,7 +496,6 @@ def _isolate_worker():
             os.makedirs(prefix, exist_ok=True)
             _mount(stage, prefix, None, MS_BIND | MS_REC)
         _mount(b"tmpfs", b"/tmp", b"tmpfs", 0, b"mode=1777")
-        ISOLATED["mounts"] = True
     except OSError:
         pass
 

@@ -203,4 +203,9 @@ def extract_program(
     """
     if code_prefix is None:
         return extract_code(response, language, mode)
-    return check_program((code_prefix + normalize_response(response)).rstrip(), language)
+    return check_program(completion_program(code_prefix, response), language)
+
+
+def completion_program(code_prefix: str, response: str | bytes) -> str:
+    """The program a completion stands for: the code it continues, then the completion, bare."""
+    return (code_prefix + normalize_response(response)).rstrip()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codescaler._sandbox_worker import from_json
-from codescaler.extract import Mode, extract_code, normalize_response
+from codescaler.extract import Mode, completion_program, extract_code
 from codescaler.sandbox import Job, Sandbox
 
 VERDICTS = ("passed", "failed", "timeout", "memory", "runtime_error", "syntax_error", "output_limit")
@@ -96,7 +96,7 @@ def program_of(problem: dict[str, Any], response: str, mode: Mode = "lenient") -
     """
     prefix = problem.get("code_prefix")
     if prefix is not None:
-        code = prefix + normalize_response(response)
+        code = completion_program(prefix, response)
     else:
         extraction = extract_code(response, problem.get("language", "python"), mode)
         if not extraction.valid:
