@@ -1,4 +1,4 @@
-"""Rank CodeT's whole HumanEval pool (164 problems x 100 CodeGen-16B samples) with SmolLM2-135M.
+"""Rank CodeT's whole HumanEval pool (164 problems x 100 CodeGen-16B samples) with the default RM.
 
 Each sample continues its prompt, so the program is prompt + sample and the question is the prompt:
 the shape of best-of-N and of a GRPO group. The reward path (validity check, shared-prefix cache,
@@ -52,15 +52,16 @@ def main() -> None:
     parser.add_argument("--dtype", default="bf16-mixed", choices=["float32", "bfloat16", "bf16-mixed"])
     parser.add_argument("--problems", type=int, default=164)
     parser.add_argument("--ref-problems", type=int, default=3)
+    parser.add_argument("--model", default="codescaler-mini", help="packaged name, folder or hub id")
     args = parser.parse_args()
 
     problems = load_pool()[: args.problems]
     n_programs = sum(len(p["samples"]) for p in problems)
-    rm = RewardModel.from_pretrained("smollm2-135m", dtype=args.dtype)
+    rm = RewardModel.from_pretrained(args.model, dtype=args.dtype)
     rm.score(["warm up"] * 2, ["x = 1", "x = 2"], show_progress=False)
     ranked, valid, seconds = rewards_of(rm, problems)
 
-    fp32 = RewardModel.from_pretrained("smollm2-135m", dtype="float32")
+    fp32 = RewardModel.from_pretrained(args.model, dtype="float32")
     ref = problems[: args.ref_problems]
     taus, spreads, ref_seconds, ref_programs = [], [], 0.0, 0
     for i, p in enumerate(ref):
@@ -74,6 +75,7 @@ def main() -> None:
         spreads.append(float(np.std(truth)))
 
     result = {
+        "model": args.model,
         "dtype": args.dtype,
         "problems": len(problems),
         "programs": n_programs,

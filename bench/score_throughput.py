@@ -1,7 +1,7 @@
 """RewardModel.score against the model-card reference loop, side by side in one run.
 
 512 real (question, code) records from the MultiPL-E python pool (code-davinci-002 completions of
-HumanEval prompts), SmolLM2-135M as a sequence classifier, this CPU.
+HumanEval prompts), the default RM (codescaler-mini: SmolLM2-135M plus a LoRA adapter), this CPU.
 
 (a) reference: chat template, pad to longest, batches of 8 in input order, fp32, no_grad.
 (b) RewardModel.score, fp32.   (c) the faster modes: bf16 weights, and bf16-mixed (fp32 weights and
@@ -57,10 +57,11 @@ def timed(fn):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=512)
+    parser.add_argument("--model", default="codescaler-mini", help="packaged name, folder or hub id")
     args = parser.parse_args()
 
     questions, codes = load_records(args.records)
-    models = {dtype: RewardModel.from_pretrained("smollm2-135m", dtype=dtype) for dtype in FAST_MODES}
+    models = {dtype: RewardModel.from_pretrained(args.model, dtype=dtype) for dtype in FAST_MODES}
     fp32 = models["float32"]
     tokens = sum(len(ids) for ids, _ in fp32.encode(questions, codes))
     linear_params = sum(m.weight.numel() for m in fp32.backbone.modules() if isinstance(m, torch.nn.Linear))
@@ -70,7 +71,7 @@ def main() -> None:
     for rm in models.values():  # warm-up
         rm.score(questions[:16], codes[:16], show_progress=False)
     ref, ref_s, _ = timed(lambda: reference_scores(fp32, questions, codes))
-    result = {"records": len(codes), "tokens": tokens, "fp32_gemm_gflops": round(peak, 1)}
+    result = {"model": args.model, "records": len(codes), "tokens": tokens, "fp32_gemm_gflops": round(peak, 1)}
 
     def row(seconds: float, scores: list[float]) -> dict:
         return {

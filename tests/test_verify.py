@@ -23,6 +23,7 @@ def test_values_match_tolerance_and_types():
     assert not values_match(True, 1) and not values_match(1, True)
     assert not values_match("1", 1)
     assert values_match(math.nan, math.nan)
+    assert not values_match(1.5, None) and not values_match(None, 1.5)  # a float against nothing
     assert values_match({"a": [1.0]}, {"a": [1.0]}) and not values_match({"a": 1}, {"b": 1})
 
 

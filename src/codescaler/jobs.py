@@ -97,6 +97,14 @@ def parse_problem(number: int, record: dict) -> dict:
 
 def parse_verifiable(number: int, record: dict) -> dict:
     parse_problem(number, record)
+    return parse_tested(number, record)
+
+
+def parse_tested(number: int, record: dict) -> dict:
+    """A problem with tests; its ``responses``, if any, are checked when present."""
+    require(record, number, "question", str)
+    if "responses" in record:
+        parse_problem(number, record)
     tests = require(record, number, "tests", list)
     for i, test in enumerate(tests):
         if not isinstance(test, dict) or test.get("type") not in ("assert", "call", "stdio"):
@@ -174,5 +182,30 @@ def verify_job(sandbox, mode="lenient") -> Callable[[list], list[Output]]:
             }
             for verifications in verify_responses([p for _, _, p in items], sandbox, mode=mode)
         ]
+
+    return process
+
+
+def candidates_job(sandbox, config=None, mode="lenient") -> Callable[[list], list[Output]]:
+    """Per problem: its candidates (samples, reference, mutants, unaligned), each verified by execution."""
+    from codescaler.candidates import build_candidates
+    from codescaler.verify import verify_responses
+
+    def process(items: list[tuple[int, dict, dict]]) -> list[Output]:
+        problems = build_candidates([p for _, _, p in items], config)
+        out = []
+        for problem, verifications in zip(problems, verify_responses(problems, sandbox, mode=mode)):
+            kept = {k: problem[k] for k in ("question", "language", "code_prefix", "split", "source") if k in problem}
+            out.append(
+                {
+                    **kept,
+                    "responses": problem["responses"],
+                    "candidate_sources": problem["candidate_sources"],
+                    "passed": [v.passed for v in verifications],
+                    "pass_fraction": [round(v.pass_fraction, 6) for v in verifications],
+                    "status": [v.status for v in verifications],
+                }
+            )
+        return out
 
     return process

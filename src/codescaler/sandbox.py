@@ -41,6 +41,9 @@ class Limits:
     max_open_files: int = field(default=64, metadata={"help": "open file descriptors"})
     max_file_bytes: int = field(default=16 << 20, metadata={"help": "largest file a program may write"})
     compile_timeout: float = field(default=30.0, metadata={"help": "seconds to compile (C++, Java)"})
+    max_timeouts: int = field(
+        default=2, metadata={"help": "after this many timed-out tests a program's other tests count as timeouts"}
+    )
     network: Literal["namespace", "audit"] = field(
         default="namespace", metadata={"help": "namespace (kernel, needs root) or audit (Python hook)"}
     )
@@ -65,6 +68,7 @@ class Sandbox:
         base = 200_000 + (os.getpid() % 20_000) * 40 + (next(_instances) % 5) * 8
         self.uids = [base + slot for slot in range(self.size)]
         self._workers = [self._start(uid) for uid in self.uids]
+        self.cpu_seconds = 0.0  # CPU time of the programs run so far (user + system, all workers)
 
     @staticmethod
     def _start(uid: int) -> subprocess.Popen:
@@ -95,6 +99,7 @@ class Sandbox:
             return [{"status": "runtime_error", "detail": f"sandbox worker died: {err}"}] * len(job.tests)
         if "error" in answer:
             return [{"status": "runtime_error", "detail": answer["error"]}] * len(job.tests)
+        self.cpu_seconds += answer.get("cpu", 0.0)  # float += under the GIL: threads may interleave, not lose
         return answer["outcomes"]
 
     def run(self, jobs: Iterable[Job]) -> Iterator[list[dict[str, Any]]]:

@@ -36,7 +36,8 @@ class Verification:
 def values_match(got: Any, expected: Any, atol: float = 0.0, rtol: float = 1e-9) -> bool:
     """Equality with float tolerance; containers compared element by element, types kept apart."""
     if isinstance(expected, float) or isinstance(got, float):
-        if isinstance(got, bool) or isinstance(expected, bool) or not isinstance(got, int | float):
+        numbers = (got, expected)
+        if any(isinstance(v, bool) or not isinstance(v, int | float) for v in numbers):
             return False
         if math.isnan(expected) and math.isnan(got):
             return True

@@ -1,0 +1,412 @@
+"""Best-of-N test-time selection: the RM against unit-test methods, on a pool of labelled samples.
+
+Every method is a function ``(pool view of one problem, chosen subset) -> score per candidate``; the pick
+is the top score, ties share it (the expected correctness over the tied candidates is what counts, so
+no method is lucky or unlucky on a coin flip). Accuracy at N averages ``draws`` subsets of N candidates
+drawn without replacement with a fixed seed, over problems, with a 95% normal interval over problems.
+
+Methods:
+* ``rm``: highest shaped reward (``rm-strict`` / ``rm-lenient`` pin the extraction mode).
+* ``codet``: CodeT's dual execution agreement: candidates are grouped by the exact set of generated tests
+  they pass; a group scores |candidates in it| x |tests they pass|.
+* ``vote``: MBR-exec: candidates grouped by their outputs on the generated tests' inputs; the largest
+  group wins.
+* ``rm+codet``: CodeT's groups decide, the RM picks inside the winning group and decides alone where no
+  generated test passes. CodeT's weakness is its ties (every member of a group looks the same to the
+  tests, yet they can differ on the real tests), and where the generated tests are wrong or absent it
+  has nothing to say; the RM is informative in exactly those places and costs one forward pass each.
+* ``random`` (the exact expectation, not a sample) and ``oracle`` (any correct among the N).
+
+Expensive facts are computed once and cached under the report folder: ground truth per candidate (the
+pool's ``labels`` or a sandbox run of its ``tests``), each candidate's outputs on the generated tests, and
+RM rewards with their per-problem timings, in ``<report folder>/cache``. A second run of the report
+executes and scores nothing new.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codescaler.verify import program_of, values_match
+
+METHODS = ("rm", "rm-strict", "rm-lenient", "codet", "vote", "rm+codet", "random", "oracle")
+_NEEDS_TESTS = {"codet", "vote", "rm+codet"}
+_NEEDS_RM = {"rm", "rm-strict", "rm-lenient", "rm+codet"}
+
+
+@dataclass
+class BonConfig:
+    methods: str = field(default="rm,codet,vote,rm+codet,random,oracle", metadata={"help": "comma-separated"})
+    n: str = field(default="1,2,4,8,16,32,64,100", metadata={"help": "comma-separated N values"})
+    draws: int = field(default=20, metadata={"help": "subsets drawn per problem and N (without replacement)"})
+    seed: int = field(default=0, metadata={"help": "seed of the subsets"})
+    test_timeout: float = field(default=1.0, metadata={"help": "seconds per generated test"})
+
+
+@dataclass
+class Problem:
+    """What selection needs of one pool problem, computed once."""
+
+    id: str
+    correct: list[bool]
+    rewards: dict[str, list[float]] = field(default_factory=dict)  # mode -> shaped reward per candidate
+    outputs: list[list[Any]] | None = None  # per candidate, per generated call: output (None: no output)
+    expected: list[Any] | None = None  # per generated call: the value the test asserts
+    cost: dict[str, float] = field(default_factory=dict)  # measured over all candidates of the problem
+
+
+# ---- generated tests ---------------------------------------------------------------------------
+
+
+def generated_calls(asserts: Sequence[str], entry_point: str) -> list[dict[str, Any]]:
+    """``assert f(args) == expected`` lines as call tests; lines that are not literal calls are skipped."""
+    calls, seen = [], set()
+    for line in asserts:
+        try:
+            node = ast.parse(line.strip()).body[0]
+        except (SyntaxError, IndexError, ValueError):
+            continue
+        if not (isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare) and len(node.test.ops) == 1
+                and isinstance(node.test.ops[0], ast.Eq) and isinstance(node.test.left, ast.Call)):  # fmt: skip
+            continue
+        call = node.test.left
+        if not (isinstance(call.func, ast.Name) and call.func.id == entry_point) or call.keywords:
+            continue
+        try:
+            args = [ast.literal_eval(a) for a in call.args]
+            expected = ast.literal_eval(node.test.comparators[0])
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue
+        key = repr((args, expected))
+        if key not in seen:
+            seen.add(key)
+            calls.append({"type": "call", "fn": entry_point, "args": args, "expected": expected})
+    return calls
+
+
+def _signature(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
+def codet_scores(outputs: list[list[Any]], expected: list[Any], subset: Sequence[int]) -> dict[int, float]:
+    passes = {i: frozenset(t for t, (o, e) in enumerate(zip(outputs[i], expected))
+                           if o is not None and values_match(o[0], e)) for i in subset}  # fmt: skip
+    members: dict[frozenset, int] = {}
+    for i in subset:
+        members[passes[i]] = members.get(passes[i], 0) + 1
+    return {i: float(members[passes[i]] * len(passes[i])) for i in subset}
+
+
+def vote_scores(outputs: list[list[Any]], subset: Sequence[int]) -> dict[int, float]:
+    keys = {i: _signature(outputs[i]) for i in subset}
+    ran = {i: any(o is not None for o in outputs[i]) for i in subset}
+    sizes: dict[str, int] = {}
+    for i in subset:
+        sizes[keys[i]] = sizes.get(keys[i], 0) + 1
+    return {i: float(sizes[keys[i]]) if ran[i] else 0.0 for i in subset}
+
+
+# ---- selection -----------------------------------------------------------------------------------
+
+
+def expected_pick(scores: dict[int, float] | dict[int, tuple], correct: list[bool]) -> float:
+    """Correctness of the top-scored candidate; tied tops share the pick (their mean correctness)."""
+    best = max(scores.values())
+    tied = [i for i, s in scores.items() if s == best]
+    return sum(correct[i] for i in tied) / len(tied)
+
+
+def select(method: str, problem: Problem, subset: Sequence[int]) -> float:
+    """Expected correctness of ``method``'s pick among ``subset``."""
+    correct = problem.correct
+    if method == "oracle":
+        return float(any(correct[i] for i in subset))
+    if method == "random":
+        return sum(correct[i] for i in subset) / len(subset)
+    if method in ("rm", "rm-strict", "rm-lenient"):
+        rewards = problem.rewards[method]
+        return expected_pick({i: rewards[i] for i in subset}, correct)
+    if problem.outputs is None:
+        raise ValueError(f"method {method!r} needs generated tests; problem {problem.id!r} has none")
+    if method == "vote":
+        return expected_pick(vote_scores(problem.outputs, subset), correct)
+    codet = codet_scores(problem.outputs, problem.expected, subset)
+    if method == "codet":
+        return expected_pick(codet, correct)
+    if method == "rm+codet":
+        rewards = problem.rewards["rm"]
+        return expected_pick({i: (codet[i], rewards[i]) for i in subset}, correct)
+    raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+
+
+def accuracy_at_n(
+    problems: list[Problem], methods: Sequence[str], ns: Sequence[int], draws: int, seed: int
+) -> dict[str, dict[int, dict[str, float]]]:
+    """method -> N -> {mean, low, high, problems}: top-1 pass rate with a 95% interval over problems."""
+    table: dict[str, dict[int, dict[str, float]]] = {m: {} for m in methods}
+    for n in ns:
+        per_method: dict[str, list[float]] = {m: [] for m in methods}
+        for p in problems:
+            size = len(p.correct)
+            if size < n:
+                continue
+            rng = random.Random(f"{seed}:{p.id}:{n}")
+            subsets = [list(range(size))] if n == size else [rng.sample(range(size), n) for _ in range(draws)]
+            for m in methods:
+                per_method[m].append(sum(select(m, p, s) for s in subsets) / len(subsets))
+        for m, values in per_method.items():
+            if values:
+                mean = sum(values) / len(values)
+                sd = math.sqrt(sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1))
+                half = 1.96 * sd / math.sqrt(len(values))
+                table[m][n] = {"mean": mean, "low": mean - half, "high": mean + half, "problems": len(values)}
+    return table
+
+
+# ---- facts, cached -------------------------------------------------------------------------------
+
+
+def _cache(path: Path) -> tuple[dict[str, Any], Callable[[str, Any], None]]:
+    known = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a half-written last line from a killed run: recomputed
+                known[row["key"]] = row["value"]
+    handle = open(path, "a")  # noqa: SIM115 - kept open for the run, flushed per row
+
+    def put(key: str, value: Any) -> None:
+        known[key] = value
+        handle.write(json.dumps({"key": key, "value": value}) + "\n")
+        handle.flush()
+
+    return known, put
+
+
+def _key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def ground_truth(pool: list[dict[str, Any]], sandbox, cache_dir: Path) -> list[list[bool]]:
+    """Per problem, per candidate: passes every real test (``labels`` when the pool has them)."""
+    from codescaler.verify import verify_responses
+
+    known, put = _cache(cache_dir / "ground_truth.jsonl")
+    keys = [_key("truth", p["id"], p["responses"], p.get("tests")) for p in pool]
+    todo = [p for p, k in zip(pool, keys) if k not in known and "labels" not in p]
+    if todo:
+        for problem, verdicts in zip(todo, verify_responses(todo, sandbox)):
+            put(_key("truth", problem["id"], problem["responses"], problem.get("tests")), [v.passed for v in verdicts])
+    return [[bool(x) for x in p["labels"]] if "labels" in p else known[k] for p, k in zip(pool, keys)]
+
+
+def run_generated(pool: list[dict[str, Any]], sandbox, cache_dir: Path) -> list[dict[str, Any] | None]:
+    """Per problem: outputs of every candidate on its generated calls, with wall and CPU time."""
+    from codescaler.sandbox import Job
+
+    known, put = _cache(cache_dir / "generated.jsonl")
+    out = []
+    for problem in pool:
+        calls = generated_calls(problem.get("generated_tests") or [], problem.get("entry_point") or "")
+        if not calls:
+            out.append(None)
+            continue
+        key = _key("generated", problem["id"], problem["responses"], calls)
+        if key not in known:
+            tests = [{"type": "call", "fn": c["fn"], "args": c["args"], "entry_point": c["fn"]} for c in calls]
+            programs = [program_of(problem, r, "lenient")[0] for r in problem["responses"]]
+            distinct = sorted({p for p in programs if p is not None})
+            wall, cpu = time.perf_counter(), sandbox.cpu_seconds
+            results = dict(zip(distinct, sandbox.run([Job(p, tests) for p in distinct])))
+            wall, cpu = time.perf_counter() - wall, sandbox.cpu_seconds - cpu
+            outputs = [
+                [[o["value"]] if o.get("status") == "returned" else None for o in results[p]]
+                if p else [None] * len(calls)
+                for p in programs
+            ]  # fmt: skip
+            put(key, {"outputs": outputs, "expected": [c["expected"] for c in calls], "wall": wall, "cpu": cpu,
+                      "programs": len(distinct), "tests": len(calls)})  # fmt: skip
+        out.append(known[key])
+    return out
+
+
+def rm_rewards(pool: list[dict[str, Any]], model, mode: str, cache_dir: Path, model_id: str) -> list[dict[str, Any]]:
+    """Per problem: shaped rewards of every candidate, with the wall and CPU time and tokens it took."""
+    from codescaler.reward import RewardConfig, reward
+
+    known, put = _cache(cache_dir / "rm.jsonl")
+    out = []
+    config = RewardConfig(mode=mode)
+    for problem in pool:
+        key = _key("rm", model_id, mode, problem["id"], problem["responses"], problem.get("code_prefix"))
+        if key not in known:
+            n = len(problem["responses"])
+            prefixes = [problem.get("code_prefix")] * n if problem.get("code_prefix") is not None else None
+            wall, cpu = time.perf_counter(), time.process_time()
+            results = reward(model, [problem["question"]] * n, problem["responses"], code_prefixes=prefixes,
+                             config=config, show_progress=False)  # fmt: skip
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            codes = [r.code for r in results if r.valid]
+            tokens = sum(len(ids) for ids, _ in model.encode([problem["question"]] * len(codes), codes))
+            put(key, {"rewards": [r.reward for r in results], "wall": wall, "cpu": cpu, "tokens": tokens})
+        out.append(known[key])
+    return out
+
+
+# ---- the report ----------------------------------------------------------------------------------
+
+
+def best_of_n(
+    pool: list[dict[str, Any]],
+    out_dir: str | Path,
+    *,
+    config: BonConfig | None = None,
+    model=None,
+    model_id: str = "",
+    sandbox=None,
+) -> dict[str, Any]:
+    """Run every method at every N over ``pool``; write report.json, report.md and the plots to ``out_dir``."""
+    config = config or BonConfig()
+    methods = [m.strip() for m in config.methods.split(",") if m.strip()]
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
+    if set(methods) & _NEEDS_RM and model is None:
+        raise ValueError(f"methods {sorted(set(methods) & _NEEDS_RM)} need a reward model")
+    out = Path(out_dir)
+    cache = out / "cache"  # large (every candidate's outputs): keep it out of version control
+    cache.mkdir(parents=True, exist_ok=True)
+    truth = ground_truth(pool, sandbox, cache)
+    problems = [Problem(p["id"], c) for p, c in zip(pool, truth)]
+    for mode in {m for m in methods if m in _NEEDS_RM}:
+        extraction = {"rm-strict": "strict", "rm-lenient": "lenient"}.get(mode, "strict")
+        for problem, facts in zip(problems, rm_rewards(pool, model, extraction, cache, model_id)):
+            problem.rewards["rm" if mode == "rm+codet" else mode] = facts["rewards"]
+            problem.cost.update({f"{mode}_wall": facts["wall"], f"{mode}_cpu": facts["cpu"],
+                                 f"{mode}_tokens": facts["tokens"]})  # fmt: skip
+    if set(methods) & _NEEDS_TESTS:
+        for problem, facts in zip(problems, run_generated(pool, sandbox, cache)):
+            if facts is not None:
+                problem.outputs, problem.expected = facts["outputs"], facts["expected"]
+                problem.cost.update({"exec_wall": facts["wall"], "exec_cpu": facts["cpu"],
+                                     "exec_programs": facts["programs"], "exec_tests": facts["tests"]})  # fmt: skip
+        lacking = [p.id for p in problems if p.outputs is None]
+        if lacking:
+            raise ValueError(f"{len(lacking)} problems have no usable generated tests (first: {lacking[0]!r}); "
+                             f"drop {sorted(set(methods) & _NEEDS_TESTS)} for this pool")  # fmt: skip
+    size = min(len(p.correct) for p in problems)
+    ns = sorted({n for n in (int(x) for x in config.n.split(",") if x.strip()) if 1 <= n <= size})
+    table = accuracy_at_n(problems, methods, ns, config.draws, config.seed)
+    report = {
+        "problems": len(problems),
+        "candidates_per_problem": size,
+        "model": model_id or None,
+        "config": config.__dict__,
+        "accuracy": {m: {str(n): v for n, v in by_n.items()} for m, by_n in table.items()},
+        "latency": _latency(problems, methods, ns, size),
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "report.md").write_text(_markdown(report, methods, ns))
+    _plots(report, methods, ns, out)
+    return report
+
+
+def _latency(problems: list[Problem], methods: Sequence[str], ns: Sequence[int], size: int) -> dict[str, Any]:
+    """Seconds per problem at each N, prorated from the measured cost over all ``size`` candidates.
+
+    Both model and execution cost grow with the candidates they touch; the measured totals are per
+    problem over the whole pool, so the cost at N is total x N / size.
+    """
+    def mean(key: str) -> float:
+        values = [p.cost.get(key, 0.0) for p in problems]
+        return sum(values) / len(values)
+
+    parts = {"rm": "rm", "rm-strict": "rm-strict", "rm-lenient": "rm-lenient", "rm+codet": "rm+codet"}
+    out: dict[str, Any] = {}
+    for m in methods:
+        model = {k: mean(f"{parts[m]}_{k}") for k in ("wall", "cpu", "tokens")} if m in parts else None
+        execution = {k: mean(f"exec_{k}") for k in ("wall", "cpu", "programs")} if m in _NEEDS_TESTS else None
+        out[m] = {
+            str(n): {
+                "model_wall_s": model["wall"] * n / size if model else 0.0,
+                "model_cpu_s": model["cpu"] * n / size if model else 0.0,
+                "exec_wall_s": execution["wall"] * n / size if execution else 0.0,
+                "exec_cpu_s": execution["cpu"] * n / size if execution else 0.0,
+                "forward_tokens": model["tokens"] * n / size if model else 0.0,
+                "programs_run": execution["programs"] * n / size if execution else 0.0,
+            }
+            for n in ns
+        }
+    return out
+
+
+def _markdown(report: dict[str, Any], methods: Sequence[str], ns: Sequence[int]) -> str:
+    lines = [f"# Best-of-N: {report['problems']} problems, {report['candidates_per_problem']} candidates each",
+             "", f"Model: `{report['model']}`. Top-1 pass rate (%) with 95% interval over problems; "
+             f"{report['config']['draws']} draws per N.", "",
+             "| method | " + " | ".join(f"N={n}" for n in ns) + " |", "|---|" + "---|" * len(ns)]  # fmt: skip
+    for m in methods:
+        cells = []
+        for n in ns:
+            v = report["accuracy"][m].get(str(n))
+            cells.append(f"{100 * v['mean']:.1f} ±{100 * (v['high'] - v['mean']):.1f}" if v else "")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    top = str(ns[-1])
+    lines += ["", f"Latency per problem at N={top} (seconds; wall / CPU), and work done:", "",
+              "| method | model wall | model CPU | exec wall | exec CPU | forward tokens | programs run |",
+              "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for m in methods:
+        c = report["latency"][m][top]
+        lines.append(f"| {m} | {c['model_wall_s']:.3f} | {c['model_cpu_s']:.3f} | {c['exec_wall_s']:.3f} | "
+                     f"{c['exec_cpu_s']:.3f} | {c['forward_tokens']:.0f} | {c['programs_run']:.1f} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def _plots(report: dict[str, Any], methods: Sequence[str], ns: Sequence[int], out: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return  # plots are optional: pip install 'codescaler[plots]'
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for m in methods:
+        points = [(n, report["accuracy"][m][str(n)]) for n in ns if str(n) in report["accuracy"][m]]
+        xs = [n for n, _ in points]
+        ax.plot(xs, [100 * v["mean"] for _, v in points], marker="o", label=m)
+        ax.fill_between(xs, [100 * v["low"] for _, v in points], [100 * v["high"] for _, v in points], alpha=0.15)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("N (candidates per problem)")
+    ax.set_ylabel("top-1 pass rate (%)")
+    ax.set_title(f"Best-of-N selection, {report['problems']} problems")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "accuracy_vs_n.png", dpi=120)
+    plt.close(fig)
+    top = str(ns[-1])
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    shown = [m for m in methods if m not in ("random", "oracle")]
+    model_wall = [report["latency"][m][top]["model_wall_s"] for m in shown]
+    exec_wall = [report["latency"][m][top]["exec_wall_s"] for m in shown]
+    ax.bar(shown, model_wall, label="reward model")
+    ax.bar(shown, exec_wall, bottom=model_wall, label="execution of generated tests")
+    ax.set_ylabel("wall seconds per problem")
+    ax.set_title(f"Selection latency at N={top} (tests already written)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "latency.png", dpi=120)
+    plt.close(fig)

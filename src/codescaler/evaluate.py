@@ -1,0 +1,110 @@
+"""Reward-model benchmarks: pairwise accuracy (RewardBench's hep-* style) and the RM-Bench protocol.
+
+Both compare raw RM scores with a strict ``>``: a tie is a loss, so a constant model scores 0, not 50%.
+Intervals are 95% Wilson intervals over the compared items.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from codescaler.extract import completion_program, extract_code
+
+BUILTIN_PAIRS = tuple(f"humanevalpack-{lang}" for lang in ("python", "js", "java", "go", "cpp", "rust"))
+
+
+def wilson(wins: int, n: int) -> tuple[float, float]:
+    if n == 0:
+        return (float("nan"), float("nan"))
+    p, z = wins / n, 1.96
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def _summary(wins: Sequence[bool]) -> dict[str, Any]:
+    n, k = len(wins), sum(wins)
+    low, high = wilson(k, n)
+    return {"n": n, "accuracy": k / n if n else float("nan"), "ci95": [low, high]}
+
+
+def builtin_pairs(name: str) -> list[dict[str, Any]]:
+    """HumanEvalPack as pairs: the whole canonical program against the whole buggy one."""
+    from codescaler import datasets
+
+    if name not in BUILTIN_PAIRS:
+        raise ValueError(f"unknown built-in pair set {name!r}; choose from {', '.join(BUILTIN_PAIRS)}")
+    return [
+        {
+            "question": r["question"],
+            "chosen": completion_program(r["code_prefix"], r["responses"][0]),
+            "rejected": completion_program(r["code_prefix"], r["responses"][1]),
+            "problem_id": r["id"],
+            "language": r["language"],
+            "source": name,
+            "bug_type": r.get("bug_type"),
+        }
+        for r in datasets.load(name)
+    ]
+
+
+def _prepare(texts: Sequence[str], language: str | None, extract: bool) -> list[str]:
+    if not extract:
+        return list(texts)
+    return [extract_code(t, language or "python", "lenient").code for t in texts]
+
+
+def pairwise(
+    model, pairs: Sequence[dict[str, Any]], *, group_by: Sequence[str] = (), extract: bool = False,
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """Accuracy of r(chosen) > r(rejected), overall and per value of each ``group_by`` field."""
+    questions = [p["question"] for p in pairs]
+    chosen = _prepare([p["chosen"] for p in pairs], pairs[0].get("language") if pairs else None, extract)
+    rejected = _prepare([p["rejected"] for p in pairs], pairs[0].get("language") if pairs else None, extract)
+    scores = model.score(questions + questions, chosen + rejected, show_progress=show_progress)
+    wins = [c > r for c, r in zip(scores[: len(pairs)], scores[len(pairs) :])]
+    result: dict[str, Any] = {"overall": _summary(wins), "groups": {}}
+    for key in group_by:
+        buckets: dict[str, list[bool]] = defaultdict(list)
+        for pair, win in zip(pairs, wins):
+            buckets[str(pair.get(key))].append(win)
+        result["groups"][key] = {value: _summary(w) for value, w in sorted(buckets.items())}
+    return result
+
+
+def rmbench(model, items: Sequence[dict[str, Any]], *, extract: bool = False, show_progress: bool = False) -> dict:
+    """RM-Bench: every chosen style against every rejected style (3 x 3) per item.
+
+    Styles are ordered concise, detailed plain, detailed markdown. ``hard`` = chosen plainer than
+    rejected (above the diagonal), ``normal`` = same style, ``easy`` = chosen fancier (below it).
+    """
+    questions, texts = [], []
+    for number, item in enumerate(items, start=1):
+        for key in ("chosen", "rejected"):
+            if not isinstance(item.get(key), list) or len(item[key]) != 3:
+                raise ValueError(f"item {number} (id {item.get('id')!r}): {key!r} must be a list of 3 responses")
+        language = item.get("language")
+        for key in ("chosen", "rejected"):
+            texts += _prepare(item[key], language, extract)
+            questions += [item["prompt"]] * 3
+    scores = model.score(questions, texts, show_progress=show_progress)
+    cells: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    for k, item in enumerate(items):
+        chosen, rejected = scores[6 * k : 6 * k + 3], scores[6 * k + 3 : 6 * k + 6]
+        for i in range(3):
+            for j in range(3):
+                level = "normal" if i == j else ("hard" if i < j else "easy")
+                win = chosen[i] > rejected[j]
+                for group in ("all", f"language={item.get('language')}" if item.get("language") else None):
+                    if group:
+                        cells[group][level].append(win)
+    out = {}
+    for group, levels in cells.items():
+        row = {level: _summary(levels[level]) for level in ("easy", "normal", "hard")}
+        row["average"] = sum(row[level]["accuracy"] for level in ("easy", "normal", "hard")) / 3
+        out[group] = row
+    return out

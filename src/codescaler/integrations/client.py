@@ -1,0 +1,55 @@
+"""A client of ``codescaler serve`` with retries (503 with Retry-After, dropped connections)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+
+class RewardClient:
+    def __init__(self, url: str = "http://127.0.0.1:8000", *, timeout: float = 60.0, retries: int = 5) -> None:
+        import httpx
+
+        self.url = url.rstrip("/")
+        self.retries = retries
+        self.http = httpx.Client(timeout=timeout)
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        import httpx
+
+        delay = 0.5
+        for attempt in range(self.retries + 1):
+            try:
+                response = self.http.post(self.url + path, json=body)
+            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
+                if attempt == self.retries:
+                    raise
+            else:
+                if response.status_code != 503 or attempt == self.retries:
+                    response.raise_for_status()
+                    return response.json()
+                delay = float(response.headers.get("Retry-After", delay))
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
+        raise RuntimeError("unreachable")
+
+    def score(
+        self, questions: Sequence[str], responses: Sequence[str], code_prefixes: Sequence[str | None] | None = None
+    ) -> list[dict[str, Any]]:
+        """One ``{"reward", "valid", "reason", "score", "truncated"}`` per (question, response)."""
+        prefixes = code_prefixes or [None] * len(questions)
+        items = [{"question": q, "response": r, "code_prefix": p} for q, r, p in zip(questions, responses, prefixes)]
+        return self._post("/score", {"items": items})["results"]
+
+    def rewards(self, questions: Sequence[str], responses: Sequence[str]) -> list[float]:
+        return [r["reward"] for r in self.score(questions, responses)]
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> RewardClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

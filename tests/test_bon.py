@@ -1,0 +1,87 @@
+import json
+
+import pytest
+
+from codescaler.bon import (
+    BonConfig,
+    Problem,
+    accuracy_at_n,
+    best_of_n,
+    codet_scores,
+    expected_pick,
+    generated_calls,
+    select,
+    vote_scores,
+)
+from codescaler.sandbox import Sandbox
+
+
+def test_generated_calls_parse_literal_asserts_only():
+    calls = generated_calls(
+        ["assert f([1, 2], 3) == True", "assert f([1, 2], 3) == True", "assert g(1) == 2", "assert f(x) == 1",
+         "assert f(1) != 2", "assert f(2)", "not python ("], "f")  # fmt: skip
+    assert calls == [{"type": "call", "fn": "f", "args": [[1, 2], 3], "expected": True}]
+
+
+def test_expected_pick_shares_ties():
+    assert expected_pick({0: 1.0, 1: 1.0, 2: 0.5}, [True, False, True]) == 0.5
+    assert expected_pick({0: (2, 0.1), 1: (2, 0.9)}, [False, True]) == 1.0
+
+
+def test_codet_and_vote_groups():
+    # candidates 0,1 agree and pass test 0; candidate 2 passes both tests alone; 3 never returns
+    outputs = [[[1], [5]], [[1], [5]], [[1], [2]], [None, None]]
+    expected = [1, 2]
+    assert codet_scores(outputs, expected, [0, 1, 2, 3]) == {0: 2.0, 1: 2.0, 2: 1.0 * 2, 3: 0.0}
+    assert codet_scores(outputs, expected, [0, 2]) == {0: 1.0, 2: 2.0}  # groups depend on the subset
+    assert vote_scores(outputs, [0, 1, 2, 3]) == {0: 2.0, 1: 2.0, 2: 1.0, 3: 0.0}
+
+
+def test_methods_and_exact_random():
+    p = Problem("p", [True, False, False, False], rewards={"rm": [0.9, 0.1, 0.5, 0.0]},
+                outputs=[[[1]], [[0]], [[0]], [[0]]], expected=[1])  # fmt: skip
+    everything = [0, 1, 2, 3]
+    assert select("rm", p, everything) == 1.0
+    assert select("random", p, everything) == 0.25
+    assert select("oracle", p, [1, 2]) == 0.0
+    assert select("vote", p, everything) == 0.0  # the wrong majority wins the vote
+    assert select("codet", p, everything) == 1.0  # 1 x 1 beats 3 x 0
+    table = accuracy_at_n([p], ["random", "oracle", "rm"], [1, 4], draws=50, seed=0)
+    assert table["random"][4]["mean"] == 0.25 and table["oracle"][4]["mean"] == 1.0
+    assert 0.1 < table["random"][1]["mean"] < 0.4  # 50 draws of one candidate
+    with pytest.raises(ValueError, match="needs generated tests"):
+        select("codet", Problem("q", [True]), [0])
+
+
+POOL = [
+    {"id": "t/1", "question": "Return the double of x.", "entry_point": "double",
+     "code_prefix": "def double(x):\n",
+     "responses": ["    return 2 * x\n", "    return x + x\n", "    return x * x\n", "    return x + 2\n",
+                   "    while True: pass\n"],
+     "tests": [{"type": "assert", "code": "assert double(3) == 6\nassert double(0) == 0"}],
+     "generated_tests": ["assert double(2) == 4", "assert double(1) == 2", "assert double(5) == 10"]},
+    {"id": "t/2", "question": "Return x minus one.", "entry_point": "dec", "code_prefix": "def dec(x):\n",
+     "responses": ["    return x - 1\n", "    return x + 1\n", "    return x - 1  # again\n", "    return 1 - x\n",
+                   "    return x\n"],
+     "tests": [{"type": "assert", "code": "assert dec(5) == 4"}],
+     "generated_tests": ["assert dec(5) == 4", "assert dec(1) == 0"]},
+]  # fmt: skip
+
+
+def test_report_end_to_end_and_caches(tmp_path, tiny_rm):
+    config = BonConfig(methods="rm,codet,vote,rm+codet,random,oracle", n="1,2,5", draws=5, test_timeout=0.5)
+    with Sandbox(workers=2) as sandbox:
+        report = best_of_n(POOL, tmp_path, config=config, model=tiny_rm, model_id="tiny", sandbox=sandbox)
+        assert report["accuracy"]["oracle"]["5"]["mean"] == 1.0
+        assert report["accuracy"]["random"]["5"]["mean"] == pytest.approx((2 / 5 + 2 / 5) / 2)
+        assert report["accuracy"]["codet"]["5"]["mean"] == 1.0
+        for name in ("report.json", "report.md", "accuracy_vs_n.png", "latency.png", "cache/ground_truth.jsonl"):
+            assert (tmp_path / name).exists()
+        timing = report["latency"]["codet"]["5"]
+        assert timing["exec_wall_s"] > 0 and timing["programs_run"] > 0 and timing["model_wall_s"] == 0
+        assert report["latency"]["rm"]["5"]["forward_tokens"] > 0
+        # a second run executes and scores nothing new
+        before, cached = sandbox.cpu_seconds, (tmp_path / "cache" / "rm.jsonl").read_text()
+        again = best_of_n(POOL, tmp_path, config=config, model=tiny_rm, model_id="tiny", sandbox=sandbox)
+        assert sandbox.cpu_seconds == before and (tmp_path / "cache" / "rm.jsonl").read_text() == cached
+        assert again["accuracy"] == json.loads((tmp_path / "report.json").read_text())["accuracy"]

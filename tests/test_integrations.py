@@ -1,0 +1,101 @@
+import json
+import math
+
+import pytest
+
+from codescaler import reward
+from codescaler.integrations import verl
+from codescaler.integrations.trl import ExecutionReward, HybridReward, RMReward, message_text
+from codescaler.sandbox import Sandbox
+
+QUESTION = "Write add(a, b) returning the sum."
+GOOD = "```python\ndef add(a, b):\n    return a + b\n```"
+BAD = "```python\ndef add(a, b):\n    return a - b\n```"
+TESTS = [{"type": "assert", "code": "assert add(2, 3) == 5"}]
+
+
+def test_message_text_plain_and_conversational():
+    assert message_text("x") == "x"
+    chat = [{"role": "system", "content": "s"}, {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    assert message_text(chat, "user") == "q" and message_text(chat, "assistant") == "a"
+
+
+def test_rm_reward_matches_library_for_plain_and_chat(tiny_rm):
+    f = RMReward(tiny_rm)
+    expected = [r.reward for r in reward(tiny_rm, [QUESTION] * 3, [GOOD, BAD, "no code"])]
+    plain = f(prompts=[QUESTION] * 3, completions=[GOOD, BAD, "no code"])
+    chat = f(prompts=[[{"role": "user", "content": QUESTION}]] * 3,
+             completions=[[{"role": "assistant", "content": c}] for c in (GOOD, BAD, "no code")])  # fmt: skip
+    assert plain == pytest.approx(expected) and chat == pytest.approx(expected)
+    assert plain[2] == 0.0 and f.__name__ == "codescaler_rm"
+
+
+def test_execution_and_hybrid(tiny_rm):
+    with Sandbox(workers=1) as sandbox:
+        execution = ExecutionReward(sandbox)
+        columns = {"tests": [TESTS, json.dumps(TESTS), None]}
+        assert execution(prompts=[QUESTION] * 3, completions=[GOOD, BAD, GOOD], **columns) == [1.0, 0.0, None]
+        hybrid = HybridReward(RMReward(tiny_rm), execution)(prompts=[QUESTION] * 3, completions=[GOOD, BAD, GOOD],
+                                                            **columns)  # fmt: skip
+        assert hybrid[:2] == [1.0, 0.0] and hybrid[2] == pytest.approx(reward(tiny_rm, [QUESTION], [GOOD])[0].reward)
+
+
+def test_verl_compute_score(monkeypatch, tiny_rm):
+    monkeypatch.setattr(verl, "_model", lambda: tiny_rm)
+    truth = json.dumps({"tests": TESTS})
+    info = {"question": QUESTION}
+    rm = verl.compute_score("codescaler/mbpp", GOOD, truth, info)
+    assert rm == pytest.approx(reward(tiny_rm, [QUESTION], [GOOD])[0].reward) and rm > 0
+    assert verl.compute_score("codescaler/mbpp", "prose only", truth, info) == 0.0
+    monkeypatch.setenv("CODESCALER_REWARD", "execution")
+    assert verl.compute_score_batch(["d"] * 2, [GOOD, BAD], [truth, truth], [info, info]) == [1.0, 0.0]
+    monkeypatch.setenv("CODESCALER_REWARD", "hybrid")
+    mixed = verl.compute_score_batch(["d"] * 2, [BAD, GOOD], [truth, ""], [info, info])
+    assert mixed[0] == 0.0 and math.isclose(mixed[1], rm, rel_tol=1e-5)
+    monkeypatch.setenv("CODESCALER_REWARD", "nonsense")
+    with pytest.raises(ValueError, match="rm, execution or hybrid"):
+        verl.compute_score("d", GOOD, truth, info)
+
+
+def test_verl_export_parquet(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    from codescaler.cli import main
+
+    out = tmp_path / "mbpp.parquet"
+    assert main(["data", "export", "mbpp", "--format", "verl", "-o", str(out)]) == 0
+    rows = pq.read_table(out).to_pylist()
+    prompt = rows[0]["prompt"][0]
+    assert len(rows) == 974 and prompt["role"] == "user" and "```python" in prompt["content"]
+    truth = json.loads(rows[0]["reward_model"]["ground_truth"])
+    assert truth["tests"][0]["type"] == "assert" and rows[0]["data_source"] == "codescaler/mbpp"
+    # the verl reward reads these rows as they are: the reference passes its own tests
+    from codescaler import datasets
+
+    reference = datasets.load("mbpp")[0]["reference"]
+    verl_reward = verl.compute_score_batch([rows[0]["data_source"]], [f"```python\n{reference}\n```"],
+                                           [rows[0]["reward_model"]["ground_truth"]], [rows[0]["extra_info"]],
+                                           reward="execution")  # fmt: skip
+    assert verl_reward == [1.0]
+
+
+def test_verl_recipe_config_matches_the_paper():
+    from pathlib import Path
+
+    yaml = pytest.importorskip("yaml")
+    root = Path(__file__).resolve().parents[1] / "recipes" / "verl"
+    config = yaml.safe_load((root / "codescaler_grpo.yaml").read_text())
+    actor, rollout = config["actor_rollout_ref"]["actor"], config["actor_rollout_ref"]["rollout"]
+    assert config["algorithm"]["adv_estimator"] == "grpo" and config["data"]["train_batch_size"] == 128
+    assert actor["optim"]["lr"] == 1e-6 and (actor["clip_ratio_low"], actor["clip_ratio_high"]) == (0.2, 0.28)
+    assert actor["use_kl_loss"] is False and config["algorithm"]["use_kl_in_reward"] is False
+    assert rollout["n"] == 8 and rollout["temperature"] == 0.6
+    assert config["defaults"] == ["ppo_trainer", "_self_"]
+    # the reward function the config names exists with verl's batch signature
+    assert config["custom_reward_function"]["name"] == "compute_score_batch"
+    assert config["reward_model"]["reward_manager"] == "batch"
+    import inspect
+
+    params = inspect.signature(verl.compute_score_batch).parameters
+    assert list(params)[:4] == ["data_sources", "solution_strs", "ground_truths", "extra_infos"]
+    script = (root / "run_grpo_qwen3_8b.sh").read_text()
+    assert "--config-name codescaler_grpo" in script and "python -m codescaler.integrations.verl" in script

@@ -1,0 +1,70 @@
+import json
+
+import pytest
+
+from codescaler import datasets
+from codescaler.pairs import PairsConfig, build_pairs, fingerprints, humaneval_match, problem_split
+
+CHOSEN = "def add(a, b):\n    return a + b\n"
+
+
+def problem(pid="mbpp/7", **extra):
+    responses = [f"```python\n{CHOSEN}```", "```python\ndef add(a, b):\n    return a - b\n```",
+                 "```python\ndef add(a, b):\n    return a * b\n```", "no code here",
+                 "```python\ndef add(a, b):\n    return a - b  # same program\n```"]  # fmt: skip
+    return {"id": pid, "question": "Add two numbers.", "responses": responses,
+            "passed": [True, False, False, False, False], "pass_fraction": [1.0, 0.5, 0.0, 0.0, 0.5],
+            "candidate_sources": ["reference", "mutant:arithmetic", "unaligned", "sample", "sample"],
+            **extra}  # fmt: skip
+
+
+def test_pairs_rule_dedup_hard_negatives_and_bare_code():
+    pairs = list(build_pairs([problem()], PairsConfig(validation_fraction=0.0)))
+    assert [p["rejected_pass"] for p in pairs] == [0.5, 0.0]  # hardest first; the duplicate and the no-code drop
+    assert all(p["chosen"] == CHOSEN.rstrip("\n") or p["chosen"] == CHOSEN for p in pairs)
+    assert all("```" not in p["chosen"] + p["rejected"] for p in pairs)
+    assert {p["source"] for p in pairs} == {"mutant:arithmetic", "unaligned"}
+    assert set(pairs[0]) == {"question", "chosen", "rejected", "problem_id", "source", "chosen_pass",
+                             "rejected_pass", "split"}  # fmt: skip
+
+
+def test_cap_ratios_and_no_pairs_without_both_sides():
+    capped = list(build_pairs([problem()], PairsConfig(max_pairs_per_problem=1, source_ratios="unaligned=1")))
+    assert [p["source"] for p in capped] == ["unaligned"]
+    all_wrong = {**problem(), "passed": [False] * 5}
+    assert list(build_pairs([all_wrong])) == []
+    with pytest.raises(ValueError, match="name=fraction"):
+        list(build_pairs([problem()], PairsConfig(source_ratios="unaligned")))
+
+
+def test_problem_level_split_is_stable_and_shared_by_mbpp_and_mbppplus():
+    assert problem_split("mbpp/12", 0.5, 0) == problem_split("Mbpp/12", 0.5, 0)
+    splits = [problem_split(f"mbpp/{i}", 0.2, 0) for i in range(2000)]
+    assert 0.15 < splits.count("validation") / 2000 < 0.25
+    pairs = list(build_pairs([problem("mbpp/3"), problem("mbpp/3")], PairsConfig(validation_fraction=0.5)))
+    assert len({p["split"] for p in pairs}) == 1
+
+
+def test_refuses_humaneval_by_split_id_prompt_and_line():
+    he = datasets.load("humaneval")[0]
+    assert humaneval_match({"id": "x", "question": "q", "split": "eval"}) == "split"
+    assert humaneval_match({"id": "HumanEval/0", "question": "q"}) == "id"
+    assert humaneval_match({"id": "x", "question": he["question"]}) == "prompt"
+    longest = max(he["question"].splitlines(), key=len)
+    assert humaneval_match({"id": "x", "question": "Solve this:\n" + longest + "\nThanks"}) == "line"
+    with pytest.raises(ValueError, match="HumanEval-derived"):
+        list(build_pairs([problem("HumanEval/0")]))
+    assert list(build_pairs([problem("HumanEval/0")], PairsConfig(allow_eval=True)))
+
+
+@pytest.mark.parametrize("name", ["mbpp", "mbppplus", "leetcode-train", "lcb-train", "codecontests"])
+def test_training_sets_are_not_flagged(name):
+    assert not any(humaneval_match(r) for r in datasets.load(name))
+
+
+def test_packaged_fingerprints_are_current():
+    from importlib import resources
+
+    prompts = [r["question"] for n in datasets.names() for r in datasets.load(n) if r.get("split") == "eval"]
+    packaged = json.loads(resources.files("codescaler").joinpath("humaneval_fingerprints.json").read_text())
+    assert packaged == fingerprints(prompts)
