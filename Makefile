@@ -18,13 +18,13 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 lint: install
-	$(PY) -m ruff check src tests bench
+	$(PY) -m ruff check src tests bench recipes
 
 test: lint
 	$(PY) -m pytest -q
 
 demo: install
-	$(VENV)/bin/codescaler rank examples/subarray_sum.jsonl --model smollm2-135m
+	$(VENV)/bin/codescaler rank examples/subarray_sum.jsonl
 
 bench: install
 	$(PY) bench/extract_speed.py && $(PY) bench/score_throughput.py && $(PY) bench/rank_throughput.py

@@ -20,7 +20,7 @@ def reference_score(rm: RewardModel, question: str, code: str) -> float:
     text = rm.tokenizer.apply_chat_template(
         [{"role": "user", "content": question}, {"role": "assistant", "content": code}], tokenize=False
     )
-    ids = rm.tokenizer(text, add_special_tokens=False, return_tensors="pt")
+    ids = rm.tokenizer(text, add_special_tokens=False, return_tensors="pt").to(rm.device)
     with torch.no_grad():
         return rm.model(**ids).logits[0][0].item()
 

@@ -45,3 +45,21 @@ def test_prefix_cache_matches_lone_passes_on_real_weights(smollm2):
 def test_reward_end_to_end(smollm2):
     results = reward(smollm2, [QUESTION] * 2, [f"```python\n{CORRECT}\n```", "no code"], show_progress=False)
     assert results[0].valid and results[0].reward > 0 and results[1].reward == 0.0
+
+
+def test_codescaler_mini_is_the_packaged_default_and_is_trained(smollm2):
+    from importlib import resources
+    from pathlib import Path
+
+    from codescaler.model import DEFAULT_MODEL, read_codescaler_config
+
+    folder = Path(str(resources.files("codescaler") / "models" / DEFAULT_MODEL))
+    config = read_codescaler_config(folder)
+    assert config["weights"] == "peft-adapter" and config["base_model"] == "smollm2-135m"
+    assert sum(f.stat().st_size for f in folder.iterdir()) < 32e6
+    mini = RewardModel.from_pretrained(DEFAULT_MODEL)
+    # the adapter and the trained head are applied: the scores are no longer the bare backbone's
+    ours = mini.score([QUESTION, QUESTION], [CORRECT, WRONG], show_progress=False)
+    bare = smollm2.score([QUESTION, QUESTION], [CORRECT, WRONG], show_progress=False)
+    assert all(abs(a - b) > 1e-3 for a, b in zip(ours, bare))
+    assert mini.head.weight.abs().sum() != smollm2.head.weight.abs().sum()

@@ -101,6 +101,7 @@ def make_parser() -> argparse.ArgumentParser:
     rank.add_argument("--top", type=int, default=10, help="rows printed per problem (default: 10)")
     add_model_flags(rank)
     add_config_flags(rank, RewardConfig)
+    add_engine_flags(rank)
     rank.set_defaults(run=run_rank)
 
     verify = batch_job(
@@ -236,8 +237,18 @@ def _first_line(code: str, width: int = 60) -> str:
 def run_rank(args: argparse.Namespace) -> int:
     from codescaler.jobs import parse_problem, rank_job, run_chunked
 
-    job = rank_job(load_model(args), config_from_args(args, RewardConfig))
-    for problem in run_chunked(args.input, args.output, parse_problem, job, resume=args.resume, chunk_size=16,
+    config = config_from_args(args, RewardConfig)
+    if args.engine == "ray":
+        from functools import partial
+
+        from codescaler.integrations.ray import distributed, score_process
+
+        job = distributed(partial(score_process, model_kwargs(args), config, "rank"), args.ray_actors,
+                          num_gpus=args.ray_gpus)  # fmt: skip
+    else:
+        job = rank_job(load_model(args), config)
+    chunk = 16 * (args.ray_actors if args.engine == "ray" else 1)
+    for problem in run_chunked(args.input, args.output, parse_problem, job, resume=args.resume, chunk_size=chunk,
                                desc="rank"):  # fmt: skip
         print(f"\n{problem['id']!s}")
         if "error" in problem:
@@ -487,8 +498,11 @@ def run_data_export(args: argparse.Namespace) -> int:
 
     records = datasets.load(args.name)
     if args.format == "verl":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise SystemExit("--format verl writes Parquet: pip install 'codescaler[verl]'") from None
 
         pq.write_table(pa.Table.from_pylist(datasets.to_verl(records, args.name)), args.output)
         print(f"wrote {len(records)} {args.name} problems in verl's format to {args.output}")

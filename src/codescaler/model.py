@@ -80,7 +80,8 @@ def _version() -> str:
 
 
 def save_codescaler_config(
-    folder: str | Path, *, base_model: str | None = None, gguf_file: str | None = None, max_length: int | None = None
+    folder: str | Path, *, base_model: str | None = None, gguf_file: str | None = None,
+    train_max_length: int | None = None,
 ) -> None:
     """Write ``codescaler_config.json``: what produced the weights and how they are meant to be read.
 
@@ -94,7 +95,7 @@ def save_codescaler_config(
         "prompt": "chat_template([user: question, assistant: bare code])",
         "extractor": "strict",
         "shaping": "softplus",
-        "max_length": max_length,
+        "train_max_length": train_max_length,
     }
     Path(folder).mkdir(parents=True, exist_ok=True)
     (Path(folder) / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
@@ -177,7 +178,10 @@ class RewardModel:
             adapter = path
             path, gguf_file = resolve_model_path(saved["base_model"], saved.get("base_gguf_file"))
         kwargs = {"revision": revision, "trust_remote_code": trust_remote_code, "gguf_file": gguf_file}
-        tokenizer = AutoTokenizer.from_pretrained(adapter or path, **({} if adapter else kwargs))
+        # An adapter folder may carry its tokenizer; else (codescaler-mini) the base's is the one it was trained with.
+        own_tokenizer = adapter is not None and (Path(adapter) / "tokenizer_config.json").is_file()
+        tokenizer = AutoTokenizer.from_pretrained(adapter, revision=revision) if own_tokenizer else (
+            AutoTokenizer.from_pretrained(path, **kwargs))  # fmt: skip
         # A backbone's fresh head is drawn from a fixed seed, so an untrained model scores reproducibly.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)

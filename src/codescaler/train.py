@@ -61,8 +61,10 @@ class TrainConfig(RewardConfig):
         default=0, metadata={"help": "adapt only the top this many blocks (0: all); the rest run forward only"}
     )
     adapter_dtype: str = field(
-        default="bfloat16", metadata={"help": "dtype a LoRA adapter is saved in (float32 or bfloat16: half the size)"}
-    )
+        default="float32",
+        metadata={"help": "dtype a LoRA adapter is saved in: float32, or bfloat16 (half the size; codescaler-mini's "
+                          "validation accuracy fell from 76.9% to 75.8% with it)"},
+    )  # fmt: skip
     max_pairs: int = field(default=0, metadata={"help": "use at most this many training pairs (0: all)"})
     allow_eval: bool = field(
         default=False, metadata={"help": "allow HumanEval-derived pairs (never for a model you will evaluate)"}
@@ -195,6 +197,7 @@ def train_reward_model(config: TrainConfig) -> dict[str, Any]:
     last = _last_checkpoint(config.output_dir) if config.resume_from_checkpoint is None else None
     result = trainer.train(resume_from_checkpoint=config.resume_from_checkpoint or last)
     trained = trainer.model
+    trainable = sum(p.numel() for p in trained.parameters() if p.requires_grad)
     if config.finetune == "lora":
         trained.save_pretrained(config.output_dir)
         _cast_safetensors(Path(config.output_dir) / "adapter_model.safetensors", config.adapter_dtype)
@@ -206,7 +209,7 @@ def train_reward_model(config: TrainConfig) -> dict[str, Any]:
         config.output_dir,
         base_model=config.model_name_or_path if config.finetune == "lora" else None,
         gguf_file=config.gguf_file,
-        max_length=config.max_length,
+        train_max_length=config.max_length,
     )
     elapsed = time.perf_counter() - started
     runtime = result.metrics.get("train_runtime") or elapsed
@@ -225,7 +228,7 @@ def train_reward_model(config: TrainConfig) -> dict[str, Any]:
         "pairs_per_second": result.global_step * config.per_device_train_batch_size / runtime,
         "wall_seconds": elapsed,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+        "trainable_parameters": trainable,
         "validation": validation,
         "log_history": trainer.state.log_history,
     }
