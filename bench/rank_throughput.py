@@ -90,7 +90,8 @@ def main() -> None:
         "kendall_tau_min": round(min(taus), 4),
         "reference_score_std": [round(s, 4) for s in spreads],
     }
-    path = write_result(f"rank_throughput_{args.dtype}", result)
+    subset = "" if len(problems) == 164 else f"_{len(problems)}problems"
+    path = write_result(f"rank_throughput_{args.dtype}{subset}", result)
     print(
         f"{n_programs} programs in {seconds / 60:.1f} min ({result['programs_per_s']} programs/s, {args.dtype}); "
         f"reference {result['reference_programs_per_s']} programs/s ({result['reference_hours_for_pool']} h for "

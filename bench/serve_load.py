@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import sys
 import time
 
 import httpx
+import torch
 from common import write_result
 
 from codescaler import datasets
@@ -30,6 +32,7 @@ def free_port() -> int:
 
 
 def start_server(model: str, port: int, extra: list[str]) -> subprocess.Popen:
+    """The CLI in a child process, as a user runs it; returns once /health answers."""
     server = subprocess.Popen(
         [sys.executable, "-m", "codescaler.cli", "serve", "--model", model, "--port", str(port), *extra],
         stdout=subprocess.DEVNULL,
@@ -81,13 +84,21 @@ def main() -> None:
     parser.add_argument("--model", default="codescaler-mini")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--items", default=None, help="JSONL of {question, response} (default: MBPP references)")
+    parser.add_argument("--server-args", default="", help="extra flags for `codescaler serve`, e.g. '--dtype bfloat16'")
+    parser.add_argument("--result-name", default="serve_load")
     args = parser.parse_args()
-    items = [{"question": p["question"], "response": f"```python\n{p['reference']}\n```"}
-             for p in datasets.load("mbpp")]  # fmt: skip
-    result = {"model": args.model, "clients": args.clients, "seconds": args.seconds, "modes": {}}
+    if args.items:
+        items = [json.loads(line) for line in open(args.items) if line.strip()]
+    else:
+        items = [{"question": p["question"], "response": f"```python\n{p['reference']}\n```"}
+                 for p in datasets.load("mbpp")]  # fmt: skip
+    result = {"model": args.model, "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+              "clients": args.clients, "seconds": args.seconds,
+              "server_args": args.server_args, "modes": {}}  # fmt: skip
     for mode, extra in (("dynamic batching", ["--max-wait-ms", "10"]), ("no batching", ["--max-batch-items", "1"])):
         port = free_port()
-        server = start_server(args.model, port, extra)
+        server = start_server(args.model, port, extra + args.server_args.split())
         try:
             asyncio.run(load(port, items[:32], 4, 5))  # warm-up
             result["modes"][mode] = asyncio.run(load(port, items, args.clients, args.seconds))
@@ -100,7 +111,7 @@ def main() -> None:
     ratio = result["modes"]["dynamic batching"]["throughput_rps"] / result["modes"]["no batching"]["throughput_rps"]
     result["throughput_ratio"] = ratio
     print(f"dynamic batching / none: {ratio:.2f}x throughput")
-    write_result("serve_load", result)
+    write_result(args.result_name, result)
 
 
 if __name__ == "__main__":

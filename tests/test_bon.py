@@ -85,3 +85,14 @@ def test_report_end_to_end_and_caches(tmp_path, tiny_rm):
         again = best_of_n(POOL, tmp_path, config=config, model=tiny_rm, model_id="tiny", sandbox=sandbox)
         assert sandbox.cpu_seconds == before and (tmp_path / "cache" / "rm.jsonl").read_text() == cached
         assert again["accuracy"] == json.loads((tmp_path / "report.json").read_text())["accuracy"]
+
+
+def test_problem_without_generated_tests_ties_for_codet_and_falls_back_to_rm(tmp_path, tiny_rm):
+    pool = [{**POOL[1], "id": "t/none", "generated_tests": ["assert something_else(1) == 2"]}]
+    config = BonConfig(methods="codet,vote,rm+codet,rm,random", n="5", draws=1)
+    with Sandbox(workers=1) as sandbox:
+        report = best_of_n(pool, tmp_path, config=config, model=tiny_rm, model_id="tiny", sandbox=sandbox)
+    accuracy = {m: report["accuracy"][m]["5"]["mean"] for m in ("codet", "vote", "rm+codet", "rm", "random")}
+    assert accuracy["codet"] == accuracy["vote"] == accuracy["random"]
+    assert accuracy["rm+codet"] == accuracy["rm"]
+    assert report["problems_without_generated_tests"] == 1

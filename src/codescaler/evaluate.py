@@ -51,10 +51,10 @@ def builtin_pairs(name: str) -> list[dict[str, Any]]:
     ]
 
 
-def _prepare(texts: Sequence[str], language: str | None, extract: bool) -> list[str]:
+def _prepare(texts: Sequence[str], languages: Sequence[str | None], extract: bool) -> list[str]:
     if not extract:
         return list(texts)
-    return [extract_code(t, language or "python", "lenient").code for t in texts]
+    return [extract_code(t, language or "python", "lenient").code for t, language in zip(texts, languages)]
 
 
 def pairwise(
@@ -63,8 +63,9 @@ def pairwise(
 ) -> dict[str, Any]:
     """Accuracy of r(chosen) > r(rejected), overall and per value of each ``group_by`` field."""
     questions = [p["question"] for p in pairs]
-    chosen = _prepare([p["chosen"] for p in pairs], pairs[0].get("language") if pairs else None, extract)
-    rejected = _prepare([p["rejected"] for p in pairs], pairs[0].get("language") if pairs else None, extract)
+    languages = [p.get("language") for p in pairs]
+    chosen = _prepare([p["chosen"] for p in pairs], languages, extract)
+    rejected = _prepare([p["rejected"] for p in pairs], languages, extract)
     scores = model.score(questions + questions, chosen + rejected, show_progress=show_progress)
     wins = [c > r for c, r in zip(scores[: len(pairs)], scores[len(pairs) :])]
     result: dict[str, Any] = {"overall": _summary(wins), "groups": {}}
@@ -89,7 +90,7 @@ def rmbench(model, items: Sequence[dict[str, Any]], *, extract: bool = False, sh
                 raise ValueError(f"item {number} (id {item.get('id')!r}): {key!r} must be a list of 3 responses")
         language = item.get("language")
         for key in ("chosen", "rejected"):
-            texts += _prepare(item[key], language, extract)
+            texts += _prepare(item[key], [language] * 3, extract)
             questions += [item["prompt"]] * 3
     scores = model.score(questions, texts, show_progress=show_progress)
     cells: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
