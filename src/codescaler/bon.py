@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codescaler._sandbox_worker import _to_json as to_json
+from codescaler._sandbox_worker import from_json
 from codescaler.verify import program_of, values_match
 
 METHODS = ("rm", "rm-strict", "rm-lenient", "codet", "vote", "rm+codet", "random", "oracle")
@@ -61,6 +63,7 @@ class Problem:
     rewards: dict[str, list[float]] = field(default_factory=dict)  # mode -> shaped reward per candidate
     outputs: list[list[Any]] | None = None  # per candidate, per generated call: output (None: no output)
     expected: list[Any] | None = None  # per generated call: the value the test asserts
+    signatures: list[str | None] | None = None  # per candidate, for voting (computed on first use)
     cost: dict[str, float] = field(default_factory=dict)  # measured over all candidates of the problem
 
 
@@ -68,7 +71,11 @@ class Problem:
 
 
 def generated_calls(asserts: Sequence[str], entry_point: str) -> list[dict[str, Any]]:
-    """``assert f(args) == expected`` lines as call tests; lines that are not literal calls are skipped."""
+    """``assert f(args) == expected`` lines as call tests; lines that are not literal calls are skipped.
+
+    Arguments and expected values are in the sandbox's tagged JSON form, so tuples, sets and dict keys
+    survive the trip to the worker and back.
+    """
     calls, seen = [], set()
     for line in asserts:
         try:
@@ -82,8 +89,8 @@ def generated_calls(asserts: Sequence[str], entry_point: str) -> list[dict[str, 
         if not (isinstance(call.func, ast.Name) and call.func.id == entry_point) or call.keywords:
             continue
         try:
-            args = [ast.literal_eval(a) for a in call.args]
-            expected = ast.literal_eval(node.test.comparators[0])
+            args = [to_json(ast.literal_eval(a)) for a in call.args]
+            expected = to_json(ast.literal_eval(node.test.comparators[0]))
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             continue
         key = repr((args, expected))
@@ -93,8 +100,9 @@ def generated_calls(asserts: Sequence[str], entry_point: str) -> list[dict[str, 
     return calls
 
 
-def _signature(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=repr)
+def signature(outputs: list[Any]) -> str:
+    """One candidate's outputs as a comparable string (tagged JSON: safe for huge ints and mixed keys)."""
+    return json.dumps(to_json(outputs))
 
 
 def codet_scores(outputs: list[list[Any]], expected: list[Any], subset: Sequence[int]) -> dict[int, float]:
@@ -106,13 +114,13 @@ def codet_scores(outputs: list[list[Any]], expected: list[Any], subset: Sequence
     return {i: float(members[passes[i]] * len(passes[i])) for i in subset}
 
 
-def vote_scores(outputs: list[list[Any]], subset: Sequence[int]) -> dict[int, float]:
-    keys = {i: _signature(outputs[i]) for i in subset}
-    ran = {i: any(o is not None for o in outputs[i]) for i in subset}
+def vote_scores(signatures: list[str | None], subset: Sequence[int]) -> dict[int, float]:
+    """Size of each candidate's group of identical outputs; 0 for a candidate that returned nothing."""
     sizes: dict[str, int] = {}
     for i in subset:
-        sizes[keys[i]] = sizes.get(keys[i], 0) + 1
-    return {i: float(sizes[keys[i]]) if ran[i] else 0.0 for i in subset}
+        if signatures[i] is not None:
+            sizes[signatures[i]] = sizes.get(signatures[i], 0) + 1
+    return {i: float(sizes[signatures[i]]) if signatures[i] is not None else 0.0 for i in subset}
 
 
 # ---- selection -----------------------------------------------------------------------------------
@@ -138,7 +146,9 @@ def select(method: str, problem: Problem, subset: Sequence[int]) -> float:
     if problem.outputs is None:
         raise ValueError(f"method {method!r} needs generated tests; problem {problem.id!r} has none")
     if method == "vote":
-        return expected_pick(vote_scores(problem.outputs, subset), correct)
+        if problem.signatures is None:
+            problem.signatures = [signature(o) if any(x is not None for x in o) else None for o in problem.outputs]
+        return expected_pick(vote_scores(problem.signatures, subset), correct)
     codet = codet_scores(problem.outputs, problem.expected, subset)
     if method == "codet":
         return expected_pick(codet, correct)
@@ -162,7 +172,10 @@ def accuracy_at_n(
             rng = random.Random(f"{seed}:{p.id}:{n}")
             subsets = [list(range(size))] if n == size else [rng.sample(range(size), n) for _ in range(draws)]
             for m in methods:
-                per_method[m].append(sum(select(m, p, s) for s in subsets) / len(subsets))
+                if m == "random":  # its expectation over every subset of any size is the pool's pass rate
+                    per_method[m].append(sum(p.correct) / size)
+                else:
+                    per_method[m].append(sum(select(m, p, s) for s in subsets) / len(subsets))
         for m, values in per_method.items():
             if values:
                 mean = sum(values) / len(values)
@@ -303,7 +316,9 @@ def best_of_n(
                                  f"{mode}_tokens": facts["tokens"]})  # fmt: skip
     if set(methods) & _NEEDS_TESTS:
         for problem, facts in zip(problems, run_generated(pool, sandbox, cache)):
-            problem.outputs, problem.expected = facts["outputs"], facts["expected"]
+            # decoded once here: the selection loop compares them many times
+            problem.outputs = [[None if o is None else [from_json(o[0])] for o in row] for row in facts["outputs"]]
+            problem.expected = [from_json(e) for e in facts["expected"]]
             problem.cost.update({"exec_wall": facts["wall"], "exec_cpu": facts["cpu"],
                                  "exec_programs": facts["programs"], "exec_tests": facts["tests"]})  # fmt: skip
     size = min(len(p.correct) for p in problems)
