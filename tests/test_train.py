@@ -82,3 +82,18 @@ def test_resume_from_checkpoint_and_cli(tmp_path, tiny_model_dir, capsys):
     assert log["steps"] == 9
     with pytest.raises(SystemExit):
         main(["train", "--no_such_flag", "1"])
+
+
+def test_yaml_config_layers_and_rejects_unknown_keys(tmp_path, tiny_model_dir):
+    pairs = write_pairs(tmp_path / "pairs.jsonl")
+    good = tmp_path / "run.yaml"
+    settings = {"model_name_or_path": tiny_model_dir, "pairs": pairs, "max_steps": 3, "finetune": "head",
+                "output_dir": tmp_path / "out", "use_cpu": "true", "eval_strategy": "'no'", "max_length": 128}
+    good.write_text("".join(f"{key}: {value}\n" for key, value in settings.items()))
+    # the flag overrides the file
+    assert main(["train", "--config", str(good), "--max_steps", "2"]) == 0
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["steps"] == 2
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(good.read_text() + "learning_rte: 0.1\n")
+    with pytest.raises(SystemExit):
+        main(["train", "--config", str(bad)])
