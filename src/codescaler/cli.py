@@ -373,9 +373,7 @@ def run_bon(args: argparse.Namespace) -> int:
     config = config_from_args(args, BonConfig)
     needs_rm = any(m.strip() in _NEEDS_RM for m in config.methods.split(","))
     model = load_model(args) if needs_rm else None
-    from dataclasses import replace
-
-    with Sandbox(workers=args.workers, limits=replace(Limits(), timeout=config.test_timeout)) as sandbox:
+    with Sandbox(workers=args.workers, limits=dataclasses.replace(Limits(), timeout=config.test_timeout)) as sandbox:
         best_of_n(pool, args.output, config=config, model=model, model_id=args.model, sandbox=sandbox)
     print((Path(args.output) / "report.md").read_text())
     return 0
