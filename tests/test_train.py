@@ -52,6 +52,21 @@ def test_training_separates_chosen_from_rejected_and_reloads(tmp_path, tiny_mode
     assert json.loads((out / "report.json").read_text())["steps"] == 12
 
 
+def test_continued_lora_training_keeps_one_adapter_over_the_original_base(tmp_path, tiny_model_dir):
+    pairs = write_pairs(tmp_path / "pairs.jsonl")
+    first = tmp_path / "first"
+    train_reward_model(config(tmp_path, tiny_model_dir, pairs, output_dir=str(first), max_steps=2, lora_r=4))
+    q = "Write add number 3: return the sum of a and b."
+    start = RewardModel.from_pretrained(str(first))
+    second = tmp_path / "second"
+    train_reward_model(config(tmp_path, first, pairs, output_dir=str(second), lora_r=16))
+    saved = json.loads((second / "codescaler_config.json").read_text())
+    assert saved["base_model"] == str(tiny_model_dir)  # not the first adapter: one hop to the weights
+    assert json.loads((second / "adapter_config.json").read_text())["r"] == 4  # the adapter it continued
+    after = RewardModel.from_pretrained(str(second))
+    assert after.score_one(q, GOOD) - after.score_one(q, BAD) > start.score_one(q, GOOD) - start.score_one(q, BAD)
+
+
 def test_codescalerpair_layout_and_eval_refusal(tmp_path):
     rows = read_pairs(str(write_pairs(tmp_path / "p.jsonl", 3, layout="codescalerpair")))
     assert rows[0]["chosen"] == GOOD and rows[0]["rejected"] == BAD and "question" in rows[0]

@@ -26,7 +26,7 @@ import torch
 from trl import RewardConfig, RewardTrainer
 
 from codescaler.evaluate import pairwise
-from codescaler.model import RewardModel, save_codescaler_config
+from codescaler.model import RewardModel, read_codescaler_config, resolve_model_path, save_codescaler_config
 from codescaler.pairs import humaneval_match
 
 logger = logging.getLogger(__name__)
@@ -182,14 +182,27 @@ def train_reward_model(config: TrainConfig) -> dict[str, Any]:
         _refuse_eval(train_rows, config.pairs)
     if config.max_pairs:
         train_rows = train_rows[: config.max_pairs]
+    # A LoRA RM trained further with finetune=lora continues its own adapter (its rank and layers), so the
+    # result ships the same way; every other case starts from merged weights.
+    path, _ = resolve_model_path(config.model_name_or_path, config.gguf_file)
+    saved = read_codescaler_config(path) or {}
+    adapter = path if config.finetune == "lora" and saved.get("weights") == "peft-adapter" else None
+    base, gguf_file = (saved["base_model"], saved.get("base_gguf_file")) if adapter else (
+        config.model_name_or_path, config.gguf_file)  # fmt: skip
     rm = RewardModel.from_pretrained(
-        config.model_name_or_path, gguf_file=config.gguf_file, dtype="float32",
+        base, gguf_file=gguf_file, dtype="float32",
         device="cpu" if config.use_cpu else None, max_length=config.max_length or 4096,
     )  # fmt: skip
     model = rm.model
     model.hf_quantizer = None  # a GGUF backbone is de-quantised on load: plain tensors that can train and save
     model.is_quantized = False
-    peft_config = _prepare(model, config)
+    if adapter:
+        from peft import PeftModel
+
+        logger.info("continuing the LoRA adapter of %s (its rank and layers; lora_* settings unused)", adapter)
+        model, peft_config = PeftModel.from_pretrained(model, adapter, is_trainable=True), None
+    else:
+        peft_config = _prepare(model, config)
     trainer = RewardTrainer(
         model=model, args=config, processing_class=rm.tokenizer, peft_config=peft_config,
         train_dataset=_tokenized(rm, train_rows), eval_dataset=_tokenized(rm, eval_rows) if eval_rows else None,
@@ -207,8 +220,8 @@ def train_reward_model(config: TrainConfig) -> dict[str, Any]:
     rm.tokenizer.save_pretrained(config.output_dir)
     save_codescaler_config(
         config.output_dir,
-        base_model=config.model_name_or_path if config.finetune == "lora" else None,
-        gguf_file=config.gguf_file,
+        base_model=base if config.finetune == "lora" else None,
+        gguf_file=gguf_file,
         train_max_length=config.max_length,
     )
     elapsed = time.perf_counter() - started
