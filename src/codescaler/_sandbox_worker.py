@@ -17,6 +17,7 @@ in-process harness.
 
 import collections
 import ctypes
+import gc
 import hashlib
 import io
 import json
@@ -521,6 +522,9 @@ def main():
         except ImportError:
             pass
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # Forked children share the worker's pages until they write to them; a collection in a child would
+    # write to every tracked object's header. Frozen objects are never collected, so they stay shared.
+    gc.freeze()
     for line in sys.stdin:
         try:
             answer = run_job(uid, json.loads(line))
