@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import torch
 
 from codescaler.bon import (
     BonConfig,
@@ -88,6 +89,13 @@ def test_report_end_to_end_and_caches(tmp_path, tiny_rm):
         again = best_of_n(POOL, tmp_path, config=config, model=tiny_rm, model_id="tiny", sandbox=sandbox)
         assert sandbox.cpu_seconds == before and (tmp_path / "cache" / "rm.jsonl").read_text() == cached
         assert again["accuracy"] == json.loads((tmp_path / "report.json").read_text())["accuracy"]
+        # the same name over other weights is scored afresh, never read from the old model's cache
+        with torch.no_grad():
+            tiny_rm.head.weight.mul_(-1)
+        flipped = best_of_n(POOL, tmp_path, config=config, model=tiny_rm, model_id="tiny", sandbox=sandbox)
+        assert len((tmp_path / "cache" / "rm.jsonl").read_text().splitlines()) == 2 * len(cached.splitlines())
+        assert sandbox.cpu_seconds == before  # ground truth and generated tests are still cached
+        assert flipped["accuracy"]["oracle"] == again["accuracy"]["oracle"]
 
 
 def test_problem_without_generated_tests_ties_for_codet_and_falls_back_to_rm(tmp_path, tiny_rm):

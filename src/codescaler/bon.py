@@ -267,8 +267,13 @@ def rm_rewards(pool: list[dict[str, Any]], model, mode: str, cache_dir: Path, mo
     known, put = _cache(cache_dir / "rm.jsonl")
     out = []
     config = RewardConfig(mode=mode)
+    # A name says nothing of the weights behind it (a re-trained codescaler-mini keeps its name): the head,
+    # which every fine-tuning mode trains, and the precision the model runs in tell runs apart.
+    head = model.head.weight.detach().cpu().numpy().tobytes()
+    weights = [hashlib.sha256(head).hexdigest()[:16], str(next(model.model.parameters()).dtype), model.mixed_bf16,
+               model.max_length]  # fmt: skip
     for problem in pool:
-        key = _key("rm", model_id, mode, problem["id"], problem["responses"], problem.get("code_prefix"))
+        key = _key("rm", model_id, weights, mode, problem["id"], problem["responses"], problem.get("code_prefix"))
         if key not in known:
             n = len(problem["responses"])
             prefixes = [problem.get("code_prefix")] * n if problem.get("code_prefix") is not None else None
