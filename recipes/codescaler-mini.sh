@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Reproduce codescaler-mini, the packaged default RM, on a CPU (2 cores: about 25 min of candidates and
-# 45 min of training). Training problems only: MBPP, MBPP+ and the first 600 of LeetCodeDataset's train
+# Reproduce codescaler-mini, the packaged default RM, on a CPU (2 cores: about 25 min of candidates,
+# 45 min of stage-1 training and 40 min of stage 2). Training problems only: MBPP, MBPP+ and the first 600 of LeetCodeDataset's train
 # split; HumanEval-derived problems are refused by `codescaler pairs` and `codescaler train`.
 #
-#   bash recipes/codescaler-mini.sh [RUN_DIR]     (then: python recipes/package_model.py RUN_DIR/model)
+#   bash recipes/codescaler-mini.sh [RUN_DIR]     (then: python recipes/package_model.py RUN_DIR/model2)
 set -euo pipefail
 RUN=${1:-runs/codescaler-mini}
 mkdir -p "$RUN"
@@ -23,3 +23,14 @@ codescaler pairs "$RUN"/cand-mbpp.jsonl "$RUN"/cand-mbppplus.jsonl "$RUN"/cand-l
 codescaler train --pairs "$RUN/pairs.jsonl" --output_dir "$RUN/model" --finetune lora --lora_layers 8 \
   --bf16 true --use_cpu true --max_length 512 --per_device_train_batch_size 8 --save_steps 50 \
   --logging_steps 10 --seed 0
+# Stage 2: the same adapter trained further on the pairs stage 1 left unused (up to 4 per problem, most
+# unaligned ones dropped), at half the learning rate; validated on stage 1's validation pairs.
+codescaler pairs "$RUN"/cand-mbpp.jsonl "$RUN"/cand-mbppplus.jsonl "$RUN"/cand-leetcode-train.jsonl \
+  -o "$RUN/pairs-all.jsonl" --max-pairs-per-problem 4
+python "$(dirname "$0")/stage2_pairs.py" "$RUN/pairs-all.jsonl" "$RUN/pairs.jsonl" "$RUN/pairs-stage2.jsonl"
+python -c "import json, sys; sys.stdout.writelines(l for l in open('$RUN/pairs.jsonl') if json.loads(l)['split'] == 'validation')" \
+  > "$RUN/pairs-validation.jsonl"
+codescaler train --model_name_or_path "$RUN/model" --pairs "$RUN/pairs-stage2.jsonl" \
+  --eval_pairs "$RUN/pairs-validation.jsonl" --output_dir "$RUN/model2" --finetune lora --bf16 true \
+  --use_cpu true --max_length 512 --per_device_train_batch_size 8 --learning_rate 1e-4 --save_steps 50 \
+  --logging_steps 10 --seed 1

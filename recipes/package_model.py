@@ -25,6 +25,8 @@ def main() -> None:
             shutil.copy2(run / name, dest / name)
     config = json.loads((dest / "adapter_config.json").read_text())
     config["base_model_name_or_path"] = json.loads((dest / "codescaler_config.json").read_text())["base_model"]
+    # peft appends its task's head names again each time an adapter is reloaded to train further
+    config["modules_to_save"] = list(dict.fromkeys(config.get("modules_to_save") or []))
     (dest / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n")
     report = json.loads((dest / "report.json").read_text())
     report.pop("log_history", None)  # the full curve stays with the run
