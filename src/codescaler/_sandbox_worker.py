@@ -176,6 +176,9 @@ def _snapshot_modules():
     return dict(sys.modules), {name: dict(sys.modules[name].__dict__) for name in PRELOAD if name in sys.modules}
 
 
+_PRISTINE_MODULES = ({}, {})  # taken once in the worker, before any fork: children inherit it for free
+
+
 def _restore_modules(snapshot):
     """Undo a program's patches to sys.modules and to the preloaded modules before the checks run."""
     entries, namespaces = snapshot
@@ -195,7 +198,6 @@ def _run_python(program, test, report):
         sys.stdin = io.StringIO(test["input"])
         buffer = _CappedWriter(test["max_output"])
         sys.stdout = buffer
-    modules = _snapshot_modules()
     try:
         _exec(code, namespace)
         if test["type"] == "stdio":
@@ -207,7 +209,7 @@ def _run_python(program, test, report):
             fn = _exec_eval(test["fn"], namespace)
             return report({"status": "returned", "value": _to_json(fn(*from_json(test["args"])))})
         test_code = _compile(test["code"], "<test>", "exec")
-        _restore_modules(modules)
+        _restore_modules(_PRISTINE_MODULES)
         namespace["__builtins__"] = dict(_PRISTINE_BUILTINS)  # patched builtins do not reach the checks
         _exec(test_code, namespace)
         return report({"status": "passed"})
@@ -521,6 +523,8 @@ def main():
             __import__(name)
         except ImportError:
             pass
+    global _PRISTINE_MODULES
+    _PRISTINE_MODULES = _snapshot_modules()
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     # Forked children share the worker's pages until they write to them; a collection in a child would
     # write to every tracked object's header. Frozen objects are never collected, so they stay shared.
