@@ -73,12 +73,8 @@ def side_by_side(problems: list[dict], sandbox: Sandbox, timeout: float, cores: 
 
 def without_timeouts(problems: list[dict], verdicts: tuple[list, list]) -> list[dict]:
     """The same problems, keeping only responses that finished in time in both runners."""
-    reference, ours = iter(verdicts[0]), iter(verdicts[1])
-    kept = []
-    for p in problems:
-        finished = [r for r in p["responses"] if next(reference) != "timeout" and next(ours).status != "timeout"]
-        kept.append(dict(p, responses=finished))
-    return kept
+    finished = iter([r != "timeout" and v.status != "timeout" for r, v in zip(*verdicts, strict=True)])
+    return [dict(p, responses=[r for r in p["responses"] if next(finished)]) for p in problems]
 
 
 def main() -> None:
