@@ -43,8 +43,8 @@ def reference_run(program: str, timeout: float) -> str:
         return "passed" if done.returncode == 0 else "failed"
 
 
-def side_by_side(problems: list[dict], sandbox: Sandbox, timeout: float, cores: int) -> dict:
-    """Both runners over the same programs, one after the other; verdicts and wall times."""
+def side_by_side(problems: list[dict], sandbox: Sandbox, timeout: float, cores: int) -> tuple[dict, tuple]:
+    """Both runners over the same programs, one after the other: the figures, and both runners' verdicts."""
     programs = [(p["code_prefix"] + r + "\n" + p["tests"][0]["code"]) for p in problems for r in p["responses"]]
     start = time.perf_counter()
     with ThreadPoolExecutor(cores) as pool:
@@ -54,7 +54,7 @@ def side_by_side(problems: list[dict], sandbox: Sandbox, timeout: float, cores: 
     ours = [v for vs in verify_responses(problems, sandbox) for v in vs]
     ours_s = time.perf_counter() - start
     differ = sum((r == "passed") != v.passed for r, v in zip(reference, ours))
-    return {
+    figures = {
         "programs": len(programs),
         "reference_seconds": round(reference_s, 1),
         "codescaler_seconds": round(ours_s, 1),
@@ -67,8 +67,8 @@ def side_by_side(problems: list[dict], sandbox: Sandbox, timeout: float, cores: 
         "codescaler_pass_rate": round(sum(v.passed for v in ours) / len(ours), 4),
         "reference_timeouts": reference.count("timeout"),
         "status_counts": dict(Counter(v.status.split(":")[0] for v in ours).most_common()),
-        "_verdicts": (reference, ours),
     }
+    return figures, (reference, ours)
 
 
 def without_timeouts(problems: list[dict], verdicts: tuple[list, list]) -> list[dict]:
@@ -88,11 +88,10 @@ def main() -> None:
 
     problems = datasets.load("codet-humaneval")[: args.problems]
     with Sandbox(workers=cores, limits=Limits(timeout=args.timeout)) as sandbox:
-        full = side_by_side(problems, sandbox, args.timeout, cores)
+        full, verdicts = side_by_side(problems, sandbox, args.timeout, cores)
         # A looping program costs the timeout in any runner: the second run, without them, shows what
         # the runner itself costs per program.
-        finished = side_by_side(without_timeouts(problems, full.pop("_verdicts")), sandbox, args.timeout, cores)
-        finished.pop("_verdicts")
+        finished, _ = side_by_side(without_timeouts(problems, verdicts), sandbox, args.timeout, cores)
         result = {"timeout_s": args.timeout, "workers": cores, **full, "without_timeouts": finished}
         for label, run in (("codet-humaneval", full), ("  without timeouts", finished)):
             print(

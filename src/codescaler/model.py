@@ -112,6 +112,15 @@ def read_codescaler_config(folder: str | Path) -> dict | None:
     return config
 
 
+def split_adapter(path: str, gguf_file: str | None) -> tuple[str, str | None, str | None]:
+    """``(base, base_gguf_file, adapter_folder)`` for a folder holding a peft adapter over a base named in its
+    ``codescaler_config.json``; ``(path, gguf_file, None)`` for any other weights."""
+    saved = read_codescaler_config(path)
+    if saved and saved.get("weights") == "peft-adapter":
+        return saved["base_model"], saved.get("base_gguf_file"), path
+    return path, gguf_file, None
+
+
 def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split("+")[0].split(".") if p.isdigit())
 
@@ -172,11 +181,8 @@ class RewardModel:
             torch_dtype = torch.float32
         else:
             torch_dtype = getattr(torch, dtype)
-        saved = read_codescaler_config(path)
-        adapter = None
-        if saved and saved.get("weights") == "peft-adapter":
-            adapter = path
-            path, gguf_file = resolve_model_path(saved["base_model"], saved.get("base_gguf_file"))
+        base, base_gguf, adapter = split_adapter(path, gguf_file)
+        path, gguf_file = resolve_model_path(base, base_gguf)
         kwargs = {"revision": revision, "trust_remote_code": trust_remote_code, "gguf_file": gguf_file}
         # An adapter folder may carry its tokenizer; else (codescaler-mini) the base's is the one it was trained with.
         own_tokenizer = adapter is not None and (Path(adapter) / "tokenizer_config.json").is_file()

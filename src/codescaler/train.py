@@ -26,7 +26,7 @@ import torch
 from trl import RewardConfig, RewardTrainer
 
 from codescaler.evaluate import pairwise
-from codescaler.model import RewardModel, read_codescaler_config, resolve_model_path, save_codescaler_config
+from codescaler.model import RewardModel, resolve_model_path, save_codescaler_config, split_adapter
 from codescaler.pairs import humaneval_match
 
 logger = logging.getLogger(__name__)
@@ -184,11 +184,9 @@ def train_reward_model(config: TrainConfig) -> dict[str, Any]:
         train_rows = train_rows[: config.max_pairs]
     # A LoRA RM trained further with finetune=lora continues its own adapter (its rank and layers), so the
     # result ships the same way; every other case starts from merged weights.
-    path, _ = resolve_model_path(config.model_name_or_path, config.gguf_file)
-    saved = read_codescaler_config(path) or {}
-    adapter = path if config.finetune == "lora" and saved.get("weights") == "peft-adapter" else None
-    base, gguf_file = (saved["base_model"], saved.get("base_gguf_file")) if adapter else (
-        config.model_name_or_path, config.gguf_file)  # fmt: skip
+    base, gguf_file, adapter = split_adapter(*resolve_model_path(config.model_name_or_path, config.gguf_file))
+    if config.finetune != "lora" or adapter is None:
+        base, gguf_file, adapter = config.model_name_or_path, config.gguf_file, None
     rm = RewardModel.from_pretrained(
         base, gguf_file=gguf_file, dtype="float32",
         device="cpu" if config.use_cpu else None, max_length=config.max_length or 4096,
