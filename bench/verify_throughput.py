@@ -8,8 +8,9 @@ and its agreement with the pool's own ``status`` labels.
 
     python bench/verify_throughput.py [--timeout 3] [--problems 164] [--skip-multiple] [--result-name NAME]
 
-Programs that loop cost the timeout in both runners and bound the ratio, so the pool is run a second
-time without the programs that timed out in either: that ratio is the runner's own cost per program.
+Programs that loop cost the timeout in both runners and bound the ratio: the bench prints that ceiling
+(the reference's time over the loops' timeouts spread on every core), and runs the pool a second time
+without the programs that timed out in either, where the ratio is the runners' own cost per program.
 """
 
 from __future__ import annotations
@@ -51,8 +52,13 @@ def side_by_side(problems: list[dict], sandbox: Sandbox, timeout: float, cores: 
         reference = list(pool.map(lambda prog: reference_run(prog, timeout), programs))
     reference_s = time.perf_counter() - start
     start = time.perf_counter()
+    cpu_before = sandbox.cpu_seconds
     ours = [v for vs in verify_responses(problems, sandbox) for v in vs]
     ours_s = time.perf_counter() - start
+    timeouts = reference.count("timeout")
+    # A looping program holds a core for the whole timeout in any runner: with `cores` of them at a time,
+    # no runner finishes the pool faster than this, whatever it saves elsewhere.
+    timeout_floor_s = timeouts * timeout / cores
     differ = sum((r == "passed") != v.passed for r, v in zip(reference, ours))
     figures = {
         "programs": len(programs),
@@ -65,7 +71,10 @@ def side_by_side(problems: list[dict], sandbox: Sandbox, timeout: float, cores: 
         "disagreements": differ,
         "reference_pass_rate": round(sum(r == "passed" for r in reference) / len(reference), 4),
         "codescaler_pass_rate": round(sum(v.passed for v in ours) / len(ours), 4),
-        "reference_timeouts": reference.count("timeout"),
+        "reference_timeouts": timeouts,
+        "timeout_floor_seconds": round(timeout_floor_s, 1),
+        "speedup_ceiling": round(reference_s / timeout_floor_s, 2) if timeouts else None,
+        "program_cpu_seconds": round(sandbox.cpu_seconds - cpu_before, 1),
         "status_counts": dict(Counter(v.status.split(":")[0] for v in ours).most_common()),
     }
     return figures, (reference, ours)
@@ -98,7 +107,13 @@ def main() -> None:
                 f"{label} {run['programs']} programs: reference {run['reference_programs_per_s']}/s, "
                 f"codescaler {run['codescaler_programs_per_s']}/s ({run['speedup']}x), "
                 f"agreement {100 * run['agreement']:.2f}% ({run['disagreements']} differ), "
-                f"pass rate {100 * run['codescaler_pass_rate']:.1f}%"
+                f"pass rate {100 * run['codescaler_pass_rate']:.1f}%; programs' own CPU {run['program_cpu_seconds']} s"
+                + (
+                    f"; {run['reference_timeouts']} loops x {args.timeout} s cap any runner at "
+                    f"{run['speedup_ceiling']}x"
+                    if run["reference_timeouts"]
+                    else ""
+                )
             )
         if not args.skip_multiple:
             pool_problems = datasets.load("multiple-python")

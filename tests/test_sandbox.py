@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from codescaler import sandbox as sandbox_module
 from codescaler.sandbox import Job, Limits, Sandbox
 
 SECRET = "codescaler-test-secret-" + uuid.uuid4().hex
@@ -280,3 +281,35 @@ def test_set_order_is_the_same_in_every_worker():
         with Sandbox(workers=1) as sb:
             seen.add(repr(sb.run_one(program, [{"type": "call", "fn": "(lambda: X)", "args": []}])))
     assert len(seen) == 1
+
+
+WAITING = [
+    ("passes", "def f(x):\n    return 2 * x", F_TESTS, ["passed"]),
+    ("fails", "def f(x):\n    return x", F_TESTS, ["failed"]),
+    ("loops", "while True:\n    pass", PASS, ["timeout"]),
+    ("closes every pipe, then loops", "import os\nos.closerange(0, 1024)\nwhile True:\n    pass", PASS, ["timeout"]),
+    (
+        "leaves a grandchild holding the pipes",
+        "import os, time\nif os.fork() == 0:\n    time.sleep(60)",
+        PASS,
+        ["passed"],
+    ),
+]
+
+
+@pytest.mark.parametrize("name,program,tests,expected", WAITING, ids=[w[0] for w in WAITING])
+def test_worker_without_pidfd_polls_for_the_child(monkeypatch, tmp_path, name, program, tests, expected):
+    """Kernels before 5.3 have no pidfd: the worker then polls for the child's exit, with the same verdicts."""
+    polling = tmp_path / "polling_worker.py"
+    polling.write_text(
+        "import importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('_sandbox_worker', {str(sandbox_module.WORKER)!r})\n"
+        "worker = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(worker)\n"
+        "worker._pidfd = lambda pid: None\n"
+        "worker.main()\n"
+    )
+    monkeypatch.setattr(sandbox_module, "WORKER", polling)
+    with Sandbox(workers=1, limits=Limits(timeout=1.0)) as sb:
+        assert verdicts(sb, program, tests) == expected
+        assert not leftover_processes(sb)

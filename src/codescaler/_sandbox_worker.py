@@ -365,6 +365,13 @@ def _child(uid, work, language, program, tests, limits, result_w, out_w):
         os._exit(0)
 
 
+def _pidfd(pid):
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
 def _run_batch(uid, work, language, program, tests, limits):
     """Fork one jailed child for ``tests``; return the outcomes up to and including the first it did
     not finish normally (timeout, crash, output cap), so the caller resumes after that test.
@@ -394,16 +401,24 @@ def _run_batch(uid, work, language, program, tests, limits):
                 outcomes.append({"status": "runtime_error", "detail": "unreadable result"})
             deadline = time.monotonic() + limits["timeout"]  # each test has its own time
 
+    # The child's exit wakes select through a pidfd; without one (kernel < 5.3), poll for it.
+    exit_fd = _pidfd(pid)
     # Read until the child exits (a grandchild may hold the pipes open), a deadline, or the output cap.
     while status is None and verdict is None:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             verdict = "timeout"
             break
-        ready, _, _ = select.select(list(open_fds), [], [], min(remaining, 0.05)) if open_fds else ([], [], [])
-        if not open_fds:
+        if exit_fd is not None:
+            ready = select.select([*open_fds, exit_fd], [], [], remaining)[0]
+        elif open_fds:
+            ready = select.select(list(open_fds), [], [], min(remaining, 0.05))[0]
+        else:
+            ready = []
             time.sleep(min(remaining, 0.001))
         for fd in ready:
+            if fd == exit_fd:
+                continue
             chunk = os.read(fd, 65536)
             if not chunk:
                 open_fds.discard(fd)
@@ -432,8 +447,8 @@ def _run_batch(uid, work, language, program, tests, limits):
         _, status = os.waitpid(pid, 0)  # before any sweep, which reaps whatever it finds
     if verdict:
         _sweep(uid)
-    os.close(result_r)
-    os.close(out_r)
+    for fd in (result_r, out_r) + ((exit_fd,) if exit_fd is not None else ()):
+        os.close(fd)
     if len(outcomes) < len(tests):
         if verdict:
             outcomes.append({"status": verdict})
