@@ -313,3 +313,14 @@ def test_worker_without_pidfd_polls_for_the_child(monkeypatch, tmp_path, name, p
     with Sandbox(workers=1, limits=Limits(timeout=1.0)) as sb:
         assert verdicts(sb, program, tests) == expected
         assert not leftover_processes(sb)
+
+
+def test_a_slow_job_does_not_hold_up_the_jobs_behind_it(sandbox):
+    """Results leave in order, but work does not wait for order: while one worker sits on a slow job, the
+    other runs the jobs queued behind it. Each program prints the shared monotonic clock when it runs."""
+    clock = [{"type": "stdio", "input": ""}]
+    slow = Job("import time\ntime.sleep(1.5)\nprint(time.monotonic())", clock)
+    quick = Job("import time\nprint(time.monotonic())", clock)
+    outcomes = list(sandbox.run([slow] + [quick] * 24))
+    times = [float(o[0]["stdout"]) for o in outcomes]
+    assert all(t < times[0] for t in times[1:])

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 WORKER = Path(__file__).with_name("_sandbox_worker.py")
 LANGUAGES = ("python", "cpp", "java", "javascript")
+JOBS_AHEAD_PER_WORKER = 512
 _instances = itertools.count()
 
 
@@ -131,11 +132,13 @@ class Sandbox:
 
         count = next_out = 0
         try:
-            # Feed lazily, a few jobs ahead of the workers, and yield in order as results arrive.
+            # Feed lazily and yield in order as results arrive. The window is wide because results leave
+            # in order: while one job runs to its timeout, the other workers go on through the jobs
+            # behind it (a few hundred each at HumanEval sizes) instead of waiting for it.
             for job in jobs:
                 todo.put((count, job))
                 count += 1
-                if count - next_out >= 4 * self.size:
+                if count - next_out >= JOBS_AHEAD_PER_WORKER * self.size:
                     yield take(next_out)
                     next_out += 1
             while next_out < count:
