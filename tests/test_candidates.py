@@ -77,19 +77,26 @@ def test_build_and_verify_candidates_labels_come_from_execution():
     assert results[1][0].passed
 
 
-def test_sample_cli_adds_n_responses_per_problem(tmp_path, tiny_policy):
+def test_sample_cli_adds_n_responses_per_problem(tmp_path, tiny_policy, monkeypatch):
     import json
+
+    from transformers import AutoModelForCausalLM
 
     from codescaler.cli import main
 
+    loads = []
+    load = AutoModelForCausalLM.from_pretrained
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *a, **k: loads.append(a) or load(*a, **k))
     problems = tmp_path / "p.jsonl"
+    # 40 problems: the CLI reads them in two chunks, and the model is loaded once for both
     rows = [{"id": f"p/{i}", "question": f"Write f{i}.", "tests": [{"type": "assert", "code": "assert True"}]}
-            for i in range(3)]  # fmt: skip
+            for i in range(40)]  # fmt: skip
     problems.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "s.jsonl"
     assert main(["sample", str(problems), "-o", str(out), "--model", str(tiny_policy), "-n", "2",
-                 "--max-new-tokens", "6", "--batch-size", "4"]) == 0  # fmt: skip
+                 "--max-new-tokens", "4", "--batch-size", "16"]) == 0  # fmt: skip
+    assert len(loads) == 1
     written = [json.loads(x) for x in out.read_text().splitlines()]
-    assert [len(r["responses"]) for r in written] == [2, 2, 2]
+    assert [len(r["responses"]) for r in written] == [2] * 40
     assert all(r["candidate_sources"] == ["sample", "sample"] and isinstance(r["responses"][0], str) for r in written)
     assert written[0]["tests"] == rows[0]["tests"]  # the record stays verifiable

@@ -11,6 +11,7 @@ mutant in one house style, a shortcut the RM would learn instead of correctness)
 from __future__ import annotations
 
 import ast
+import functools
 import random
 import re
 from collections.abc import Iterator, Sequence
@@ -244,29 +245,39 @@ def sample_responses(
     show_progress: bool = True,
 ) -> list[list[str]]:
     """``n`` chat-template samples per question from a local causal LM (``transformers`` or ``vllm``)."""
+    if backend not in ("transformers", "vllm"):
+        raise ValueError(f"backend must be 'transformers' or 'vllm', got {backend!r}")
+    loaded = _load_sampler(model_name_or_path, gguf_file, backend, seed)
+    if backend == "vllm":
+        from vllm import SamplingParams
+
+        chats = [[{"role": "user", "content": q}] for q in questions]
+        params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, seed=seed)
+        return [[o.text for o in r.outputs] for r in loaded.chat(chats, params, use_tqdm=show_progress)]
+    model, tokenizer = loaded
+    return generate_responses(model, tokenizer, questions, n=n, temperature=temperature, top_p=top_p,
+                              max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
+                              show_progress=show_progress)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1)
+def _load_sampler(model_name_or_path: str, gguf_file: str | None, backend: str, seed: int):
+    """The loaded LM, kept for the next call: `codescaler sample` asks once per chunk of problems."""
     from codescaler.model import resolve_model_path
 
     path, gguf_file = resolve_model_path(model_name_or_path, gguf_file)
-    chats = [[{"role": "user", "content": q}] for q in questions]
     if backend == "vllm":
         try:
-            from vllm import LLM, SamplingParams
+            from vllm import LLM
         except ImportError as err:
             raise ImportError("--backend vllm needs vLLM: pip install 'codescaler[vllm]'") from err
-        llm = LLM(model=path, tokenizer=path if gguf_file is None else None, seed=seed)
-        params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, seed=seed)
-        return [[o.text for o in r.outputs] for r in llm.chat(chats, params, use_tqdm=show_progress)]
-    if backend != "transformers":
-        raise ValueError(f"backend must be 'transformers' or 'vllm', got {backend!r}")
+        return LLM(model=path, tokenizer=path if gguf_file is None else None, seed=seed)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=gguf_file)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = AutoModelForCausalLM.from_pretrained(path, gguf_file=gguf_file).to(device).eval()
-    return generate_responses(model, tokenizer, questions, n=n, temperature=temperature, top_p=top_p,
-                              max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
-                              show_progress=show_progress)  # fmt: skip
+    return AutoModelForCausalLM.from_pretrained(path, gguf_file=gguf_file).to(device).eval(), tokenizer
 
 
 def generate_responses(
