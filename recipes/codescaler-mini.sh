@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Reproduce codescaler-mini, the packaged default RM, on a CPU (2 cores: about 25 min of candidates,
-# 45 min of stage-1 training and 40 min of stage 2). Training problems only: MBPP, MBPP+ and the first 600 of LeetCodeDataset's train
+# 45 min of stage-1 training, 40 min of stage 2 and 55 min of stage 3). Training problems only: MBPP, MBPP+ and the first 600 of LeetCodeDataset's train
 # split; HumanEval-derived problems are refused by `codescaler pairs` and `codescaler train`.
 #
-#   bash recipes/codescaler-mini.sh [RUN_DIR]     (then: python recipes/package_model.py RUN_DIR/model2)
+#   bash recipes/codescaler-mini.sh [RUN_DIR]     (then: python recipes/package_model.py RUN_DIR/model3)
 set -euo pipefail
 RUN=${1:-runs/codescaler-mini}
 mkdir -p "$RUN"
@@ -27,10 +27,20 @@ codescaler train --pairs "$RUN/pairs.jsonl" --output_dir "$RUN/model" --finetune
 # unaligned ones dropped), at half the learning rate; validated on stage 1's validation pairs.
 codescaler pairs "$RUN"/cand-mbpp.jsonl "$RUN"/cand-mbppplus.jsonl "$RUN"/cand-leetcode-train.jsonl \
   -o "$RUN/pairs-all.jsonl" --max-pairs-per-problem 4
-python "$(dirname "$0")/stage2_pairs.py" "$RUN/pairs-all.jsonl" "$RUN/pairs.jsonl" "$RUN/pairs-stage2.jsonl"
+python "$(dirname "$0")/select_pairs.py" "$RUN/pairs-all.jsonl" "$RUN/pairs-stage2.jsonl" \
+  --exclude "$RUN/pairs.jsonl" --cap unaligned=300
 python -c "import json, sys; sys.stdout.writelines(l for l in open('$RUN/pairs.jsonl') if json.loads(l)['split'] == 'validation')" \
   > "$RUN/pairs-validation.jsonl"
 codescaler train --model_name_or_path "$RUN/model" --pairs "$RUN/pairs-stage2.jsonl" \
   --eval_pairs "$RUN/pairs-validation.jsonl" --output_dir "$RUN/model2" --finetune lora --bf16 true \
   --use_cpu true --max_length 512 --per_device_train_batch_size 8 --learning_rate 1e-4 --save_steps 50 \
   --logging_steps 10 --seed 1
+# Stage 3: a second pass over the single-edit mutants stage 2 still got wrong most often (every comparison,
+# arithmetic, constant, boundary and boolean pair of the training split, with 200 deletion and 200
+# unaligned pairs kept so neither is forgotten), at half stage 2's learning rate.
+python "$(dirname "$0")/select_pairs.py" "$RUN/pairs-all.jsonl" "$RUN/pairs-stage3.jsonl" \
+  --cap unaligned=200 --cap mutant:deletion=200 --seed 2
+codescaler train --model_name_or_path "$RUN/model2" --pairs "$RUN/pairs-stage3.jsonl" \
+  --eval_pairs "$RUN/pairs-validation.jsonl" --output_dir "$RUN/model3" --finetune lora --bf16 true \
+  --use_cpu true --max_length 512 --per_device_train_batch_size 8 --learning_rate 5e-5 --save_steps 50 \
+  --logging_steps 10 --seed 2
