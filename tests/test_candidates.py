@@ -100,3 +100,33 @@ def test_sample_cli_adds_n_responses_per_problem(tmp_path, tiny_policy, monkeypa
     assert [len(r["responses"]) for r in written] == [2] * 40
     assert all(r["candidate_sources"] == ["sample", "sample"] and isinstance(r["responses"][0], str) for r in written)
     assert written[0]["tests"] == rows[0]["tests"]  # the record stays verifiable
+
+
+def test_sampling_stops_after_a_stop_string_and_keeps_it(tiny_policy):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from codescaler.candidates import generate_responses
+
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(tiny_policy), AutoTokenizer.from_pretrained(tiny_policy)
+    full = generate_responses(model, tokenizer, ["Write f."], max_new_tokens=24)[0][0]
+    stop = full[len(full) // 3 : len(full) // 3 + 3]  # greedy decoding repeats, so the stop is met early
+    assert stop.strip()
+    cut = generate_responses(model, tokenizer, ["Write f."], max_new_tokens=24, stop=[stop])[0][0]
+    # it ends with the token that completes the stop string, which may reach a little past it
+    longest_token = max(len(tokenizer.decode([i])) for i in range(len(tokenizer)))
+    assert full.startswith(cut) and stop in cut and len(cut) < len(full)
+    assert len(cut) <= full.index(stop) + len(stop) + longest_token
+
+
+def test_sampler_loads_the_dtype_asked_for_and_refuses_others(tiny_policy):
+    import torch
+
+    from codescaler.candidates import _load_sampler, sample_responses
+
+    model, _ = _load_sampler(str(tiny_policy), None, "transformers", "bfloat16", 0)
+    assert next(model.parameters()).dtype == torch.bfloat16
+    responses = sample_responses(["Write f."], str(tiny_policy), n=2, max_new_tokens=4, dtype="bfloat16",
+                                 show_progress=False)  # fmt: skip
+    assert [len(r) for r in responses] == [2]
+    with pytest.raises(ValueError, match="dtype must be one of .*got 'int8'"):
+        sample_responses(["Write f."], str(tiny_policy), dtype="int8")

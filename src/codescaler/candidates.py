@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+SAMPLER_DTYPES = ("auto", "float32", "bfloat16", "float16")
 MUTATORS = ("comparison", "arithmetic", "boolean", "constant", "boundary", "deletion")
 SOURCES = ("sample", "mutant", "unaligned", "reference")
 
@@ -241,27 +242,37 @@ def sample_responses(
     batch_size: int = 16,
     backend: str = "transformers",
     gguf_file: str | None = None,
+    dtype: str = "auto",
+    stop: Sequence[str] = (),
     seed: int = 0,
     show_progress: bool = True,
 ) -> list[list[str]]:
-    """``n`` chat-template samples per question from a local causal LM (``transformers`` or ``vllm``)."""
+    """``n`` chat-template samples per question from a local causal LM (``transformers`` or ``vllm``).
+
+    ``dtype``: ``auto`` (fp32 on CPU, the checkpoint's on GPU), ``float32``, ``bfloat16`` or ``float16``.
+    ``stop``: strings that end a response, kept in it (``"\n```\n"`` ends it after its first code block,
+    which is all that extraction reads and about half the tokens of a chat model's answer).
+    """
     if backend not in ("transformers", "vllm"):
         raise ValueError(f"backend must be 'transformers' or 'vllm', got {backend!r}")
-    loaded = _load_sampler(model_name_or_path, gguf_file, backend, seed)
+    if dtype not in SAMPLER_DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(SAMPLER_DTYPES)}, got {dtype!r}")
+    loaded = _load_sampler(model_name_or_path, gguf_file, backend, dtype, seed)
     if backend == "vllm":
         from vllm import SamplingParams
 
         chats = [[{"role": "user", "content": q}] for q in questions]
-        params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, seed=seed)
+        params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, seed=seed,
+                                stop=list(stop) or None, include_stop_str_in_output=True)  # fmt: skip
         return [[o.text for o in r.outputs] for r in loaded.chat(chats, params, use_tqdm=show_progress)]
     model, tokenizer = loaded
     return generate_responses(model, tokenizer, questions, n=n, temperature=temperature, top_p=top_p,
-                              max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
+                              max_new_tokens=max_new_tokens, batch_size=batch_size, stop=stop, seed=seed,
                               show_progress=show_progress)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1)
-def _load_sampler(model_name_or_path: str, gguf_file: str | None, backend: str, seed: int):
+def _load_sampler(model_name_or_path: str, gguf_file: str | None, backend: str, dtype: str, seed: int):
     """The loaded LM, kept for the next call: `codescaler sample` asks once per chunk of problems."""
     from codescaler.model import resolve_model_path
 
@@ -271,18 +282,21 @@ def _load_sampler(model_name_or_path: str, gguf_file: str | None, backend: str, 
             from vllm import LLM
         except ImportError as err:
             raise ImportError("--backend vllm needs vLLM: pip install 'codescaler[vllm]'") from err
-        return LLM(model=path, tokenizer=path if gguf_file is None else None, seed=seed)
+        return LLM(model=path, tokenizer=path if gguf_file is None else None, seed=seed, dtype=dtype)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=gguf_file)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    return AutoModelForCausalLM.from_pretrained(path, gguf_file=gguf_file).to(device).eval(), tokenizer
+    torch_dtype = (torch.float32 if device == "cpu" else "auto") if dtype == "auto" else getattr(torch, dtype)
+    model = AutoModelForCausalLM.from_pretrained(path, gguf_file=gguf_file, dtype=torch_dtype)
+    return model.to(device).eval(), tokenizer
 
 
 def generate_responses(
     model, tokenizer, questions: Sequence[str], *, n: int = 1, temperature: float = 0.0, top_p: float = 1.0,
-    max_new_tokens: int = 384, batch_size: int = 16, seed: int = 0, show_progress: bool = False,
+    max_new_tokens: int = 384, batch_size: int = 16, stop: Sequence[str] = (), seed: int = 0,
+    show_progress: bool = False,
 ) -> list[list[str]]:
     """``n`` responses per question from a loaded causal LM through its chat template (0 temperature: greedy)."""
     import torch
@@ -303,6 +317,8 @@ def generate_responses(
         inputs = tokenizer([p for _, p in chunk], return_tensors="pt", padding=True, add_special_tokens=False)
         sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {
             "do_sample": False}  # fmt: skip
+        if stop:
+            sampling |= {"stop_strings": list(stop), "tokenizer": tokenizer}
         with torch.inference_mode():
             generated = model.generate(**inputs.to(device), **sampling, max_new_tokens=max_new_tokens,
                                        pad_token_id=tokenizer.pad_token_id)  # fmt: skip
