@@ -3,7 +3,14 @@ import json
 import pytest
 
 from codescaler import datasets
-from codescaler.pairs import PairsConfig, build_pairs, fingerprints, humaneval_match, problem_split
+from codescaler.pairs import (
+    PairsConfig,
+    build_pairs,
+    fingerprints,
+    humaneval_match,
+    problem_split,
+    strip_test_code,
+)
 
 CHOSEN = "def add(a, b):\n    return a + b\n"
 
@@ -68,3 +75,36 @@ def test_packaged_fingerprints_are_current():
     prompts = [r["question"] for n in datasets.names() for r in datasets.load(n) if r.get("split") == "eval"]
     packaged = json.loads(resources.files("codescaler").joinpath("humaneval_fingerprints.json").read_text())
     assert packaged == fingerprints(prompts)
+
+
+PASTED_TESTS = """import math
+
+def area(r):
+    assert r >= 0  # a check inside the solution is part of it
+    return math.pi * r * r
+
+# Test cases
+assert area(1) == math.pi
+print(area(2))
+if __name__ == "__main__":
+    print(area(3))
+"""
+
+
+def test_strip_test_code_drops_module_level_tests_and_keeps_the_solution():
+    stripped = strip_test_code(PASTED_TESTS)
+    assert stripped == PASTED_TESTS.split("\n# Test cases")[0]
+    assert strip_test_code("x = 1; assert x\n") == "x = 1; assert x\n"  # a shared line stays whole
+    assert strip_test_code("assert True\n") == "assert True\n"  # nothing left to judge: unchanged
+    assert strip_test_code("def f(:\n") == "def f(:\n"  # does not parse: unchanged
+
+
+def test_pairs_strip_pasted_tests_so_they_are_no_cue():
+    # a failing answer that pasted the question's asserts, against a reference that has none
+    rejected = "def add(a, b):\n    return a - b\n\nassert add(1, 2) == 3\nprint(add(2, 2))\n"
+    record = {"id": "mbpp/9", "question": "Add.", "responses": [f"```python\n{CHOSEN}```", f"```python\n{rejected}```"],
+              "passed": [True, False], "candidate_sources": ["reference", "sample"]}  # fmt: skip
+    [pair] = build_pairs([record], PairsConfig(validation_fraction=0.0))
+    assert pair["rejected"].rstrip() == "def add(a, b):\n    return a - b"
+    [kept] = build_pairs([record], PairsConfig(validation_fraction=0.0, strip_tests=False))
+    assert "assert add(1, 2) == 3" in kept["rejected"]

@@ -48,6 +48,10 @@ class PairsConfig:
     validation_fraction: float = field(
         default=0.1, metadata={"help": "fraction of problems (not pairs) held out as split 'validation'"}
     )
+    strip_tests: bool = field(
+        default=True,
+        metadata={"help": "drop a Python program's module-level test code (asserts, prints, a __main__ block)"},
+    )
     seed: int = field(default=0, metadata={"help": "seed for the split and for sampling"})
     allow_eval: bool = field(
         default=False, metadata={"help": "allow HumanEval-derived problems (evaluation-only pair sets)"}
@@ -99,6 +103,44 @@ def problem_split(problem_id: str, validation_fraction: float, seed: int) -> str
     return "validation" if int.from_bytes(digest[:8], "big") / 2**64 < validation_fraction else "train"
 
 
+def _is_test_statement(node: ast.stmt) -> bool:
+    if isinstance(node, ast.Assert):
+        return True
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        return isinstance(node.value.func, ast.Name) and node.value.func.id == "print"
+    if isinstance(node, ast.If):  # if __name__ == "__main__":
+        test = node.test
+        return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__")
+    return False
+
+
+def strip_test_code(code: str) -> str:
+    """``code`` without its module-level asserts, print calls and ``__main__`` block.
+
+    Chat models paste the question's asserts under their answer. An answer that fails those asserts fails
+    every test, while references carry none, so unstripped pairs teach "has asserts → worse" (seen in
+    Qwen2.5-Coder-0.5B's MBPP samples: 50% of pairs had asserts only in the rejected program, 2% only in
+    the chosen). The RM should judge the solution, as it does in a best-of-N pool of bare functions.
+    Code that does not parse is returned unchanged; trailing comments left behind ("# Test cases") go too.
+    """
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return code
+    drop = [n for n in tree.body if _is_test_statement(n)]
+    kept_lines = {i for n in tree.body if n not in drop for i in range(n.lineno, n.end_lineno + 1)}
+    # a statement sharing a line with kept code (`x = 1; assert x`) stays: lines are what get deleted
+    drop = [n for n in drop if not kept_lines & set(range(n.lineno, n.end_lineno + 1))]
+    if not drop or len(drop) == len(tree.body):
+        return code
+    lines = code.splitlines(keepends=True)
+    for node in reversed(drop):
+        del lines[node.lineno - 1 : node.end_lineno]
+    while lines and (not lines[-1].strip() or lines[-1].lstrip().startswith("#")):
+        lines.pop()
+    return "".join(lines)
+
+
 def _code_key(code: str) -> str:
     try:
         return ast.dump(ast.parse(code))
@@ -141,7 +183,7 @@ def problem_pairs(problem: dict[str, Any], config: PairsConfig, rng: random.Rand
         extraction = extract_program(response, language, "lenient", problem.get("code_prefix"))
         if not extraction.valid:
             continue  # invalid answers get reward 0 from shaping; the RM never sees them
-        code = extraction.code
+        code = strip_test_code(extraction.code) if config.strip_tests and language == "python" else extraction.code
         key = _code_key(code)
         if config.dedup and key in seen:
             continue
