@@ -274,7 +274,7 @@ def sample_responses(
 @functools.lru_cache(maxsize=1)
 def _load_sampler(model_name_or_path: str, gguf_file: str | None, backend: str, dtype: str, seed: int):
     """The loaded LM, kept for the next call: `codescaler sample` asks once per chunk of problems."""
-    from codescaler.model import resolve_model_path
+    from codescaler.model import resolve_model_path, resolve_torch_dtype
 
     path, gguf_file = resolve_model_path(model_name_or_path, gguf_file)
     if backend == "vllm":
@@ -288,8 +288,7 @@ def _load_sampler(model_name_or_path: str, gguf_file: str | None, backend: str, 
 
     tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=gguf_file)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    torch_dtype = (torch.float32 if device == "cpu" else "auto") if dtype == "auto" else getattr(torch, dtype)
-    model = AutoModelForCausalLM.from_pretrained(path, gguf_file=gguf_file, dtype=torch_dtype)
+    model = AutoModelForCausalLM.from_pretrained(path, gguf_file=gguf_file, dtype=resolve_torch_dtype(dtype, device))
     return model.to(device).eval(), tokenizer
 
 

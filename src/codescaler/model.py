@@ -55,6 +55,14 @@ class ScoredPair:
     num_tokens: int
 
 
+def resolve_torch_dtype(dtype: str, device: str) -> torch.dtype | str:
+    """The ``dtype=`` for ``from_pretrained``: ``auto`` is fp32 on CPU (checkpoints often store bf16/fp16,
+    slow there) and the checkpoint's own on GPU; ``bf16-mixed`` keeps fp32 weights for bf16 autocast."""
+    if dtype == "auto":
+        return torch.float32 if device == "cpu" else "auto"
+    return torch.float32 if dtype == "bf16-mixed" else getattr(torch, dtype)
+
+
 def resolve_model_path(name_or_path: str, gguf_file: str | None) -> tuple[str, str | None]:
     """Map a packaged model name (``smollm2-135m``) to its folder and GGUF file; pass others through."""
     if name_or_path not in PACKAGED_MODELS:
@@ -175,12 +183,7 @@ class RewardModel:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
         path, gguf_file = resolve_model_path(name_or_path, gguf_file)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        if dtype == "auto":
-            torch_dtype = torch.float32 if device == "cpu" else "auto"
-        elif dtype == "bf16-mixed":
-            torch_dtype = torch.float32
-        else:
-            torch_dtype = getattr(torch, dtype)
+        torch_dtype = resolve_torch_dtype(dtype, device)
         base, base_gguf, adapter = split_adapter(path, gguf_file)
         path, gguf_file = resolve_model_path(base, base_gguf)
         kwargs = {"revision": revision, "trust_remote_code": trust_remote_code, "gguf_file": gguf_file}
