@@ -120,3 +120,14 @@ def test_tuple_outputs_survive_the_sandbox(tmp_path):
     calls = generated_calls(["assert f({1: 'a'}, {2, 3}) == (1,)"], "f")
     assert calls[0]["args"] == [{"__dict__": [[1, "a"]]}, {"__set__": [2, 3]}] and calls[0]["expected"] == {
         "__tuple__": [1]}
+
+
+def test_rm_names_gives_programs_with_undefined_names_no_reward(tmp_path, tiny_rm):
+    pool = [{**POOL[0], "responses": ["    return operator.mul(2, x)\n", "    return 2 * x\n", "    return x * x\n"]}]
+    config = BonConfig(methods="rm,rm-names", n="3", draws=1)
+    with Sandbox(workers=1) as sandbox:
+        best_of_n(pool, tmp_path, config=config, model=tiny_rm, model_id="tiny", sandbox=sandbox)
+    rows = [json.loads(line)["value"]["rewards"] for line in (tmp_path / "cache" / "rm.jsonl").read_text().splitlines()]
+    plain, named = rows  # one cache line per extraction rule
+    assert plain[0] > 0 and named[0] == 0.0
+    assert named[1:] == pytest.approx(plain[1:])

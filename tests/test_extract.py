@@ -1,7 +1,7 @@
 import pytest
 
 from codescaler import extract_code
-from codescaler.extract import syntax_error
+from codescaler.extract import extract_program, syntax_error
 
 GOOD = "def f(x):\n    return x + 1"
 
@@ -137,3 +137,23 @@ def test_missing_node_counts_as_error():
 
 def test_deeply_nested_python_is_invalid_not_a_crash():
     assert syntax_error("x = " + "(" * 5000 + ")" * 5000).startswith("syntax_error")
+
+
+def test_names_check_rejects_a_name_the_program_never_defines():
+    prefix = "def gcd(a, b):\n"
+    missing = extract_program("    return math.gcd(a, b)\n", code_prefix=prefix, check="names")
+    assert not missing.valid and missing.code == "" and missing.reason == "undefined_name: 2 math"
+    # the paper's check is syntax only: the same program is valid without the names check
+    assert extract_program("    return math.gcd(a, b)\n", code_prefix=prefix).valid
+    imported = extract_program(fenced("import math\n" + prefix + "    return math.gcd(a, b)"), check="names")
+    assert imported.valid
+    # builtins, parameters, later module-level definitions and names bound in comprehensions all resolve
+    later = "def f(xs):\n    return helper(len(xs)) + sum(y for y in xs)\n\ndef helper(n):\n    return n"
+    assert extract_program(fenced(later), check="names").valid
+
+
+def test_names_check_leaves_other_languages_and_unknown_checks():
+    cpp = "int main() { return undefined_thing; }"
+    assert extract_program(fenced(cpp, "cpp"), "cpp", check="names").valid
+    with pytest.raises(ValueError, match="check must be"):
+        extract_program(fenced(GOOD), check="types")

@@ -61,3 +61,13 @@ def test_rank_orders_by_reward_best_first(tiny_rm):
 def test_length_mismatch_is_an_error(tiny_rm):
     with pytest.raises(ValueError, match="2 questions but 1 responses"):
         reward(tiny_rm, [Q, Q], [GOOD])
+
+
+def test_names_check_gives_an_undefined_name_the_invalid_reward(tiny_rm):
+    uses_math = "```python\ndef f(x):\n    return math.floor(x) + 1\n```"
+    plain, named = (reward(tiny_rm, [Q] * 2, [GOOD, uses_math], config=RewardConfig(check=c), show_progress=False)
+                    for c in ("syntax", "names"))  # fmt: skip
+    assert [r.valid for r in plain] == [True, True]
+    assert [r.valid for r in named] == [True, False] and named[1].reward == 0.0
+    assert named[1].reason == "undefined_name: 2 math" and named[1].score is None
+    assert named[0].reward == pytest.approx(plain[0].reward)

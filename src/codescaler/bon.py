@@ -6,7 +6,9 @@ no method is lucky or unlucky on a coin flip). Accuracy at N averages ``draws`` 
 drawn without replacement with a fixed seed, over problems, with a 95% normal interval over problems.
 
 Methods:
-* ``rm``: highest shaped reward (``rm-strict`` / ``rm-lenient`` pin the extraction mode).
+* ``rm``: highest shaped reward (``rm-strict`` / ``rm-lenient`` pin the extraction mode; ``rm-names`` is
+  ``rm`` with the undefined-name check, ``RewardConfig.check="names"``, so a program that uses a name it
+  never defines gets the invalid reward).
 * ``codet``: CodeT's dual execution agreement: candidates are grouped by the exact set of generated tests
   they pass; a group scores |candidates in it| x |tests they pass|.
 * ``vote``: MBR-exec: candidates grouped by their outputs on the generated tests' inputs; the largest
@@ -40,9 +42,9 @@ from codescaler._sandbox_worker import _to_json as to_json
 from codescaler._sandbox_worker import from_json
 from codescaler.verify import program_of, values_match
 
-METHODS = ("rm", "rm-strict", "rm-lenient", "codet", "vote", "rm+codet", "random", "oracle")
+METHODS = ("rm", "rm-strict", "rm-lenient", "rm-names", "codet", "vote", "rm+codet", "random", "oracle")
 _NEEDS_TESTS = {"codet", "vote", "rm+codet"}
-_NEEDS_RM = {"rm", "rm-strict", "rm-lenient", "rm+codet"}
+_NEEDS_RM = {"rm", "rm-strict", "rm-lenient", "rm-names", "rm+codet"}
 
 
 @dataclass
@@ -140,7 +142,7 @@ def select(method: str, problem: Problem, subset: Sequence[int]) -> float:
         return float(any(correct[i] for i in subset))
     if method == "random":
         return sum(correct[i] for i in subset) / len(subset)
-    if method in ("rm", "rm-strict", "rm-lenient"):
+    if method in ("rm", "rm-strict", "rm-lenient", "rm-names"):
         rewards = problem.rewards[method]
         return expected_pick({i: rewards[i] for i in subset}, correct)
     if problem.outputs is None:
@@ -260,20 +262,23 @@ def run_generated(pool: list[dict[str, Any]], sandbox, cache_dir: Path) -> list[
     return out
 
 
-def rm_rewards(pool: list[dict[str, Any]], model, mode: str, cache_dir: Path, model_id: str) -> list[dict[str, Any]]:
+def rm_rewards(
+    pool: list[dict[str, Any]], model, mode: str, cache_dir: Path, model_id: str, check: str = "syntax"
+) -> list[dict[str, Any]]:
     """Per problem: shaped rewards of every candidate, with the wall and CPU time and tokens it took."""
     from codescaler.reward import RewardConfig, reward
 
     known, put = _cache(cache_dir / "rm.jsonl")
     out = []
-    config = RewardConfig(mode=mode)
+    config = RewardConfig(mode=mode, check=check)
     # A name says nothing of the weights behind it (a re-trained codescaler-mini keeps its name): the head,
     # which every fine-tuning mode trains, and the precision the model runs in tell runs apart.
     head = model.head.weight.detach().cpu().numpy().tobytes()
     weights = [hashlib.sha256(head).hexdigest()[:16], str(next(model.model.parameters()).dtype), model.mixed_bf16,
                model.max_length]  # fmt: skip
     for problem in pool:
-        key = _key("rm", model_id, weights, mode, problem["id"], problem["responses"], problem.get("code_prefix"))
+        extraction = mode if check == "syntax" else f"{mode}+{check}"  # keeps caches of syntax-only runs
+        key = _key("rm", model_id, weights, extraction, problem["id"], problem["responses"], problem.get("code_prefix"))
         if key not in known:
             n = len(problem["responses"])
             prefixes = [problem.get("code_prefix")] * n if problem.get("code_prefix") is not None else None
@@ -315,7 +320,8 @@ def best_of_n(
     problems = [Problem(p["id"], c) for p, c in zip(pool, truth)]
     for mode in {m for m in methods if m in _NEEDS_RM}:
         extraction = {"rm-strict": "strict", "rm-lenient": "lenient"}.get(mode, "strict")
-        for problem, facts in zip(problems, rm_rewards(pool, model, extraction, cache, model_id)):
+        check = "names" if mode == "rm-names" else "syntax"
+        for problem, facts in zip(problems, rm_rewards(pool, model, extraction, cache, model_id, check)):
             problem.rewards["rm" if mode == "rm+codet" else mode] = facts["rewards"]
             problem.cost.update({f"{mode}_wall": facts["wall"], f"{mode}_cpu": facts["cpu"],
                                  f"{mode}_tokens": facts["tokens"]})  # fmt: skip

@@ -19,6 +19,7 @@ from functools import cache
 from typing import Literal
 
 Mode = Literal["strict", "lenient"]
+Check = Literal["syntax", "names"]
 
 _FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
 _THINK_CLOSE = "</think>"
@@ -193,17 +194,50 @@ def extract_code(response: str | bytes, language: str = "python", mode: Mode = "
     return last_failure
 
 
+def undefined_name(code: str) -> str | None:
+    """``"undefined_name: <line> <name>"`` for the first global name ``code`` uses but never defines.
+
+    pyflakes' static check (F821): such a program raises NameError wherever that line runs, e.g. a
+    ``math.gcd`` without ``import math``. ``None`` when every name resolves, or when the code does not parse.
+    """
+    from pyflakes import checker, messages
+
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    found = [m for m in checker.Checker(tree).messages if isinstance(m, messages.UndefinedName)]
+    if not found:
+        return None
+    first = min(found, key=lambda m: m.lineno)
+    return f"undefined_name: {first.lineno} {first.message_args[0]}"
+
+
 def extract_program(
-    response: str | bytes, language: str = "python", mode: Mode = "strict", code_prefix: str | None = None
+    response: str | bytes,
+    language: str = "python",
+    mode: Mode = "strict",
+    code_prefix: str | None = None,
+    check: Check = "syntax",
 ) -> Extraction:
     """The program an answer stands for.
 
     With ``code_prefix`` the answer is a completion that continues it (HumanEval style), taken bare:
     the program is ``code_prefix + response``. Without, the code is extracted from the answer.
+    ``check="names"`` also rejects Python that uses a name it never defines (:func:`undefined_name`);
+    use it where the program runs as written, not where a harness injects imports (LeetCode's ``List``).
     """
+    if check not in ("syntax", "names"):
+        raise ValueError(f"check must be 'syntax' or 'names', got {check!r}")
     if code_prefix is None:
-        return extract_code(response, language, mode)
-    return check_program(completion_program(code_prefix, response), language)
+        found = extract_code(response, language, mode)
+    else:
+        found = check_program(completion_program(code_prefix, response), language)
+    if check == "names" and found.valid and language.lower() in PYTHON_NAMES:
+        reason = undefined_name(found.code)
+        if reason is not None:
+            return Extraction("", False, reason, language)
+    return found
 
 
 def completion_program(code_prefix: str, response: str | bytes) -> str:

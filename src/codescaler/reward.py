@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from codescaler.extract import Mode, extract_program
+from codescaler.extract import Check, Mode, extract_program
 from codescaler.model import RewardModel
 from codescaler.shaping import Shaping, shape_reward
 
@@ -18,6 +18,10 @@ class RewardConfig:
     """How answers become rewards. Defaults follow the CodeScaler paper and its released code."""
 
     mode: Mode = field(default="strict", metadata={"help": "extraction rule: strict (paper) or lenient"})
+    check: Check = field(
+        default="syntax",
+        metadata={"help": "syntax (paper): the code must parse; names: Python must also define every name it uses"},
+    )
     shaping: Shaping = field(
         default="softplus", metadata={"help": "softplus (validity-preserving), sigmoid, or raw (ablation)"}
     )
@@ -55,7 +59,7 @@ def reward(
     prefixes = code_prefixes if code_prefixes is not None else [None] * len(responses)
     if len(prefixes) != len(responses):
         raise ValueError(f"got {len(prefixes)} code_prefixes for {len(responses)} responses")
-    programs = [extract_program(r, config.language, config.mode, p) for r, p in zip(responses, prefixes)]
+    programs = [extract_program(r, config.language, config.mode, p, config.check) for r, p in zip(responses, prefixes)]
     valid = [i for i, p in enumerate(programs) if p.valid]
     scored = model.score_pairs(
         [questions[i] for i in valid],
