@@ -130,3 +130,55 @@ def test_sampler_loads_the_dtype_asked_for_and_refuses_others(tiny_policy):
     assert [len(r) for r in responses] == [2]
     with pytest.raises(ValueError, match="dtype must be one of .*got 'int8'"):
         sample_responses(["Write f."], str(tiny_policy), dtype="int8")
+
+
+def test_completion_problems_get_completions_of_their_prefix():
+    prefix = "import math\ndef root(x):\n    '''The integer square root of x.'''\n"
+    problem = {"id": "p/3", "question": prefix, "code_prefix": prefix,
+               "reference": prefix + "    return int(math.sqrt(x)) + 0\n",
+               "tests": [{"type": "assert", "code": "assert root(10) == 3 and root(16) == 4"}]}  # fmt: skip
+    other = {"id": "p/4", "question": "add", "reference": "def add(a, b):\n    return a + b\n", "tests": []}
+    (built, _) = build_candidates([problem, other], CandidatesConfig(mutants_per_problem=50, unaligned_per_problem=1))
+    assert "unaligned" not in built["candidate_sources"]  # another problem's program does not continue the prefix
+    assert built["responses"][0] == "    return int(math.sqrt(x)) + 0\n"
+    # mutants edit only what follows the prefix: deleting `import math` is not a completion of it
+    assert all(not r.startswith(("```", "import", "def")) for r in built["responses"])
+    assert len(built["responses"]) > 2
+    with Sandbox(workers=1) as sandbox:
+        (verdicts,) = verify_responses([built], sandbox)
+    assert verdicts[0].passed and not all(v.passed for v in verdicts[1:])
+    with pytest.raises(ValueError, match="p/3.*does not start with its code_prefix"):
+        build_candidates([{**problem, "reference": "def root(x):\n    return 0\n"}])
+
+
+def test_completion_sampling_continues_the_raw_text(tiny_policy, tmp_path):
+    import json
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from codescaler.candidates import generate_responses
+    from codescaler.cli import main
+
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(tiny_policy), AutoTokenizer.from_pretrained(tiny_policy)
+    prompt = "def f(x):\n    return"
+    ids = tokenizer(prompt, return_tensors="pt")
+    with torch.inference_mode():
+        greedy = model.generate(**ids, do_sample=False, max_new_tokens=6, pad_token_id=tokenizer.eos_token_id)
+    expected = tokenizer.decode(greedy[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
+    assert generate_responses(model, tokenizer, [prompt], max_new_tokens=6, completion=True) == [[expected]]
+    # a completion ends before its stop string: kept, a "\ndef " would leave a program that does not parse
+    stop = expected[len(expected) // 2 :][:2]
+    assert stop.strip()
+    cut = generate_responses(model, tokenizer, [prompt], max_new_tokens=6, completion=True, stop=[stop])[0][0]
+    assert cut == expected[: expected.index(stop)]
+    # the CLI continues code_prefix when a record has one, else the question, and records what it continued
+    rows = [{"id": "a", "question": "Complete f.", "code_prefix": prompt, "tests": []},
+            {"id": "b", "question": prompt, "tests": []}]  # fmt: skip
+    problems, out = tmp_path / "p.jsonl", tmp_path / "s.jsonl"
+    problems.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["sample", str(problems), "-o", str(out), "--model", str(tiny_policy), "-n", "1", "--completion",
+                 "--temperature", "0", "--max-new-tokens", "6"]) == 0  # fmt: skip
+    written = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["code_prefix"] for r in written] == [prompt, prompt]
+    assert [r["responses"] for r in written] == [[expected], [expected]]

@@ -64,7 +64,7 @@ def test_refuses_humaneval_by_split_id_prompt_and_line():
     assert list(build_pairs([problem("HumanEval/0")], PairsConfig(allow_eval=True)))
 
 
-@pytest.mark.parametrize("name", ["mbpp", "mbppplus", "leetcode-train", "lcb-train", "codecontests"])
+@pytest.mark.parametrize("name", ["mbpp", "mbpp-codet", "mbppplus", "leetcode-train", "lcb-train", "codecontests"])
 def test_training_sets_are_not_flagged(name):
     assert not any(humaneval_match(r) for r in datasets.load(name))
 

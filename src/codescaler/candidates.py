@@ -193,6 +193,9 @@ def build_candidates(
     Existing responses are kept first (source ``sample`` unless ``candidate_sources`` says otherwise).
     Mutants are drawn without replacement, round-robin over the mutators so one kind of edit does not
     fill the quota; unaligned candidates are references of other problems in ``problems``.
+    A problem with a ``code_prefix`` (HumanEval style) is answered by completions of it: its reference
+    must start with the prefix, its mutants edit only what follows, and it gets no unaligned programs
+    (another problem's program does not continue this prefix).
     """
     config = config or CandidatesConfig()
     mutators = [m.strip() for m in config.mutators.split(",") if m.strip()]
@@ -201,28 +204,38 @@ def build_candidates(
     out = []
     for problem in problems:
         language = problem.get("language", "python")
+        prefix = problem.get("code_prefix")
         responses = list(problem.get("responses") or [])
         sources = list(problem.get("candidate_sources") or ["sample"] * len(responses))
         reference = problem.get("reference")
+        if reference and prefix is not None and not reference.startswith(prefix):
+            raise ValueError(f"problem {problem.get('id')!r}: the reference does not start with its code_prefix")
         if reference:
             if config.include_reference:
-                responses.append(fenced(reference, language))
+                responses.append(_as_response(reference, prefix, language))
                 sources.append("reference")
             by_mutator: dict[str, list[Mutant]] = {}
             for m in mutants(reference, mutators):
-                by_mutator.setdefault(m.mutator, []).append(m)
+                if prefix is None or m.code.startswith(prefix):  # a completion can only change what follows it
+                    by_mutator.setdefault(m.mutator, []).append(m)
             for group in by_mutator.values():
                 rng.shuffle(group)
             order = [m for round_ in _round_robin(list(by_mutator.values())) for m in round_]
             for m in order[: config.mutants_per_problem]:
-                responses.append(fenced(m.code, language))
+                responses.append(_as_response(m.code, prefix, language))
                 sources.append(f"mutant:{m.mutator}")
         draw = rng.sample(with_reference, min(len(with_reference), config.unaligned_per_problem + 1))
-        for other in [p for p in draw if p["id"] != problem["id"]][: config.unaligned_per_problem]:
+        unaligned = [p for p in draw if p["id"] != problem["id"]] if prefix is None else []
+        for other in unaligned[: config.unaligned_per_problem]:
             responses.append(fenced(other["reference"], other.get("language", "python")))
             sources.append("unaligned")
         out.append({**problem, "responses": responses, "candidate_sources": sources})
     return out
+
+
+def _as_response(code: str, code_prefix: str | None, language: str) -> str:
+    """A program as the problem's answers come: fenced, or the completion after its ``code_prefix``."""
+    return fenced(code, language) if code_prefix is None else code[len(code_prefix) :]
 
 
 def _round_robin(groups: list[list[Mutant]]) -> Iterator[list[Mutant]]:
@@ -245,9 +258,14 @@ def sample_responses(
     dtype: str = "auto",
     stop: Sequence[str] = (),
     seed: int = 0,
+    completion: bool = False,
     show_progress: bool = True,
 ) -> list[list[str]]:
     """``n`` chat-template samples per question from a local causal LM (``transformers`` or ``vllm``).
+
+    ``completion``: each question is raw text to continue (a HumanEval-style signature and docstring),
+    not a chat message: how base models are sampled for best-of-N pools such as CodeT's. A completion
+    ends *before* its stop string (``"\ndef "`` closes the function; kept, it would not parse).
 
     ``dtype``: ``auto`` (fp32 on CPU, the checkpoint's on GPU), ``float32``, ``bfloat16`` or ``float16``.
     ``stop``: strings that end a response, kept in it (``"\n```\n"`` ends it after its first code block,
@@ -261,14 +279,22 @@ def sample_responses(
     if backend == "vllm":
         from vllm import SamplingParams
 
-        chats = [[{"role": "user", "content": q}] for q in questions]
         params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, seed=seed,
-                                stop=list(stop) or None, include_stop_str_in_output=True)  # fmt: skip
-        return [[o.text for o in r.outputs] for r in loaded.chat(chats, params, use_tqdm=show_progress)]
+                                stop=list(stop) or None, include_stop_str_in_output=not completion)  # fmt: skip
+        if completion:
+            results = loaded.generate(list(questions), params, use_tqdm=show_progress)
+        else:
+            results = loaded.chat([[{"role": "user", "content": q}] for q in questions], params, use_tqdm=show_progress)
+        return [[o.text for o in r.outputs] for r in results]
     model, tokenizer = loaded
     return generate_responses(model, tokenizer, questions, n=n, temperature=temperature, top_p=top_p,
                               max_new_tokens=max_new_tokens, batch_size=batch_size, stop=stop, seed=seed,
-                              show_progress=show_progress)  # fmt: skip
+                              completion=completion, show_progress=show_progress)  # fmt: skip
+
+
+def _cut_before(text: str, stop: Sequence[str]) -> str:
+    """``text`` up to its first stop string (generation halts on the token that completes one, maybe past it)."""
+    return text[: min((i for i in (text.find(s) for s in stop) if i >= 0), default=len(text))]
 
 
 @functools.lru_cache(maxsize=1)
@@ -295,9 +321,12 @@ def _load_sampler(model_name_or_path: str, gguf_file: str | None, backend: str, 
 def generate_responses(
     model, tokenizer, questions: Sequence[str], *, n: int = 1, temperature: float = 0.0, top_p: float = 1.0,
     max_new_tokens: int = 384, batch_size: int = 16, stop: Sequence[str] = (), seed: int = 0,
-    show_progress: bool = False,
+    completion: bool = False, show_progress: bool = False,
 ) -> list[list[str]]:
-    """``n`` responses per question from a loaded causal LM through its chat template (0 temperature: greedy)."""
+    """``n`` responses per question from a loaded causal LM through its chat template (0 temperature: greedy).
+
+    ``completion``: continue each question as raw text instead (no chat template), cut before any stop string.
+    """
     import torch
     from tqdm.auto import tqdm
 
@@ -305,15 +334,17 @@ def generate_responses(
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     device = next(model.parameters()).device
-    prompts = [tokenizer.apply_chat_template([{"role": "user", "content": q}], tokenize=False,
-                                             add_generation_prompt=True) for q in questions]  # fmt: skip
+    prompts = list(questions) if completion else [
+        tokenizer.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
+        for q in questions]  # fmt: skip
     flat = [(i, p) for i, p in enumerate(prompts) for _ in range(n)]
     flat.sort(key=lambda item: len(item[1]))  # similar lengths batch with little padding
     out: list[list[str]] = [[] for _ in questions]
     torch.manual_seed(seed)
     for start in tqdm(range(0, len(flat), batch_size), desc="sample", disable=not show_progress):
         chunk = flat[start : start + batch_size]
-        inputs = tokenizer([p for _, p in chunk], return_tensors="pt", padding=True, add_special_tokens=False)
+        # a chat template writes its own special tokens; raw text gets the tokenizer's (a BOS, if it has one)
+        inputs = tokenizer([p for _, p in chunk], return_tensors="pt", padding=True, add_special_tokens=completion)
         sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {
             "do_sample": False}  # fmt: skip
         if stop:
@@ -323,5 +354,5 @@ def generate_responses(
                                        pad_token_id=tokenizer.pad_token_id)  # fmt: skip
         texts = tokenizer.batch_decode(generated[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
         for (i, _), text in zip(chunk, texts):
-            out[i].append(text)
+            out[i].append(_cut_before(text, stop) if completion else text)
     return out

@@ -141,6 +141,9 @@ def make_parser() -> argparse.ArgumentParser:
     sample.add_argument("--stop", action="append", default=[],
                         help="a string that ends a response, kept in it; repeatable (e.g. $'\\n```\\n' to stop "
                              "after the first code block)")  # fmt: skip
+    sample.add_argument("--completion", action="store_true",
+                        help="continue each problem's code_prefix (else its question) as raw text, no chat template; "
+                             "the output records keep what was continued as code_prefix")  # fmt: skip
     sample.add_argument("--seed", type=int, default=0)
     sample.set_defaults(run=run_sample)
 
@@ -300,13 +303,19 @@ def run_sample(args: argparse.Namespace) -> int:
     from codescaler.candidates import sample_responses
     from codescaler.jobs import parse_tested, run_chunked
 
+    def prompt(problem: dict) -> str:
+        return problem.get("code_prefix") or problem["question"] if args.completion else problem["question"]
+
     def process(items: list) -> list[dict]:
         samples = sample_responses(
-            [p["question"] for _, _, p in items], args.model, n=args.n, temperature=args.temperature,
+            [prompt(p) for _, _, p in items], args.model, n=args.n, temperature=args.temperature,
             top_p=args.top_p, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
             backend=args.backend, gguf_file=args.gguf_file, dtype=args.dtype, stop=args.stop, seed=args.seed,
+            completion=args.completion,
         )  # fmt: skip
-        return [{**p, "responses": s, "candidate_sources": ["sample"] * len(s)} for (_, _, p), s in zip(items, samples)]
+        prefix = (lambda p: {"code_prefix": prompt(p)}) if args.completion else (lambda p: {})
+        return [{**p, **prefix(p), "responses": s, "candidate_sources": ["sample"] * len(s)}
+                for (_, _, p), s in zip(items, samples)]  # fmt: skip
 
     rows = list(run_chunked(args.input, args.output, parse_tested, process, resume=args.resume, chunk_size=32,
                             desc="sample"))  # fmt: skip

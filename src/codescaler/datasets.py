@@ -10,10 +10,12 @@ Data is read from ``$CODESCALER_DATA`` or the nearest ``shared/data`` above the 
 
 from __future__ import annotations
 
+import ast
 import gzip
 import json
 import os
 import re
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -194,6 +196,41 @@ def _mbpp(root: Path, name: str) -> list[Record]:
                 "language": "python",
                 "tests": [{"type": "assert", "code": f"{setup}\n{t}" if setup else t} for t in tests],
                 "reference": p["code"].replace("\r\n", "\n"),
+                "split": "train",
+                "source": name,
+            }
+        )
+    return records
+
+
+@loader("mbpp-codet")
+def _mbpp_codet(root: Path, name: str) -> list[Record]:
+    """MBPP (sanitized) rewritten by CodeT in HumanEval's style: a signature and docstring to complete.
+
+    The question and the program have the shape of a HumanEval best-of-N pool (the prompt; answers are
+    completions of it), so training on it matches that evaluation's format without touching its problems. Ids are
+    MBPP's (``mbpp/2``) so the problem-level split puts a task on the same side in every rendering.
+    Bodies come indented by 1, 2, 4 spaces or tabs under a 4-space docstring; they are re-indented to 4.
+    The 13 references whose helpers sit outside the prompted function stay unparsed: those records keep
+    no reference (samples can still be drawn for them).
+    """
+    records = []
+    for p in _jsonl(root / "codet" / "mbpp_sanitized_for_code_generation.jsonl"):
+        body = textwrap.indent(textwrap.dedent(p["canonical_solution"].expandtabs(4)), "    ")
+        reference = p["prompt"] + body
+        try:
+            ast.parse(reference)
+        except SyntaxError:
+            reference = None
+        records.append(
+            {
+                "id": "mbpp/" + p["task_id"].split("/")[1],
+                "question": p["prompt"],
+                "language": "python",
+                "code_prefix": p["prompt"],
+                "entry_point": p["entry_point"],
+                "tests": _check_test(p["test"], p["entry_point"]),
+                "reference": reference,
                 "split": "train",
                 "source": name,
             }
