@@ -28,13 +28,14 @@ def pool_figures(records: list[dict]) -> dict:
         labels = record.get("labels") or record["passed"]
         prefix = record.get("code_prefix")
         for response, passed in zip(record["responses"], labels):
-            if not extract_program(response, "python", "strict", prefix).valid:
-                continue
+            found = extract_program(response, "python", "strict", prefix, check="names")
+            undefined = (found.reason or "").startswith("undefined_name")
+            if not (found.valid or undefined):
+                continue  # does not parse: invalid under either check
             parsed += 1
             passing += passed
-            if not extract_program(response, "python", "strict", prefix, check="names").valid:
-                rejected += 1
-                rejected_passing += passed
+            rejected += undefined
+            rejected_passing += undefined and passed
     return {
         "problems": len(records),
         "answers_that_parse": parsed,

@@ -304,7 +304,7 @@ def run_sample(args: argparse.Namespace) -> int:
     from codescaler.jobs import parse_tested, run_chunked
 
     def prompt(problem: dict) -> str:
-        return problem.get("code_prefix") or problem["question"] if args.completion else problem["question"]
+        return (problem.get("code_prefix") or problem["question"]) if args.completion else problem["question"]
 
     def process(items: list) -> list[dict]:
         samples = sample_responses(
