@@ -128,6 +128,6 @@ def test_rm_names_gives_programs_with_undefined_names_no_reward(tmp_path, tiny_r
     with Sandbox(workers=1) as sandbox:
         best_of_n(pool, tmp_path, config=config, model=tiny_rm, model_id="tiny", sandbox=sandbox)
     rows = [json.loads(line)["value"]["rewards"] for line in (tmp_path / "cache" / "rm.jsonl").read_text().splitlines()]
-    plain, named = rows  # one cache line per extraction rule
+    plain, named = rows  # one cache line per extraction rule, in the order of --methods
     assert plain[0] > 0 and named[0] == 0.0
     assert named[1:] == pytest.approx(plain[1:])

@@ -318,7 +318,7 @@ def best_of_n(
     cache.mkdir(parents=True, exist_ok=True)
     truth = ground_truth(pool, sandbox, cache)
     problems = [Problem(p["id"], c) for p, c in zip(pool, truth)]
-    for mode in {m for m in methods if m in _NEEDS_RM}:
+    for mode in dict.fromkeys(m for m in methods if m in _NEEDS_RM):  # in --methods order: a stable cache
         extraction = {"rm-strict": "strict", "rm-lenient": "lenient"}.get(mode, "strict")
         check = "names" if mode == "rm-names" else "syntax"
         for problem, facts in zip(problems, rm_rewards(pool, model, extraction, cache, model_id, check)):
