@@ -43,8 +43,11 @@ from codescaler._sandbox_worker import from_json
 from codescaler.verify import program_of, values_match
 
 METHODS = ("rm", "rm-strict", "rm-lenient", "rm-names", "codet", "vote", "rm+codet", "random", "oracle")
+# RM-only methods -> the reward they rank by: (extraction mode, RewardConfig.check); rm+codet reads "rm"'s.
+_RM_REWARDS = {"rm": ("strict", "syntax"), "rm-strict": ("strict", "syntax"), "rm-lenient": ("lenient", "syntax"),
+               "rm-names": ("strict", "names")}  # fmt: skip
 _NEEDS_TESTS = {"codet", "vote", "rm+codet"}
-_NEEDS_RM = {"rm", "rm-strict", "rm-lenient", "rm-names", "rm+codet"}
+_NEEDS_RM = {*_RM_REWARDS, "rm+codet"}
 
 
 @dataclass
@@ -142,7 +145,7 @@ def select(method: str, problem: Problem, subset: Sequence[int]) -> float:
         return float(any(correct[i] for i in subset))
     if method == "random":
         return sum(correct[i] for i in subset) / len(subset)
-    if method in ("rm", "rm-strict", "rm-lenient", "rm-names"):
+    if method in _RM_REWARDS:
         rewards = problem.rewards[method]
         return expected_pick({i: rewards[i] for i in subset}, correct)
     if problem.outputs is None:
@@ -276,8 +279,8 @@ def rm_rewards(
     head = model.head.weight.detach().cpu().numpy().tobytes()
     weights = [hashlib.sha256(head).hexdigest()[:16], str(next(model.model.parameters()).dtype), model.mixed_bf16,
                model.max_length]  # fmt: skip
+    extraction = mode if check == "syntax" else f"{mode}+{check}"  # keeps caches of syntax-only runs
     for problem in pool:
-        extraction = mode if check == "syntax" else f"{mode}+{check}"  # keeps caches of syntax-only runs
         key = _key("rm", model_id, weights, extraction, problem["id"], problem["responses"], problem.get("code_prefix"))
         if key not in known:
             n = len(problem["responses"])
@@ -319,8 +322,7 @@ def best_of_n(
     truth = ground_truth(pool, sandbox, cache)
     problems = [Problem(p["id"], c) for p, c in zip(pool, truth)]
     for mode in dict.fromkeys(m for m in methods if m in _NEEDS_RM):  # in --methods order: a stable cache
-        extraction = {"rm-strict": "strict", "rm-lenient": "lenient"}.get(mode, "strict")
-        check = "names" if mode == "rm-names" else "syntax"
+        extraction, check = _RM_REWARDS.get(mode, _RM_REWARDS["rm"])
         for problem, facts in zip(problems, rm_rewards(pool, model, extraction, cache, model_id, check)):
             problem.rewards["rm" if mode == "rm+codet" else mode] = facts["rewards"]
             problem.cost.update({f"{mode}_wall": facts["wall"], f"{mode}_cpu": facts["cpu"],
