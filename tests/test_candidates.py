@@ -182,3 +182,24 @@ def test_completion_sampling_continues_the_raw_text(tiny_policy, tmp_path):
     written = [json.loads(x) for x in out.read_text().splitlines()]
     assert [r["code_prefix"] for r in written] == [prompt, prompt]
     assert [r["responses"] for r in written] == [[expected], [expected]]
+
+
+def test_sampling_again_adds_to_the_responses_and_drops_stale_verdicts(tiny_policy, tmp_path):
+    import json
+
+    from codescaler.cli import main
+
+    # as `candidates` wrote it: its `line` is the line of the file it read, not of this one
+    verified = {"line": 5, "id": "a", "question": "def f(x):\n    return", "tests": [], "responses": ["    return 1\n"],
+                "candidate_sources": ["sample"], "passed": [True], "pass_fraction": [1.0],
+                "status": ["passed"]}  # fmt: skip
+    problems, out = tmp_path / "p.jsonl", tmp_path / "s.jsonl"
+    problems.write_text(json.dumps(verified) + "\n")
+    assert main(["sample", str(problems), "-o", str(out), "--model", str(tiny_policy), "-n", "2", "--completion",
+                 "--max-new-tokens", "4", "--seed", "1"]) == 0  # fmt: skip
+    (written,) = [json.loads(x) for x in out.read_text().splitlines()]
+    assert written["line"] == 1  # resume reads it: a stale 5 would mark line 5 of this input done
+    assert written["responses"][0] == "    return 1\n" and len(written["responses"]) == 3
+    assert written["candidate_sources"] == ["sample"] * 3
+    # the verdicts described one response; `candidates` verifies all three again
+    assert not {"passed", "pass_fraction", "status"} & written.keys()

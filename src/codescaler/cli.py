@@ -125,7 +125,8 @@ def make_parser() -> argparse.ArgumentParser:
 
     sample = batch_job(
         "sample", "sample N responses per problem from a local causal LM (on-policy candidates)",
-        "problem records (see `codescaler data export`)", "output JSONL: the records with `responses` added",
+        "problem records (see `codescaler data export`)",
+        "output JSONL: the records, new samples after their `responses`",
     )  # fmt: skip
     sample.add_argument("--model", required=True, help="causal LM: hub id, folder, or a packaged model name")
     sample.add_argument("--gguf-file", default=None, help="GGUF file inside --model's folder")
@@ -314,13 +315,24 @@ def run_sample(args: argparse.Namespace) -> int:
             completion=args.completion,
         )  # fmt: skip
         prefix = (lambda p: {"code_prefix": prompt(p)}) if args.completion else (lambda p: {})
-        return [{**p, **prefix(p), "responses": s, "candidate_sources": ["sample"] * len(s)}
-                for (_, _, p), s in zip(items, samples)]  # fmt: skip
+        return [{**_unverified(p), **prefix(p), **_with_samples(p, s)} for (_, _, p), s in zip(items, samples)]
 
     rows = list(run_chunked(args.input, args.output, parse_tested, process, resume=args.resume, chunk_size=32,
                             desc="sample"))  # fmt: skip
-    print(f"wrote {len(rows)} problems with {args.n} samples each to {args.output}")
+    print(f"wrote {len(rows)} problems with {args.n} new samples each to {args.output}")
     return 0
+
+
+def _unverified(problem: dict) -> dict:
+    """``problem`` without verdicts: they describe its old responses, and `candidates` verifies them all again."""
+    return {k: v for k, v in problem.items() if k not in ("passed", "pass_fraction", "status")}
+
+
+def _with_samples(problem: dict, samples: list[str]) -> dict:
+    """New samples after the responses a problem already has: a second run (another --seed) adds to the first."""
+    old = problem.get("responses", [])
+    sources = problem.get("candidate_sources", ["sample"] * len(old))
+    return {"responses": old + samples, "candidate_sources": sources + ["sample"] * len(samples)}
 
 
 def run_candidates(args: argparse.Namespace) -> int:

@@ -55,7 +55,8 @@ def run_chunked(
                 out[number] = {"line": number, "id": record.get("id") if isinstance(record, dict) else None,
                                "error": str(err)}  # fmt: skip
         for (number, record, _), result in zip(good, process(good) if good else []):
-            out[number] = {"line": number, "id": record.get("id"), **result}
+            # a record from an earlier job carries that job's `line`; this job's wins, or resume skips wrong lines
+            out[number] = {"line": number, "id": record.get("id"), **{k: v for k, v in result.items() if k != "line"}}
         ordered = [out[number] for number, _ in pending]
         if writer is not None:
             writer.write(ordered)
