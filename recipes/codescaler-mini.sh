@@ -4,7 +4,8 @@
 # split; HumanEval-derived problems are refused by `codescaler pairs` and `codescaler train`.
 #
 #   bash recipes/codescaler-mini.sh [RUN_DIR]     (then: python recipes/package_model.py RUN_DIR/model5)
-# (Stage 4, on-policy samples, was tried and not shipped: recipes/codescaler-mini-onpolicy.sh.)
+# (Stages 4 and 6, on-policy samples, were tried and not shipped: recipes/codescaler-mini-onpolicy.sh and
+# recipes/codescaler-mini-stage6.sh.)
 set -euo pipefail
 RUN=${1:-runs/codescaler-mini}
 mkdir -p "$RUN"
