@@ -29,12 +29,11 @@ if any(json.loads(c)['passed']))" "$RUN/sampled-codet-4.jsonl" "$RUN/cand-sample
 codescaler sample "$RUN/sampled-codet-again.jsonl" -o "$RUN/sampled-codet-8.jsonl" --seed 1 "${SAMPLE[@]}"
 codescaler candidates "$RUN/sampled-codet-8.jsonl" -o "$RUN/cand-sampled-codet-8.jsonl" "${VERIFY[@]}"
 codescaler pairs "$RUN/cand-sampled-codet-8.jsonl" -o "$RUN/pairs-onpolicy-codet.jsonl" --max-pairs-per-problem 6
-# the on-policy training pairs beside 600 of stage 5's training pairs, shuffled; from stage 5 at lr 1e-4
+# the on-policy training pairs beside 600 of stage 5's training pairs (the trainer shuffles them; the run
+# behind the card's figures shuffled the file too, with random.Random(6)); from stage 5 at lr 1e-4
 python "$HERE/select_pairs.py" "$RUN/pairs-onpolicy-codet.jsonl" "$RUN/pairs-stage6-onpolicy.jsonl"
 python "$HERE/select_pairs.py" "$RUN/pairs-stage5.jsonl" "$RUN/pairs-stage6-replay.jsonl" --limit 600 --seed 6
-python -c "import random, sys; rows = open(sys.argv[1]).readlines() + open(sys.argv[2]).readlines(); \
-random.Random(6).shuffle(rows); open(sys.argv[3], 'w').writelines(rows)" \
-  "$RUN/pairs-stage6-onpolicy.jsonl" "$RUN/pairs-stage6-replay.jsonl" "$RUN/pairs-stage6.jsonl"
+cat "$RUN/pairs-stage6-onpolicy.jsonl" "$RUN/pairs-stage6-replay.jsonl" > "$RUN/pairs-stage6.jsonl"
 codescaler train --model_name_or_path "$RUN/model5" --pairs "$RUN/pairs-stage6.jsonl" \
   --eval_pairs "$RUN/pairs-validation.jsonl" --output_dir "$RUN/model6" --finetune lora --bf16 true \
   --use_cpu true --max_length 512 --per_device_train_batch_size 8 --learning_rate 1e-4 --save_steps 50 \
