@@ -301,38 +301,17 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_sample(args: argparse.Namespace) -> int:
-    from codescaler.candidates import sample_responses
-    from codescaler.jobs import parse_tested, run_chunked
+    from codescaler.jobs import parse_tested, run_chunked, sample_job
 
-    def prompt(problem: dict) -> str:
-        return (problem.get("code_prefix") or problem["question"]) if args.completion else problem["question"]
-
-    def process(items: list) -> list[dict]:
-        samples = sample_responses(
-            [prompt(p) for _, _, p in items], args.model, n=args.n, temperature=args.temperature,
-            top_p=args.top_p, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
-            backend=args.backend, gguf_file=args.gguf_file, dtype=args.dtype, stop=args.stop, seed=args.seed,
-            completion=args.completion,
-        )  # fmt: skip
-        prefix = (lambda p: {"code_prefix": prompt(p)}) if args.completion else (lambda p: {})
-        return [{**_unverified(p), **prefix(p), **_with_samples(p, s)} for (_, _, p), s in zip(items, samples)]
-
-    rows = list(run_chunked(args.input, args.output, parse_tested, process, resume=args.resume, chunk_size=32,
+    job = sample_job(
+        args.model, completion=args.completion, n=args.n, temperature=args.temperature, top_p=args.top_p,
+        max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, backend=args.backend,
+        gguf_file=args.gguf_file, dtype=args.dtype, stop=args.stop, seed=args.seed,
+    )  # fmt: skip
+    rows = list(run_chunked(args.input, args.output, parse_tested, job, resume=args.resume, chunk_size=32,
                             desc="sample"))  # fmt: skip
     print(f"wrote {len(rows)} problems with {args.n} new samples each to {args.output}")
     return 0
-
-
-def _unverified(problem: dict) -> dict:
-    """``problem`` without verdicts: they describe its old responses, and `candidates` verifies them all again."""
-    return {k: v for k, v in problem.items() if k not in ("passed", "pass_fraction", "status")}
-
-
-def _with_samples(problem: dict, samples: list[str]) -> dict:
-    """New samples after the responses a problem already has: a second run (another --seed) adds to the first."""
-    old = problem.get("responses", [])
-    sources = problem.get("candidate_sources", ["sample"] * len(old))
-    return {"responses": old + samples, "candidate_sources": sources + ["sample"] * len(samples)}
 
 
 def run_candidates(args: argparse.Namespace) -> int:

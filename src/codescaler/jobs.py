@@ -1,4 +1,4 @@
-"""File-to-file batch jobs behind ``codescaler score``, ``rank`` and ``verify``.
+"""File-to-file batch jobs behind ``codescaler score``, ``rank``, ``verify``, ``sample`` and ``candidates``.
 
 Input is read in chunks; each chunk is processed in one call (so candidates of a problem share their
 prefix, and programs spread over every sandbox worker) and written before the next starts, which is
@@ -183,6 +183,35 @@ def verify_job(sandbox, mode="lenient") -> Callable[[list], list[Output]]:
             }
             for verifications in verify_responses([p for _, _, p in items], sandbox, mode=mode)
         ]
+
+    return process
+
+
+def sample_job(model_name_or_path: str, *, completion: bool = False, **sampling: Any) -> Callable[[list], list[Output]]:
+    """Per problem: its record with new samples after its ``responses`` (another ``seed`` adds to a first run).
+
+    The record's verdicts are dropped: they describe its old responses, and ``candidates`` verifies them all
+    again. ``completion``: continue ``code_prefix`` (else the question) as raw text, recorded as ``code_prefix``.
+    ``sampling``: the keyword arguments of :func:`codescaler.candidates.sample_responses`.
+    """
+    from codescaler.candidates import sample_responses
+
+    def prompt(problem: dict) -> str:
+        return (problem.get("code_prefix") or problem["question"]) if completion else problem["question"]
+
+    def process(items: list[tuple[int, dict, dict]]) -> list[Output]:
+        problems = [p for _, _, p in items]
+        samples = sample_responses([prompt(p) for p in problems], model_name_or_path, completion=completion, **sampling)
+        out = []
+        for problem, new in zip(problems, samples):
+            old = problem.get("responses", [])
+            sources = problem.get("candidate_sources", ["sample"] * len(old))
+            record = {k: v for k, v in problem.items() if k not in ("passed", "pass_fraction", "status")}
+            if completion:
+                record["code_prefix"] = prompt(problem)
+            record["responses"], record["candidate_sources"] = old + new, sources + ["sample"] * len(new)
+            out.append(record)
+        return out
 
     return process
 
