@@ -170,19 +170,21 @@ def rank_job(model, config=None) -> Callable[[list], list[Output]]:
     return process
 
 
+def _verdicts(verifications: list) -> Output:
+    """What ``verify`` and ``candidates`` write per problem: one verdict per response in each field."""
+    return {
+        "passed": [v.passed for v in verifications],
+        "pass_fraction": [round(v.pass_fraction, 6) for v in verifications],
+        "status": [v.status for v in verifications],
+    }
+
+
 def verify_job(sandbox, mode="lenient") -> Callable[[list], list[Output]]:
     """Per problem: passed, pass_fraction and status per response."""
     from codescaler.verify import verify_responses
 
     def process(items: list[tuple[int, dict, dict]]) -> list[Output]:
-        return [
-            {
-                "passed": [v.passed for v in verifications],
-                "pass_fraction": [round(v.pass_fraction, 6) for v in verifications],
-                "status": [v.status for v in verifications],
-            }
-            for verifications in verify_responses([p for _, _, p in items], sandbox, mode=mode)
-        ]
+        return [_verdicts(v) for v in verify_responses([p for _, _, p in items], sandbox, mode=mode)]
 
     return process
 
@@ -206,7 +208,7 @@ def sample_job(model_name_or_path: str, *, completion: bool = False, **sampling:
         for problem, new in zip(problems, samples):
             old = problem.get("responses", [])
             sources = problem.get("candidate_sources", ["sample"] * len(old))
-            record = {k: v for k, v in problem.items() if k not in ("passed", "pass_fraction", "status")}
+            record = {k: v for k, v in problem.items() if k not in _verdicts([])}  # its verdict fields
             if completion:
                 record["code_prefix"] = prompt(problem)
             record["responses"], record["candidate_sources"] = old + new, sources + ["sample"] * len(new)
@@ -231,9 +233,7 @@ def candidates_job(sandbox, config=None, mode="lenient") -> Callable[[list], lis
                     **kept,
                     "responses": problem["responses"],
                     "candidate_sources": problem["candidate_sources"],
-                    "passed": [v.passed for v in verifications],
-                    "pass_fraction": [round(v.pass_fraction, 6) for v in verifications],
-                    "status": [v.status for v in verifications],
+                    **_verdicts(verifications),
                 }
             )
         return out
