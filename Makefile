@@ -19,6 +19,8 @@ $(VENV)/.installed: pyproject.toml
 
 lint: install
 	$(PY) -m ruff check src tests bench recipes
+	$(PY) -m ruff format --check src tests bench recipes
+	$(PY) -m mypy
 
 test: lint
 	$(PY) -m pytest -q

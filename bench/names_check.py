@@ -1,4 +1,4 @@
-"""How often the undefined-name check (``RewardConfig.check="names"``) rejects a program that passes.
+"""How often the undefined-name check (``ScoringConfig.check="names"``) rejects a program that passes.
 
 For each labelled pool: of the answers that parse, how many the check rejects, and how many of those
 pass every test (the check's false rejections: the name sits on a line the tests never run). The pools
@@ -17,7 +17,7 @@ import time
 
 from common import write_result
 
-from codescaler import datasets
+from codescaler import benchmarks
 from codescaler.extract import extract_program
 
 
@@ -48,16 +48,18 @@ def pool_figures(records: list[dict]) -> dict:
 
 
 def main() -> None:
-    pools = {"multiple-python (HumanEval, eval)": datasets.load("multiple-python")}
+    pools = {"multiple-python (HumanEval, eval)": benchmarks.load("multiple-python")}
     for path in sys.argv[1:]:
         with open(path) as f:
             pools[path] = [json.loads(line) for line in f if line.strip()]
     result = {name: pool_figures(records) for name, records in pools.items()}
     for name, r in result.items():
-        print(f"{name}: {r['answers_that_parse']} answers parse ({r['passing']} pass); the names check rejects "  # noqa: T201
-              f"{r['rejected_by_names']}, of which {r['rejected_that_pass']} pass; pass rate of the kept "
-              f"{r['pass_rate_of_kept']:.1%} ({r['seconds']} s)")  # fmt: skip
-    print(write_result("names_check", {"pools": result}))  # noqa: T201
+        print(
+            f"{name}: {r['answers_that_parse']} answers parse ({r['passing']} pass); the names check rejects "
+            f"{r['rejected_by_names']}, of which {r['rejected_that_pass']} pass; pass rate of the kept "
+            f"{r['pass_rate_of_kept']:.1%} ({r['seconds']} s)"
+        )
+    print(write_result("names_check", {"pools": result}))
 
 
 if __name__ == "__main__":

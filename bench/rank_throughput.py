@@ -20,7 +20,7 @@ import numpy as np
 from common import DATA, kendall_tau, write_result
 from score_throughput import reference_scores
 
-from codescaler import RewardConfig, RewardModel, reward
+from codescaler import RewardModel, ScoringConfig, reward
 
 POOL = "HumanEval_codegen16B_temp0.8_topp0.95_num100_max300_code_solution.jsonl"
 
@@ -36,7 +36,7 @@ def rewards_of(rm: RewardModel, problems: list[dict]) -> tuple[list[list[float]]
     questions = [p["prompt"] for p in problems for _ in p["samples"]]
     responses = [s for p in problems for s in p["samples"]]
     start = time.perf_counter()
-    results = reward(rm, questions, responses, code_prefixes=questions, config=RewardConfig(), show_progress=True)
+    results = reward(rm, questions, responses, code_prefixes=questions, config=ScoringConfig(), show_progress=True)
     seconds = time.perf_counter() - start
     per_problem, valid, at = [], [], 0
     for p in problems:

@@ -11,8 +11,8 @@ import time
 import torch
 from common import write_result
 
-from codescaler.candidates import _load_sampler, generate_responses
-from codescaler.datasets import load
+from codescaler.benchmarks import load
+from codescaler.generation import SampleConfig, TransformersSampler
 
 MODEL = "smollm2-135m"
 
@@ -23,22 +23,30 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=128)
     args = parser.parse_args()
     questions = [r["question"] for r in load("mbpp")[: args.problems]]
-    model, tokenizer = _load_sampler(MODEL, None, "transformers", "float32", 0)
+    sampler = TransformersSampler.from_pretrained(MODEL, dtype="float32")
+    config = SampleConfig(n=4, temperature=0.8, top_p=0.95, max_new_tokens=args.max_new_tokens, batch_size=16)
     rows = {}
     for dtype in ("float32", "bfloat16"):
-        model = model.to(getattr(torch, dtype))
+        sampler.model = sampler.model.to(getattr(torch, dtype))
         start = time.perf_counter()
-        out = generate_responses(model, tokenizer, questions, n=4, temperature=0.8, top_p=0.95,
-                                 max_new_tokens=args.max_new_tokens, batch_size=16)  # fmt: skip
+        out = sampler.generate(questions, config)
         seconds = time.perf_counter() - start
-        tokens = sum(len(tokenizer(text)["input_ids"]) for answers in out for text in answers)
+        tokens = sum(len(sampler.tokenizer(text)["input_ids"]) for answers in out for text in answers)
         rows[dtype] = {"seconds": seconds, "tokens": tokens, "tokens_per_second": tokens / seconds}
-        print(f"{dtype:9s} {tokens:6d} tokens in {seconds:6.1f} s: {tokens / seconds:6.1f} tokens/s")  # noqa: T201
+        print(f"{dtype:9s} {tokens:6d} tokens in {seconds:6.1f} s: {tokens / seconds:6.1f} tokens/s")
     ratio = rows["bfloat16"]["tokens_per_second"] / rows["float32"]["tokens_per_second"]
-    print(f"bfloat16 / float32: {ratio:.2f}x")  # noqa: T201
-    write_result("sample_throughput", {"model": MODEL, "problems": args.problems, "samples_per_problem": 4,
-                                       "max_new_tokens": args.max_new_tokens, "dtypes": rows,
-                                       "bf16_speedup": ratio})  # fmt: skip
+    print(f"bfloat16 / float32: {ratio:.2f}x")
+    write_result(
+        "sample_throughput",
+        {
+            "model": MODEL,
+            "problems": args.problems,
+            "samples_per_problem": 4,
+            "max_new_tokens": args.max_new_tokens,
+            "dtypes": rows,
+            "bf16_speedup": ratio,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import httpx
 import torch
 from common import write_result
 
-from codescaler import datasets
+from codescaler import benchmarks
 
 
 def free_port() -> int:
@@ -34,7 +34,7 @@ def free_port() -> int:
 def start_server(model: str, port: int, extra: list[str]) -> subprocess.Popen:
     """The CLI in a child process, as a user runs it; returns once /health answers."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "codescaler.cli", "serve", "--model", model, "--port", str(port), *extra],
+        [sys.executable, "-m", "codescaler", "serve", "--model", model, "--port", str(port), *extra],
         stdout=subprocess.DEVNULL,
     )
     deadline = time.time() + 180
@@ -75,8 +75,14 @@ async def load(port: int, items: list[dict], clients: int, seconds: float) -> di
     elapsed = time.perf_counter() - started
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")  # noqa: E731
-    return {"requests": len(latencies), "failures": failures, "seconds": elapsed,
-            "throughput_rps": len(latencies) / elapsed, "p50_s": pick(0.50), "p99_s": pick(0.99)}  # fmt: skip
+    return {
+        "requests": len(latencies),
+        "failures": failures,
+        "seconds": elapsed,
+        "throughput_rps": len(latencies) / elapsed,
+        "p50_s": pick(0.50),
+        "p99_s": pick(0.99),
+    }
 
 
 def main() -> None:
@@ -91,11 +97,18 @@ def main() -> None:
     if args.items:
         items = [json.loads(line) for line in open(args.items) if line.strip()]
     else:
-        items = [{"question": p["question"], "response": f"```python\n{p['reference']}\n```"}
-                 for p in datasets.load("mbpp")]  # fmt: skip
-    result = {"model": args.model, "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
-              "clients": args.clients, "seconds": args.seconds,
-              "server_args": args.server_args, "modes": {}}  # fmt: skip
+        items = [
+            {"question": p["question"], "response": f"```python\n{p['reference']}\n```"}
+            for p in benchmarks.load("mbpp")
+        ]
+    result = {
+        "model": args.model,
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "server_args": args.server_args,
+        "modes": {},
+    }
     for mode, extra in (("dynamic batching", ["--max-wait-ms", "10"]), ("no batching", ["--max-batch-items", "1"])):
         port = free_port()
         server = start_server(args.model, port, extra + args.server_args.split())
@@ -106,8 +119,10 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=60)
         m = result["modes"][mode]
-        print(f"{mode:<17} {m['throughput_rps']:7.2f} req/s  p50 {m['p50_s']:.3f} s  p99 {m['p99_s']:.3f} s  "
-              f"failures {m['failures']}")  # fmt: skip
+        print(
+            f"{mode:<17} {m['throughput_rps']:7.2f} req/s  p50 {m['p50_s']:.3f} s  p99 {m['p99_s']:.3f} s  "
+            f"failures {m['failures']}"
+        )
     ratio = result["modes"]["dynamic batching"]["throughput_rps"] / result["modes"]["no batching"]["throughput_rps"]
     result["throughput_ratio"] = ratio
     print(f"dynamic batching / none: {ratio:.2f}x throughput")

@@ -15,15 +15,15 @@ import time
 
 import torch
 from common import write_result
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from codescaler import datasets
+from codescaler import benchmarks
 from codescaler.bon import generated_calls
-from codescaler.candidates import generate_responses
-from codescaler.model import resolve_model_path
+from codescaler.generation import SampleConfig, TransformersSampler
 
-PROMPT = ("Here is a Python function to test:\n\n{prompt}\n\nWrite 5 different test cases for `{entry}` as "
-          "Python assert statements, one per line, in the form `assert {entry}(...) == ...`.")  # fmt: skip
+PROMPT = (
+    "Here is a Python function to test:\n\n{prompt}\n\nWrite 5 different test cases for `{entry}` as "
+    "Python assert statements, one per line, in the form `assert {entry}(...) == ...`."
+)
 
 
 def main() -> None:
@@ -32,27 +32,31 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--max-new-tokens", type=int, default=256)
     args = parser.parse_args()
-    problems = datasets.load("humaneval")[: args.problems]
-    path, gguf = resolve_model_path(args.model, None)
-    tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=gguf)
-    model = AutoModelForCausalLM.from_pretrained(path, gguf_file=gguf).eval()
+    problems = benchmarks.load("humaneval")[: args.problems]
+    sampler = TransformersSampler.from_pretrained(args.model, dtype="float32")
+    greedy = SampleConfig(n=1, temperature=0.0, max_new_tokens=args.max_new_tokens, batch_size=8)
     prompts = [PROMPT.format(prompt=p["question"], entry=p["entry_point"]) for p in problems]
-    generate_responses(model, tokenizer, prompts[:1], max_new_tokens=8)  # warm-up
+    sampler.generate(prompts[:1], SampleConfig(n=1, temperature=0.0, max_new_tokens=8))  # warm-up
     wall, cpu = time.perf_counter(), time.process_time()
-    answers = generate_responses(model, tokenizer, prompts, max_new_tokens=args.max_new_tokens, batch_size=8)
+    answers = sampler.generate(prompts, greedy)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    tokens = sum(len(tokenizer(a[0])["input_ids"]) for a in answers)
+    tokens = sum(len(sampler.tokenizer(a[0])["input_ids"]) for a in answers)
     usable = [len(generated_calls(a[0].splitlines(), p["entry_point"])) for a, p in zip(answers, problems)]
     result = {
-        "model": args.model, "problems": len(problems), "threads": torch.get_num_threads(),
-        "wall_s_per_problem": wall / len(problems), "cpu_s_per_problem": cpu / len(problems),
+        "model": args.model,
+        "problems": len(problems),
+        "threads": torch.get_num_threads(),
+        "wall_s_per_problem": wall / len(problems),
+        "cpu_s_per_problem": cpu / len(problems),
         "generated_tokens_per_problem": tokens / len(problems),
         "usable_asserts_per_problem": sum(usable) / len(problems),
         "problems_with_a_usable_assert": sum(u > 0 for u in usable),
-    }  # fmt: skip
-    print(f"{args.model}: {result['wall_s_per_problem']:.2f} s wall ({result['cpu_s_per_problem']:.2f} s CPU) per "
-          f"problem to write tests; {result['usable_asserts_per_problem']:.1f} usable asserts per problem; "
-          f"{result['problems_with_a_usable_assert']}/{len(problems)} problems with at least one")  # fmt: skip
+    }
+    print(
+        f"{args.model}: {result['wall_s_per_problem']:.2f} s wall ({result['cpu_s_per_problem']:.2f} s CPU) per "
+        f"problem to write tests; {result['usable_asserts_per_problem']:.1f} usable asserts per problem; "
+        f"{result['problems_with_a_usable_assert']}/{len(problems)} problems with at least one"
+    )
     write_result("test_generation_cost", result)
 
 

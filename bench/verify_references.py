@@ -15,7 +15,7 @@ import time
 
 from common import write_result
 
-from codescaler import datasets
+from codescaler import benchmarks
 from codescaler.sandbox import Limits, Sandbox
 from codescaler.verify import verify_responses
 
@@ -27,7 +27,7 @@ def main() -> None:
     result: dict = {}
     with Sandbox(limits=Limits(timeout=20)) as sandbox:
         for name in REFERENCE_SETS:
-            problems = datasets.load(name)
+            problems = benchmarks.load(name)
             for p in problems:
                 p["responses"] = [f"```python\n{p['reference']}\n```"]
             start = time.perf_counter()
@@ -57,7 +57,7 @@ def main() -> None:
                 }
                 print(f"{name:>16}: skipped ({result[name]['skipped']})")
                 continue
-            problems = datasets.load(name)
+            problems = benchmarks.load(name)
             verified = list(verify_responses(problems, sandbox))
             canonical_fail = [p["id"] for p, v in zip(problems, verified) if not v[0].passed]
             buggy_pass = [p["id"] for p, v in zip(problems, verified) if v[1].passed]

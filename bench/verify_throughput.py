@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from common import write_result
 
-from codescaler import datasets
+from codescaler import benchmarks
 from codescaler.sandbox import Limits, Sandbox
 from codescaler.verify import verify_responses
 
@@ -95,7 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     cores = os.cpu_count() or 1
 
-    problems = datasets.load("codet-humaneval")[: args.problems]
+    problems = benchmarks.load("codet-humaneval")[: args.problems]
     with Sandbox(workers=cores, limits=Limits(timeout=args.timeout)) as sandbox:
         full, verdicts = side_by_side(problems, sandbox, args.timeout, cores)
         # A looping program costs the timeout in any runner: the second run, without them, shows what
@@ -116,7 +116,7 @@ def main() -> None:
                 )
             )
         if not args.skip_multiple:
-            pool_problems = datasets.load("multiple-python")
+            pool_problems = benchmarks.load("multiple-python")
             start = time.perf_counter()
             verified = [v.passed for vs in verify_responses(pool_problems, sandbox) for v in vs]
             seconds = time.perf_counter() - start

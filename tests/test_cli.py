@@ -3,8 +3,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import run_cli_without
 
 from codescaler.cli import main, make_parser
+from codescaler.schema import ScoreRow
 
 GOOD = "```python\ndef f(x):\n    return x + 1\n```"
 
@@ -50,7 +52,7 @@ def test_score_writes_one_line_per_input_including_malformed(tiny_model_dir, tmp
     rows = read_out(out)
     assert [r["line"] for r in rows] == [1, 2, 3, 4, 5]
     assert rows[0]["valid"] and isinstance(rows[0]["score"], float) and rows[0]["reward"] > 0
-    assert set(rows[0]) == {"line", "id", "code", "valid", "reason", "score", "reward", "truncated"}
+    assert set(rows[0]) == set(ScoreRow.__annotations__)  # the schema's row, no more, no less
     assert rows[1]["error"].startswith("line 2: invalid JSON")
     assert rows[2]["error"] == "line 3 (id 'c'): field 'response' must be str, got nothing"
     assert rows[3]["error"] == "line 4: expected a JSON object, got list"
@@ -105,8 +107,46 @@ def test_rank_prints_table_and_writes_order(tiny_model_dir, tmp_path, capsys):
     assert "field 'responses' must be list" in rows[2]["error"]
 
 
+def test_train_takes_its_flags_after_global_ones():
+    """`train` was only special-cased as the first argument: `codescaler -v train --help` failed."""
+    result = subprocess.run(
+        [sys.executable, "-m", "codescaler", "-v", "train", "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "--pairs" in result.stdout and "--finetune" in result.stdout
+    with pytest.raises(SystemExit):
+        main(["score", "in.jsonl", "-o", "out.jsonl", "--no-such-flag"])
+
+
+def test_list_fields_take_lists():
+    args = make_parser().parse_args(["bon", "pool.jsonl", "-o", "r", "--methods", "rm", "oracle", "--n", "1", "4"])
+    assert (args.methods, args.n) == (["rm", "oracle"], [1, 4])
+    args = make_parser().parse_args(["sample", "p.jsonl", "-o", "s", "--model", "m", "--stop", "A", "--stop", "B", "C"])
+    assert args.stop == ["A", "B", "C"] and make_parser().parse_args(["bon", "p", "-o", "r"]).n[-1] == 100
+    with pytest.raises(SystemExit, match="unknown methods"):
+        main(["bon", "pool.jsonl", "-o", "r", "--methods", "rm", "best"])
+
+
+def test_commands_that_load_no_model_run_without_torch(tmp_path):
+    """A verl or Ray CPU worker that only executes tests may have no torch: verify, evaluate and data run there."""
+    problems, verified = tmp_path / "p.jsonl", tmp_path / "v.jsonl"
+    write_lines(
+        problems,
+        [
+            {
+                "id": "a",
+                "question": "q",
+                "tests": [{"type": "assert", "code": "assert x == 1"}],
+                "responses": ["```python\nx = 1\n```", "```python\nx = 2\n```"],
+            }
+        ],
+    )
+    commands = [["data", "list"], ["verify", str(problems), "-o", str(verified), "--workers", "1"]]
+    run_cli_without(("torch", "transformers", "trl"), *commands, ["evaluate", str(verified), "--k", "1", "2"])
+    assert read_out(verified)[0]["passed"] == [True, False]
+
+
 def test_console_script_runs():
-    result = subprocess.run([sys.executable, "-m", "codescaler.cli", "--help"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "codescaler", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "score" in result.stdout and "rank" in result.stdout
 
 
@@ -117,7 +157,7 @@ def test_resume_after_a_real_kill_9(tiny_model_dir, tmp_path):
 
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     write_lines(src, [{"id": i, "question": f"Q{i % 7}", "response": GOOD.replace("1", str(i))} for i in range(3000)])
-    argv = [sys.executable, "-m", "codescaler.cli", "score", str(src), "-o", str(out), "--model", str(tiny_model_dir)]
+    argv = [sys.executable, "-m", "codescaler", "score", str(src), "-o", str(out), "--model", str(tiny_model_dir)]
     job = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and job.poll() is None:

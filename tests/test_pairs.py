@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from codescaler import datasets
+from codescaler import benchmarks
 from codescaler.pairs import (
     PairsConfig,
     build_pairs,
@@ -16,13 +16,22 @@ CHOSEN = "def add(a, b):\n    return a + b\n"
 
 
 def problem(pid="mbpp/7", **extra):
-    responses = [f"```python\n{CHOSEN}```", "```python\ndef add(a, b):\n    return a - b\n```",
-                 "```python\ndef add(a, b):\n    return a * b\n```", "no code here",
-                 "```python\ndef add(a, b):\n    return a - b  # same program\n```"]  # fmt: skip
-    return {"id": pid, "question": "Add two numbers.", "responses": responses,
-            "passed": [True, False, False, False, False], "pass_fraction": [1.0, 0.5, 0.0, 0.0, 0.5],
-            "candidate_sources": ["reference", "mutant:arithmetic", "unaligned", "sample", "sample"],
-            **extra}  # fmt: skip
+    responses = [
+        f"```python\n{CHOSEN}```",
+        "```python\ndef add(a, b):\n    return a - b\n```",
+        "```python\ndef add(a, b):\n    return a * b\n```",
+        "no code here",
+        "```python\ndef add(a, b):\n    return a - b  # same program\n```",
+    ]
+    return {
+        "id": pid,
+        "question": "Add two numbers.",
+        "responses": responses,
+        "passed": [True, False, False, False, False],
+        "pass_fraction": [1.0, 0.5, 0.0, 0.0, 0.5],
+        "candidate_sources": ["reference", "mutant:arithmetic", "unaligned", "sample", "sample"],
+        **extra,
+    }
 
 
 def test_pairs_rule_dedup_hard_negatives_and_bare_code():
@@ -31,17 +40,25 @@ def test_pairs_rule_dedup_hard_negatives_and_bare_code():
     assert all(p["chosen"] == CHOSEN.rstrip("\n") or p["chosen"] == CHOSEN for p in pairs)
     assert all("```" not in p["chosen"] + p["rejected"] for p in pairs)
     assert {p["source"] for p in pairs} == {"mutant:arithmetic", "unaligned"}
-    assert set(pairs[0]) == {"question", "chosen", "rejected", "problem_id", "source", "chosen_pass",
-                             "rejected_pass", "split"}  # fmt: skip
+    assert set(pairs[0]) == {
+        "question",
+        "chosen",
+        "rejected",
+        "problem_id",
+        "source",
+        "chosen_pass",
+        "rejected_pass",
+        "split",
+    }
 
 
 def test_cap_ratios_and_no_pairs_without_both_sides():
-    capped = list(build_pairs([problem()], PairsConfig(max_pairs_per_problem=1, source_ratios="unaligned=1")))
+    capped = list(build_pairs([problem()], PairsConfig(max_pairs_per_problem=1, source_ratios=["unaligned=1"])))
     assert [p["source"] for p in capped] == ["unaligned"]
     all_wrong = {**problem(), "passed": [False] * 5}
     assert list(build_pairs([all_wrong])) == []
     with pytest.raises(ValueError, match="name=fraction"):
-        list(build_pairs([problem()], PairsConfig(source_ratios="unaligned")))
+        list(build_pairs([problem()], PairsConfig(source_ratios=["unaligned"])))
 
 
 def test_problem_level_split_is_stable_and_shared_by_mbpp_and_mbppplus():
@@ -52,8 +69,9 @@ def test_problem_level_split_is_stable_and_shared_by_mbpp_and_mbppplus():
     assert len({p["split"] for p in pairs}) == 1
 
 
+@pytest.mark.data
 def test_refuses_humaneval_by_split_id_prompt_and_line():
-    he = datasets.load("humaneval")[0]
+    he = benchmarks.load("humaneval")[0]
     assert humaneval_match({"id": "x", "question": "q", "split": "eval"}) == "split"
     assert humaneval_match({"id": "HumanEval/0", "question": "q"}) == "id"
     assert humaneval_match({"id": "x", "question": he["question"]}) == "prompt"
@@ -64,15 +82,17 @@ def test_refuses_humaneval_by_split_id_prompt_and_line():
     assert list(build_pairs([problem("HumanEval/0")], PairsConfig(allow_eval=True)))
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("name", ["mbpp", "mbpp-codet", "mbppplus", "leetcode-train", "lcb-train", "codecontests"])
 def test_training_sets_are_not_flagged(name):
-    assert not any(humaneval_match(r) for r in datasets.load(name))
+    assert not any(humaneval_match(r) for r in benchmarks.load(name))
 
 
+@pytest.mark.data
 def test_packaged_fingerprints_are_current():
     from importlib import resources
 
-    prompts = [r["question"] for n in datasets.names() for r in datasets.load(n) if r.get("split") == "eval"]
+    prompts = [r["question"] for n in benchmarks.names() for r in benchmarks.load(n) if r.get("split") == "eval"]
     packaged = json.loads(resources.files("codescaler").joinpath("humaneval_fingerprints.json").read_text())
     assert packaged == fingerprints(prompts)
 
@@ -102,9 +122,25 @@ def test_strip_test_code_drops_module_level_tests_and_keeps_the_solution():
 def test_pairs_strip_pasted_tests_so_they_are_no_cue():
     # a failing answer that pasted the question's asserts, against a reference that has none
     rejected = "def add(a, b):\n    return a - b\n\nassert add(1, 2) == 3\nprint(add(2, 2))\n"
-    record = {"id": "mbpp/9", "question": "Add.", "responses": [f"```python\n{CHOSEN}```", f"```python\n{rejected}```"],
-              "passed": [True, False], "candidate_sources": ["reference", "sample"]}  # fmt: skip
+    record = {
+        "id": "mbpp/9",
+        "question": "Add.",
+        "responses": [f"```python\n{CHOSEN}```", f"```python\n{rejected}```"],
+        "passed": [True, False],
+        "candidate_sources": ["reference", "sample"],
+    }
     [pair] = build_pairs([record], PairsConfig(validation_fraction=0.0))
     assert pair["rejected"].rstrip() == "def add(a, b):\n    return a - b"
     [kept] = build_pairs([record], PairsConfig(validation_fraction=0.0, strip_tests=False))
     assert "assert add(1, 2) == 3" in kept["rejected"]
+
+
+@pytest.mark.data
+def test_rl_holds_out_the_problems_the_pairs_hold_out():
+    """The RL split was fixed at 10% and seed 0, whatever split the pairs were made with."""
+    from codescaler.rl import RLConfig, problem_sets
+
+    train, held = problem_sets(RLConfig(validation_fraction=0.3, split_seed=5, eval_problems=10_000))
+    assert {problem_split(p["id"], 0.3, 5) for p in train} == {"train"}
+    assert {problem_split(p["id"], 0.3, 5) for p in held} == {"validation"}
+    assert 0.2 < len(held) / (len(train) + len(held)) < 0.4

@@ -29,8 +29,12 @@ def test_score_and_verify_with_ray_equal_local(tmp_path, tiny_model_dir, local_r
     answers.write_text("".join(json.dumps(r) + "\n" for r in rows))
     common = ["--model", str(tiny_model_dir)]
     assert main(["score", str(answers), "-o", str(tmp_path / "local.jsonl"), *common]) == 0
-    assert main(["score", str(answers), "-o", str(tmp_path / "ray.jsonl"), "--engine", "ray", "--ray-actors", "2",
-                 *common]) == 0  # fmt: skip
+    assert (
+        main(
+            ["score", str(answers), "-o", str(tmp_path / "ray.jsonl"), "--engine", "ray", "--ray-actors", "2", *common]
+        )
+        == 0
+    )
     local, remote = read(tmp_path / "local.jsonl"), read(tmp_path / "ray.jsonl")
     assert [r["line"] for r in remote] == list(range(1, 12)) and "error" in remote[-1]
     for a, b in zip(local, remote):
@@ -40,10 +44,29 @@ def test_score_and_verify_with_ray_equal_local(tmp_path, tiny_model_dir, local_r
 
     problems = tmp_path / "problems.jsonl"
     tests = [{"type": "assert", "code": "assert add(1, 2) == 3"}]
-    problems.write_text("".join(json.dumps({"id": i, "question": "q", "tests": tests, "responses": [r["response"]]})
-                                + "\n" for i, r in enumerate(rows[:10])))  # fmt: skip
+    problems.write_text(
+        "".join(
+            json.dumps({"id": i, "question": "q", "tests": tests, "responses": [r["response"]]}) + "\n"
+            for i, r in enumerate(rows[:10])
+        )
+    )
     assert main(["verify", str(problems), "-o", str(tmp_path / "v-local.jsonl"), "--workers", "1"]) == 0
-    assert main(["verify", str(problems), "-o", str(tmp_path / "v-ray.jsonl"), "--workers", "1", "--engine", "ray",
-                 "--ray-actors", "2"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "verify",
+                str(problems),
+                "-o",
+                str(tmp_path / "v-ray.jsonl"),
+                "--workers",
+                "1",
+                "--engine",
+                "ray",
+                "--ray-actors",
+                "2",
+            ]
+        )
+        == 0
+    )
     assert read(tmp_path / "v-local.jsonl") == read(tmp_path / "v-ray.jsonl")
     assert [r["passed"] for r in read(tmp_path / "v-ray.jsonl")][:3] == [[True], [False], [False]]

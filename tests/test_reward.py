@@ -1,6 +1,6 @@
 import pytest
 
-from codescaler import RewardConfig, rank, reward
+from codescaler import ScoringConfig, rank, reward
 
 Q = "Write f(x) that returns x + 1."
 GOOD = "```python\ndef f(x):\n    return x + 1\n```"
@@ -31,12 +31,12 @@ def test_reward_is_softplus_of_the_score(tiny_rm):
 
     (result,) = reward(tiny_rm, [Q], [GOOD], show_progress=False)
     assert result.reward == pytest.approx(math.log1p(math.exp(result.score)))
-    (raw,) = reward(tiny_rm, [Q], [GOOD], config=RewardConfig(shaping="raw"), show_progress=False)
+    (raw,) = reward(tiny_rm, [Q], [GOOD], config=ScoringConfig(shaping="raw"), show_progress=False)
     assert raw.reward == pytest.approx(result.score)
 
 
 def test_lenient_mode_rescues_multiple_blocks(tiny_rm):
-    (result,) = reward(tiny_rm, [Q], [TWO], config=RewardConfig(mode="lenient"), show_progress=False)
+    (result,) = reward(tiny_rm, [Q], [TWO], config=ScoringConfig(mode="lenient"), show_progress=False)
     assert result.valid and result.code == "def f(x):\n    return 1 + x"
 
 
@@ -65,9 +65,18 @@ def test_length_mismatch_is_an_error(tiny_rm):
 
 def test_names_check_gives_an_undefined_name_the_invalid_reward(tiny_rm):
     uses_math = "```python\ndef f(x):\n    return math.floor(x) + 1\n```"
-    plain, named = (reward(tiny_rm, [Q] * 2, [GOOD, uses_math], config=RewardConfig(check=c), show_progress=False)
-                    for c in ("syntax", "names"))  # fmt: skip
+    plain, named = (
+        reward(tiny_rm, [Q] * 2, [GOOD, uses_math], config=ScoringConfig(check=c), show_progress=False)
+        for c in ("syntax", "names")
+    )
     assert [r.valid for r in plain] == [True, True]
     assert [r.valid for r in named] == [True, False] and named[1].reward == 0.0
     assert named[1].reason == "undefined_name: 2 math" and named[1].score is None
     assert named[0].reward == pytest.approx(plain[0].reward)
+
+
+def test_config_refuses_unknown_settings_when_made():
+    with pytest.raises(ValueError, match="shaping must be one of softplus, sigmoid, raw, got 'tanh'"):
+        ScoringConfig(shaping="tanh")
+    with pytest.raises(ValueError, match="batch_size and max_batch_tokens must be positive"):
+        ScoringConfig(batch_size=0)

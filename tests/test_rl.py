@@ -4,15 +4,39 @@ import pytest
 
 pytest.importorskip("trl")
 
-from codescaler.cli import main  # noqa: E402
+from codescaler.cli import main
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("kind", ["rm", "execution"])
 def test_two_grpo_steps(tmp_path, tiny_policy, tiny_model_dir, kind):
     out = tmp_path / "rl"
-    assert main(["rl", "--policy", str(tiny_policy), "--reward", kind, "--reward-model", str(tiny_model_dir),
-                 "--steps", "2", "--prompts-per-step", "1", "--num-generations", "2",
-                 "--max-completion-length", "8", "--eval-problems", "2", "--output-dir", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "rl",
+                "--policy",
+                str(tiny_policy),
+                "--reward",
+                kind,
+                "--reward-model",
+                str(tiny_model_dir),
+                "--steps",
+                "2",
+                "--prompts-per-step",
+                "1",
+                "--num-generations",
+                "2",
+                "--max-completion-length",
+                "8",
+                "--eval-problems",
+                "2",
+                "--output-dir",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "report.json").read_text())
     steps = [row for row in report["log_history"] if "reward" in row]
     assert len(steps) == 2

@@ -4,10 +4,10 @@ import threading
 import pytest
 
 pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from codescaler import reward  # noqa: E402
-from codescaler.serve import ServeConfig, create_app  # noqa: E402
+from codescaler import reward
+from codescaler.serve import ServeConfig, create_app
 
 Q = "Write add(a, b)."
 GOOD = "```python\ndef add(a, b):\n    return a + b\n```"
@@ -16,11 +16,19 @@ GOOD = "```python\ndef add(a, b):\n    return a + b\n```"
 def test_score_get_reward_health_metrics(tiny_rm):
     expected = reward(tiny_rm, [Q, Q], [GOOD, "prose"])
     with TestClient(create_app(tiny_rm)) as client:
-        body = client.post("/score", json={"items": [{"question": Q, "response": GOOD},
-                                                     {"question": Q, "response": "prose"}]}).json()  # fmt: skip
+        body = client.post(
+            "/score", json={"items": [{"question": Q, "response": GOOD}, {"question": Q, "response": "prose"}]}
+        ).json()
         assert [r["reward"] for r in body["results"]] == pytest.approx([e.reward for e in expected])
-        assert body["results"][1] == {"reward": 0.0, "valid": False, "reason": "no_block", "score": None,
-                                      "truncated": False}  # fmt: skip
+        assert body["results"][1] == {
+            "code": "",
+            "reward": 0.0,
+            "valid": False,
+            "reason": "no_block",
+            "score": None,
+            "truncated": False,
+            "num_tokens": 0,
+        }
         openrlhf = client.post("/get_reward", json={"query": [Q + GOOD], "prompts": [Q]}).json()
         assert openrlhf["rewards"] == pytest.approx([expected[0].reward])
         assert client.get("/health").json()["status"] == "ok"

@@ -51,7 +51,7 @@ def test_codescaler_mini_is_the_packaged_default_and_is_trained(smollm2):
     from importlib import resources
     from pathlib import Path
 
-    from codescaler.model import DEFAULT_MODEL, read_codescaler_config
+    from codescaler.weights import DEFAULT_MODEL, read_codescaler_config
 
     folder = Path(str(resources.files("codescaler") / "models" / DEFAULT_MODEL))
     config = read_codescaler_config(folder)

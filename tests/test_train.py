@@ -4,9 +4,10 @@ import pytest
 
 pytest.importorskip("trl")
 
-from codescaler import RewardModel  # noqa: E402
-from codescaler.cli import main  # noqa: E402
-from codescaler.train import TrainConfig, read_pairs, train_reward_model  # noqa: E402
+from codescaler import RewardModel
+from codescaler.cli import main
+from codescaler.pairs import read_pairs
+from codescaler.train import TrainConfig, train_reward_model
 
 GOOD = "def add(a, b):\n    return a + b"
 BAD = "def add(a, b):\n    return a - b"
@@ -17,8 +18,15 @@ def write_pairs(path, n=24, layout="ours"):
     for i in range(n):
         q = f"Write add number {i}: return the sum of a and b."
         if layout == "ours":
-            rows.append({"question": q, "chosen": GOOD, "rejected": BAD, "problem_id": f"mbpp/{i}",
-                         "split": "validation" if i % 4 == 0 else "train"})  # fmt: skip
+            rows.append(
+                {
+                    "question": q,
+                    "chosen": GOOD,
+                    "rejected": BAD,
+                    "problem_id": f"mbpp/{i}",
+                    "split": "validation" if i % 4 == 0 else "train",
+                }
+            )
         else:
             rows.append({"question_content": q, "code_pos": GOOD, "code_neg": BAD})
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -26,9 +34,20 @@ def write_pairs(path, n=24, layout="ours"):
 
 
 def config(tmp_path, model_dir, pairs, **overrides):
-    base = dict(model_name_or_path=str(model_dir), pairs=str(pairs), output_dir=str(tmp_path / "out"),
-                max_steps=12, learning_rate=5e-3, per_device_train_batch_size=4, logging_steps=4,
-                save_steps=6, eval_strategy="no", max_length=128, use_cpu=True, seed=0)  # fmt: skip
+    base = dict(
+        model_name_or_path=str(model_dir),
+        pairs=str(pairs),
+        output_dir=str(tmp_path / "out"),
+        max_steps=12,
+        learning_rate=5e-3,
+        per_device_train_batch_size=4,
+        logging_steps=4,
+        save_steps=6,
+        eval_strategy="no",
+        max_length=128,
+        use_cpu=True,
+        seed=0,
+    )
     return TrainConfig(**{**base, **overrides})
 
 
@@ -72,7 +91,7 @@ def test_codescalerpair_layout_and_eval_refusal(tmp_path):
     assert rows[0]["chosen"] == GOOD and rows[0]["rejected"] == BAD and "question" in rows[0]
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"question": "q", "chosen": "x"}) + "\n")
-    with pytest.raises(ValueError, match="pair 1: field 'rejected'"):
+    with pytest.raises(ValueError, match="line 1: field 'rejected'"):
         read_pairs(str(bad))
 
 
@@ -85,9 +104,27 @@ def test_refuses_humaneval_pairs(tmp_path, tiny_model_dir):
 
 def test_resume_from_checkpoint_and_cli(tmp_path, tiny_model_dir, capsys):
     pairs = write_pairs(tmp_path / "pairs.jsonl")
-    args = ["train", "--model_name_or_path", str(tiny_model_dir), "--pairs", str(pairs), "--output_dir",
-            str(tmp_path / "out"), "--max_steps", "6", "--save_steps", "3", "--per_device_train_batch_size", "4",
-            "--max_length", "128", "--use_cpu", "true", "--eval_strategy", "no"]  # fmt: skip
+    args = [
+        "train",
+        "--model_name_or_path",
+        str(tiny_model_dir),
+        "--pairs",
+        str(pairs),
+        "--output_dir",
+        str(tmp_path / "out"),
+        "--max_steps",
+        "6",
+        "--save_steps",
+        "3",
+        "--per_device_train_batch_size",
+        "4",
+        "--max_length",
+        "128",
+        "--use_cpu",
+        "true",
+        "--eval_strategy",
+        "no",
+    ]
     assert main(args) == 0
     assert "validation pairwise accuracy" in capsys.readouterr().out
     assert (tmp_path / "out" / "checkpoint-6").is_dir()
@@ -102,8 +139,16 @@ def test_resume_from_checkpoint_and_cli(tmp_path, tiny_model_dir, capsys):
 def test_yaml_config_layers_and_rejects_unknown_keys(tmp_path, tiny_model_dir):
     pairs = write_pairs(tmp_path / "pairs.jsonl")
     good = tmp_path / "run.yaml"
-    settings = {"model_name_or_path": tiny_model_dir, "pairs": pairs, "max_steps": 3, "finetune": "head",
-                "output_dir": tmp_path / "out", "use_cpu": "true", "eval_strategy": "'no'", "max_length": 128}
+    settings = {
+        "model_name_or_path": tiny_model_dir,
+        "pairs": pairs,
+        "max_steps": 3,
+        "finetune": "head",
+        "output_dir": tmp_path / "out",
+        "use_cpu": "true",
+        "eval_strategy": "'no'",
+        "max_length": 128,
+    }
     good.write_text("".join(f"{key}: {value}\n" for key, value in settings.items()))
     # the flag overrides the file
     assert main(["train", "--config", str(good), "--max_steps", "2"]) == 0

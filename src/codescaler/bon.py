@@ -7,7 +7,7 @@ drawn without replacement with a fixed seed, over problems, with a 95% normal in
 
 Methods:
 * ``rm``: highest shaped reward (``rm-strict`` / ``rm-lenient`` pin the extraction mode; ``rm-names`` is
-  ``rm`` with the undefined-name check, ``RewardConfig.check="names"``, so a program that uses a name it
+  ``rm`` with the undefined-name check, ``ScoringConfig.check="names"``, so a program that uses a name it
   never defines gets the invalid reward).
 * ``codet``: CodeT's dual execution agreement: candidates are grouped by the exact set of generated tests
   they pass; a group scores |candidates in it| x |tests they pass|.
@@ -33,30 +33,50 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codescaler._sandbox_worker import _to_json as to_json
-from codescaler._sandbox_worker import from_json
+from codescaler.extract import Check, Mode
+from codescaler.tagged_json import from_json, to_json
 from codescaler.verify import program_of, values_match
 
 METHODS = ("rm", "rm-strict", "rm-lenient", "rm-names", "codet", "vote", "rm+codet", "random", "oracle")
-# RM-only methods -> the reward they rank by: (extraction mode, RewardConfig.check); rm+codet reads "rm"'s.
-_RM_REWARDS = {"rm": ("strict", "syntax"), "rm-strict": ("strict", "syntax"), "rm-lenient": ("lenient", "syntax"),
-               "rm-names": ("strict", "names")}  # fmt: skip
+# RM-only methods -> the reward they rank by: (extraction mode, ScoringConfig.check); rm+codet reads "rm"'s.
+_RM_REWARDS: dict[str, tuple[Mode, Check]] = {
+    "rm": ("strict", "syntax"),
+    "rm-strict": ("strict", "syntax"),
+    "rm-lenient": ("lenient", "syntax"),
+    "rm-names": ("strict", "names"),
+}
 _NEEDS_TESTS = {"codet", "vote", "rm+codet"}
 _NEEDS_RM = {*_RM_REWARDS, "rm+codet"}
 
 
 @dataclass
 class BonConfig:
-    methods: str = field(default="rm,codet,vote,rm+codet,random,oracle", metadata={"help": "comma-separated"})
-    n: str = field(default="1,2,4,8,16,32,64,100", metadata={"help": "comma-separated N values"})
+    methods: list[str] = field(
+        default_factory=lambda: ["rm", "codet", "vote", "rm+codet", "random", "oracle"],
+        metadata={"help": f"selection methods, of {', '.join(METHODS)}"},
+    )
+    n: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16, 32, 64, 100], metadata={"help": "N values"})
     draws: int = field(default=20, metadata={"help": "subsets drawn per problem and N (without replacement)"})
     seed: int = field(default=0, metadata={"help": "seed of the subsets"})
     test_timeout: float = field(default=1.0, metadata={"help": "seconds per generated test"})
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise ValueError(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
+        if not self.methods:
+            raise ValueError("no methods given")
+        if any(n < 1 for n in self.n):
+            raise ValueError(f"every N must be at least 1, got {self.n}")
+
+    @property
+    def needs_rm(self) -> bool:
+        return any(m in _NEEDS_RM for m in self.methods)
 
 
 @dataclass
@@ -87,8 +107,13 @@ def generated_calls(asserts: Sequence[str], entry_point: str) -> list[dict[str, 
             node = ast.parse(line.strip()).body[0]
         except (SyntaxError, IndexError, ValueError):
             continue
-        if not (isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare) and len(node.test.ops) == 1
-                and isinstance(node.test.ops[0], ast.Eq) and isinstance(node.test.left, ast.Call)):  # fmt: skip
+        if not (
+            isinstance(node, ast.Assert)
+            and isinstance(node.test, ast.Compare)
+            and len(node.test.ops) == 1
+            and isinstance(node.test.ops[0], ast.Eq)
+            and isinstance(node.test.left, ast.Call)
+        ):
             continue
         call = node.test.left
         if not (isinstance(call.func, ast.Name) and call.func.id == entry_point) or call.keywords:
@@ -111,8 +136,10 @@ def signature(outputs: list[Any]) -> str:
 
 
 def codet_scores(outputs: list[list[Any]], expected: list[Any], subset: Sequence[int]) -> dict[int, float]:
-    passes = {i: frozenset(t for t, (o, e) in enumerate(zip(outputs[i], expected))
-                           if o is not None and values_match(o[0], e)) for i in subset}  # fmt: skip
+    passes = {
+        i: frozenset(t for t, (o, e) in enumerate(zip(outputs[i], expected)) if o is not None and values_match(o[0], e))
+        for i in subset
+    }
     members: dict[frozenset, int] = {}
     for i in subset:
         members[passes[i]] = members.get(passes[i], 0) + 1
@@ -123,9 +150,9 @@ def vote_scores(signatures: list[str | None], subset: Sequence[int]) -> dict[int
     """Size of each candidate's group of identical outputs; 0 for a candidate that returned nothing."""
     sizes: dict[str, int] = {}
     for i in subset:
-        if signatures[i] is not None:
-            sizes[signatures[i]] = sizes.get(signatures[i], 0) + 1
-    return {i: float(sizes[signatures[i]]) if signatures[i] is not None else 0.0 for i in subset}
+        if (key := signatures[i]) is not None:
+            sizes[key] = sizes.get(key, 0) + 1
+    return {i: float(sizes[key]) if (key := signatures[i]) is not None else 0.0 for i in subset}
 
 
 # ---- selection -----------------------------------------------------------------------------------
@@ -148,7 +175,7 @@ def select(method: str, problem: Problem, subset: Sequence[int]) -> float:
     if method in _RM_REWARDS:
         rewards = problem.rewards[method]
         return expected_pick({i: rewards[i] for i in subset}, correct)
-    if problem.outputs is None:
+    if problem.outputs is None or problem.expected is None:
         raise ValueError(f"method {method!r} needs generated tests; problem {problem.id!r} has none")
     if method == "vote":
         if problem.signatures is None:
@@ -193,24 +220,31 @@ def accuracy_at_n(
 # ---- facts, cached -------------------------------------------------------------------------------
 
 
-def _cache(path: Path) -> tuple[dict[str, Any], Callable[[str, Any], None]]:
-    known = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if line.strip():
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a half-written last line from a killed run: recomputed
-                known[row["key"]] = row["value"]
-    handle = open(path, "a")  # noqa: SIM115 - kept open for the run, flushed per row
+class _FactCache:
+    """A JSONL file of ``{key, value}`` rows: read whole on open, appended and flushed per row, closed after."""
 
-    def put(key: str, value: Any) -> None:
-        known[key] = value
-        handle.write(json.dumps({"key": key, "value": value}) + "\n")
-        handle.flush()
+    def __init__(self, path: Path) -> None:
+        self.known: dict[str, Any] = {}
+        if path.exists():
+            for line in path.read_text().splitlines():
+                if line.strip():
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue  # a half-written last line from a killed run: recomputed
+                    self.known[row["key"]] = row["value"]
+        self._file = open(path, "a")
 
-    return known, put
+    def put(self, key: str, value: Any) -> None:
+        self.known[key] = value
+        self._file.write(json.dumps({"key": key, "value": value}) + "\n")
+        self._file.flush()
+
+    def __enter__(self) -> _FactCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
 
 
 def _key(*parts: Any) -> str:
@@ -221,78 +255,110 @@ def ground_truth(pool: list[dict[str, Any]], sandbox, cache_dir: Path) -> list[l
     """Per problem, per candidate: passes every real test (``labels`` when the pool has them)."""
     from codescaler.verify import verify_responses
 
-    known, put = _cache(cache_dir / "ground_truth.jsonl")
     keys = [_key("truth", p["id"], p["responses"], p.get("tests")) for p in pool]
-    todo = [p for p, k in zip(pool, keys) if k not in known and "labels" not in p]
-    if todo:
-        for problem, verdicts in zip(todo, verify_responses(todo, sandbox)):
-            put(_key("truth", problem["id"], problem["responses"], problem.get("tests")), [v.passed for v in verdicts])
-    return [[bool(x) for x in p["labels"]] if "labels" in p else known[k] for p, k in zip(pool, keys)]
+    with _FactCache(cache_dir / "ground_truth.jsonl") as cache:
+        todo = [(p, k) for p, k in zip(pool, keys) if k not in cache.known and "labels" not in p]
+        if todo:
+            for (_, key), verdicts in zip(todo, verify_responses([p for p, _ in todo], sandbox)):
+                cache.put(key, [v.passed for v in verdicts])
+        return [[bool(x) for x in p["labels"]] if "labels" in p else cache.known[k] for p, k in zip(pool, keys)]
 
 
-def run_generated(pool: list[dict[str, Any]], sandbox, cache_dir: Path) -> list[dict[str, Any] | None]:
+def run_generated(pool: list[dict[str, Any]], sandbox, cache_dir: Path) -> list[dict[str, Any]]:
     """Per problem: outputs of every candidate on its generated calls, with wall and CPU time.
 
     A problem with no usable generated test gets empty outputs: for CodeT and voting all its candidates
     tie (the pick is random), and ``rm+codet`` falls back to the RM.
     """
+    with _FactCache(cache_dir / "generated.jsonl") as cache:
+        return [_generated_facts(problem, sandbox, cache) for problem in pool]
+
+
+def _generated_facts(problem: dict[str, Any], sandbox, cache: _FactCache) -> dict[str, Any]:
     from codescaler.sandbox import Job
 
-    known, put = _cache(cache_dir / "generated.jsonl")
-    out = []
-    for problem in pool:
-        calls = generated_calls(problem.get("generated_tests") or [], problem.get("entry_point") or "")
-        if not calls:  # nothing to run: every candidate ties, as CodeT's groups would
-            out.append({"outputs": [[] for _ in problem["responses"]], "expected": [], "wall": 0.0, "cpu": 0.0,
-                        "programs": 0, "tests": 0})  # fmt: skip
-            continue
-        key = _key("generated", problem["id"], problem["responses"], calls)
-        if key not in known:
-            tests = [{"type": "call", "fn": c["fn"], "args": c["args"], "entry_point": c["fn"]} for c in calls]
-            programs = [program_of(problem, r, "lenient")[0] for r in problem["responses"]]
-            distinct = sorted({p for p in programs if p is not None})
-            wall, cpu = time.perf_counter(), sandbox.cpu_seconds
-            results = dict(zip(distinct, sandbox.run([Job(p, tests) for p in distinct])))
-            wall, cpu = time.perf_counter() - wall, sandbox.cpu_seconds - cpu
-            outputs = [
-                [[o["value"]] if o.get("status") == "returned" else None for o in results[p]]
-                if p else [None] * len(calls)
-                for p in programs
-            ]  # fmt: skip
-            put(key, {"outputs": outputs, "expected": [c["expected"] for c in calls], "wall": wall, "cpu": cpu,
-                      "programs": len(distinct), "tests": len(calls)})  # fmt: skip
-        out.append(known[key])
-    return out
+    calls = generated_calls(problem.get("generated_tests") or [], problem.get("entry_point") or "")
+    if not calls:  # nothing to run: every candidate ties, as CodeT's groups would
+        return {
+            "outputs": [[] for _ in problem["responses"]],
+            "expected": [],
+            "wall": 0.0,
+            "cpu": 0.0,
+            "programs": 0,
+            "tests": 0,
+        }
+    key = _key("generated", problem["id"], problem["responses"], calls)
+    if key not in cache.known:
+        tests = [{"type": "call", "fn": c["fn"], "args": c["args"], "entry_point": c["fn"]} for c in calls]
+        programs = [program_of(problem, r, "lenient")[0] for r in problem["responses"]]
+        distinct = sorted({p for p in programs if p is not None})
+        wall, cpu = time.perf_counter(), sandbox.cpu_seconds
+        results = dict(zip(distinct, sandbox.run([Job(p, tests) for p in distinct])))
+        wall, cpu = time.perf_counter() - wall, sandbox.cpu_seconds - cpu
+        outputs = [
+            [[o["value"]] if o.get("status") == "returned" else None for o in results[p]] if p else [None] * len(calls)
+            for p in programs
+        ]
+        cache.put(
+            key,
+            {
+                "outputs": outputs,
+                "expected": [c["expected"] for c in calls],
+                "wall": wall,
+                "cpu": cpu,
+                "programs": len(distinct),
+                "tests": len(calls),
+            },
+        )
+    return cache.known[key]
 
 
 def rm_rewards(
-    pool: list[dict[str, Any]], model, mode: str, cache_dir: Path, model_id: str, check: str = "syntax"
+    pool: list[dict[str, Any]], model, mode: Mode, cache_dir: Path, model_id: str, check: Check = "syntax"
 ) -> list[dict[str, Any]]:
     """Per problem: shaped rewards of every candidate, with the wall and CPU time and tokens it took."""
-    from codescaler.reward import RewardConfig, reward
+    from codescaler.reward import ScoringConfig, reward
 
-    known, put = _cache(cache_dir / "rm.jsonl")
-    out = []
-    config = RewardConfig(mode=mode, check=check)
+    config = ScoringConfig(mode=mode, check=check)
     # A name says nothing of the weights behind it (a re-trained codescaler-mini keeps its name): the head,
     # which every fine-tuning mode trains, and the precision the model runs in tell runs apart.
     head = model.head.weight.detach().cpu().numpy().tobytes()
-    weights = [hashlib.sha256(head).hexdigest()[:16], str(next(model.model.parameters()).dtype), model.mixed_bf16,
-               model.max_length]  # fmt: skip
+    weights = [
+        hashlib.sha256(head).hexdigest()[:16],
+        str(next(model.model.parameters()).dtype),
+        model.mixed_bf16,
+        model.max_length,
+    ]
     extraction = mode if check == "syntax" else f"{mode}+{check}"  # keeps caches of syntax-only runs
-    for problem in pool:
-        key = _key("rm", model_id, weights, extraction, problem["id"], problem["responses"], problem.get("code_prefix"))
-        if key not in known:
-            n = len(problem["responses"])
-            prefixes = [problem.get("code_prefix")] * n if problem.get("code_prefix") is not None else None
-            wall, cpu = time.perf_counter(), time.process_time()
-            results = reward(model, [problem["question"]] * n, problem["responses"], code_prefixes=prefixes,
-                             config=config, show_progress=False)  # fmt: skip
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            codes = [r.code for r in results if r.valid]
-            tokens = sum(len(ids) for ids, _ in model.encode([problem["question"]] * len(codes), codes))
-            put(key, {"rewards": [r.reward for r in results], "wall": wall, "cpu": cpu, "tokens": tokens})
-        out.append(known[key])
+    out = []
+    with _FactCache(cache_dir / "rm.jsonl") as cache:
+        for problem in pool:
+            key = _key(
+                "rm", model_id, weights, extraction, problem["id"], problem["responses"], problem.get("code_prefix")
+            )
+            if key not in cache.known:
+                n = len(problem["responses"])
+                prefixes = [problem.get("code_prefix")] * n if problem.get("code_prefix") is not None else None
+                wall, cpu = time.perf_counter(), time.process_time()
+                results = reward(
+                    model,
+                    [problem["question"]] * n,
+                    problem["responses"],
+                    code_prefixes=prefixes,
+                    config=config,
+                    show_progress=False,
+                )
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                cache.put(
+                    key,
+                    {
+                        "rewards": [r.reward for r in results],
+                        "wall": wall,
+                        "cpu": cpu,
+                        "tokens": sum(r.num_tokens for r in results),
+                    },
+                )
+            out.append(cache.known[key])
     return out
 
 
@@ -310,10 +376,7 @@ def best_of_n(
 ) -> dict[str, Any]:
     """Run every method at every N over ``pool``; write report.json, report.md and the plots to ``out_dir``."""
     config = config or BonConfig()
-    methods = [m.strip() for m in config.methods.split(",") if m.strip()]
-    unknown = set(methods) - set(METHODS)
-    if unknown:
-        raise ValueError(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
+    methods = config.methods
     if set(methods) & _NEEDS_RM and model is None:
         raise ValueError(f"methods {sorted(set(methods) & _NEEDS_RM)} need a reward model")
     out = Path(out_dir)
@@ -325,24 +388,31 @@ def best_of_n(
         extraction, check = _RM_REWARDS.get(mode, _RM_REWARDS["rm"])
         for problem, facts in zip(problems, rm_rewards(pool, model, extraction, cache, model_id, check)):
             problem.rewards["rm" if mode == "rm+codet" else mode] = facts["rewards"]
-            problem.cost.update({f"{mode}_wall": facts["wall"], f"{mode}_cpu": facts["cpu"],
-                                 f"{mode}_tokens": facts["tokens"]})  # fmt: skip
+            problem.cost.update(
+                {f"{mode}_wall": facts["wall"], f"{mode}_cpu": facts["cpu"], f"{mode}_tokens": facts["tokens"]}
+            )
     if set(methods) & _NEEDS_TESTS:
         for problem, facts in zip(problems, run_generated(pool, sandbox, cache)):
             # decoded once here: the selection loop compares them many times
             problem.outputs = [[None if o is None else [from_json(o[0])] for o in row] for row in facts["outputs"]]
             problem.expected = [from_json(e) for e in facts["expected"]]
-            problem.cost.update({"exec_wall": facts["wall"], "exec_cpu": facts["cpu"],
-                                 "exec_programs": facts["programs"], "exec_tests": facts["tests"]})  # fmt: skip
+            problem.cost.update(
+                {
+                    "exec_wall": facts["wall"],
+                    "exec_cpu": facts["cpu"],
+                    "exec_programs": facts["programs"],
+                    "exec_tests": facts["tests"],
+                }
+            )
     size = min(len(p.correct) for p in problems)
-    ns = sorted({n for n in (int(x) for x in config.n.split(",") if x.strip()) if 1 <= n <= size})
+    ns = sorted({n for n in config.n if n <= size})
     table = accuracy_at_n(problems, methods, ns, config.draws, config.seed)
     report = {
         "problems": len(problems),
         "candidates_per_problem": size,
         "model": model_id or None,
         "problems_without_generated_tests": sum(1 for p in problems if p.expected == []),
-        "config": config.__dict__,
+        "config": asdict(config),
         "accuracy": {m: {str(n): v for n, v in by_n.items()} for m, by_n in table.items()},
         "latency": _latency(problems, methods, ns, size),
     }
@@ -358,6 +428,7 @@ def _latency(problems: list[Problem], methods: Sequence[str], ns: Sequence[int],
     Both model and execution cost grow with the candidates they touch; the measured totals are per
     problem over the whole pool, so the cost at N is total x N / size.
     """
+
     def mean(key: str) -> float:
         values = [p.cost.get(key, 0.0) for p in problems]
         return sum(values) / len(values)
@@ -381,10 +452,15 @@ def _latency(problems: list[Problem], methods: Sequence[str], ns: Sequence[int],
 
 
 def _markdown(report: dict[str, Any], methods: Sequence[str], ns: Sequence[int]) -> str:
-    lines = [f"# Best-of-N: {report['problems']} problems, {report['candidates_per_problem']} candidates each",
-             "", f"Model: `{report['model']}`. Top-1 pass rate (%) with 95% interval over problems; "
-             f"{report['config']['draws']} draws per N.", "",
-             "| method | " + " | ".join(f"N={n}" for n in ns) + " |", "|---|" + "---|" * len(ns)]  # fmt: skip
+    lines = [
+        f"# Best-of-N: {report['problems']} problems, {report['candidates_per_problem']} candidates each",
+        "",
+        f"Model: `{report['model']}`. Top-1 pass rate (%) with 95% interval over problems; "
+        f"{report['config']['draws']} draws per N.",
+        "",
+        "| method | " + " | ".join(f"N={n}" for n in ns) + " |",
+        "|---|" + "---|" * len(ns),
+    ]
     for m in methods:
         cells = []
         for n in ns:
@@ -392,13 +468,19 @@ def _markdown(report: dict[str, Any], methods: Sequence[str], ns: Sequence[int])
             cells.append(f"{100 * v['mean']:.1f} ±{100 * (v['high'] - v['mean']):.1f}" if v else "")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     top = str(ns[-1])
-    lines += ["", f"Latency per problem at N={top} (seconds; wall / CPU), and work done:", "",
-              "| method | model wall | model CPU | exec wall | exec CPU | forward tokens | programs run |",
-              "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        f"Latency per problem at N={top} (seconds; wall / CPU), and work done:",
+        "",
+        "| method | model wall | model CPU | exec wall | exec CPU | forward tokens | programs run |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for m in methods:
         c = report["latency"][m][top]
-        lines.append(f"| {m} | {c['model_wall_s']:.3f} | {c['model_cpu_s']:.3f} | {c['exec_wall_s']:.3f} | "
-                     f"{c['exec_cpu_s']:.3f} | {c['forward_tokens']:.0f} | {c['programs_run']:.1f} |")  # fmt: skip
+        lines.append(
+            f"| {m} | {c['model_wall_s']:.3f} | {c['model_cpu_s']:.3f} | {c['exec_wall_s']:.3f} | "
+            f"{c['exec_cpu_s']:.3f} | {c['forward_tokens']:.0f} | {c['programs_run']:.1f} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -1,4 +1,5 @@
-"""Candidate programs for preference pairs: samples from a causal LM, mutants, and unaligned programs.
+"""Candidate programs for preference pairs: a problem's samples (:mod:`codescaler.generation`), mutants of
+its reference, and unaligned programs (other problems' references).
 
 A candidate is ``{"response", "source"}``; its label always comes from running it (:mod:`codescaler.verify`),
 never from how it was made: a mutant that still passes is dropped, a sample that passes is a *chosen*.
@@ -11,27 +12,33 @@ mutant in one house style, a shortcut the RM would learn instead of correctness)
 from __future__ import annotations
 
 import ast
-import functools
 import random
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-SAMPLER_DTYPES = ("auto", "float32", "bfloat16", "float16")
 MUTATORS = ("comparison", "arithmetic", "boolean", "constant", "boundary", "deletion")
 SOURCES = ("sample", "mutant", "unaligned", "reference")
 
 _SWAPS: dict[type, tuple[str, str, str]] = {  # AST operator -> (mutator, token, replacement)
-    ast.Lt: ("comparison", "<", "<="), ast.LtE: ("comparison", "<=", "<"),
-    ast.Gt: ("comparison", ">", ">="), ast.GtE: ("comparison", ">=", ">"),
-    ast.Eq: ("comparison", "==", "!="), ast.NotEq: ("comparison", "!=", "=="),
-    ast.In: ("comparison", "in", "not in"), ast.NotIn: ("comparison", "not in", "in"),
-    ast.Add: ("arithmetic", "+", "-"), ast.Sub: ("arithmetic", "-", "+"),
-    ast.Mult: ("arithmetic", "*", "+"), ast.FloorDiv: ("arithmetic", "//", "/"),
-    ast.Div: ("arithmetic", "/", "//"), ast.Mod: ("arithmetic", "%", "//"),
-    ast.And: ("boolean", "and", "or"), ast.Or: ("boolean", "or", "and"),
-}  # fmt: skip
+    ast.Lt: ("comparison", "<", "<="),
+    ast.LtE: ("comparison", "<=", "<"),
+    ast.Gt: ("comparison", ">", ">="),
+    ast.GtE: ("comparison", ">=", ">"),
+    ast.Eq: ("comparison", "==", "!="),
+    ast.NotEq: ("comparison", "!=", "=="),
+    ast.In: ("comparison", "in", "not in"),
+    ast.NotIn: ("comparison", "not in", "in"),
+    ast.Add: ("arithmetic", "+", "-"),
+    ast.Sub: ("arithmetic", "-", "+"),
+    ast.Mult: ("arithmetic", "*", "+"),
+    ast.FloorDiv: ("arithmetic", "//", "/"),
+    ast.Div: ("arithmetic", "/", "//"),
+    ast.Mod: ("arithmetic", "%", "//"),
+    ast.And: ("boolean", "and", "or"),
+    ast.Or: ("boolean", "or", "and"),
+}
 _OPERATOR_CHARS = re.escape("*/<>=!+-%&|^")
 
 
@@ -54,10 +61,10 @@ class _Source:
     def offset(self, line: int, col: int) -> int:
         return self.starts[line - 1] + col
 
-    def span(self, node: ast.AST) -> tuple[int, int]:
+    def span(self, node: Any) -> tuple[int, int]:  # an ast node with a position: expr, stmt, ...
         return self.offset(node.lineno, node.col_offset), self.offset(node.end_lineno, node.end_col_offset)
 
-    def gap(self, left: ast.AST, right: ast.AST) -> tuple[int, int]:
+    def gap(self, left: Any, right: Any) -> tuple[int, int]:
         return self.span(left)[1], self.span(right)[0]
 
     def text(self, start: int, end: int) -> str:
@@ -87,6 +94,7 @@ def _plus_one(src: _Source, node: ast.AST, delta: str) -> tuple[int, int, str]:
 
 def _edits(tree: ast.AST, src: _Source) -> Iterator[tuple[str, int, tuple[int, int, str]]]:
     """Every single-site mutation: (mutator, line, (start byte, end byte, replacement))."""
+    node: Any
     for node in ast.walk(tree):
         pairs: list[tuple[ast.AST, ast.AST, ast.AST]] = []
         if isinstance(node, ast.Compare):
@@ -180,9 +188,14 @@ class CandidatesConfig:
     unaligned_per_problem: int = field(
         default=2, metadata={"help": "correct programs of other problems, as negatives, per problem"}
     )
-    mutators: str = field(default=",".join(MUTATORS), metadata={"help": "comma-separated mutation operators"})
+    mutators: list[str] = field(default_factory=lambda: list(MUTATORS), metadata={"help": "mutation operators"})
     include_reference: bool = field(default=True, metadata={"help": "add the reference solution itself"})
     seed: int = field(default=0, metadata={"help": "seed for drawing mutants and unaligned programs"})
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.mutators if m not in MUTATORS]
+        if unknown:
+            raise ValueError(f"unknown mutators {unknown}; choose from {', '.join(MUTATORS)}")
 
 
 def build_candidates(
@@ -198,7 +211,7 @@ def build_candidates(
     (another problem's program does not continue this prefix).
     """
     config = config or CandidatesConfig()
-    mutators = [m.strip() for m in config.mutators.split(",") if m.strip()]
+    mutators = config.mutators
     rng = random.Random(config.seed)
     with_reference = [p for p in problems if p.get("reference")]
     out = []
@@ -242,117 +255,3 @@ def _round_robin(groups: list[list[Mutant]]) -> Iterator[list[Mutant]]:
     depth = max((len(g) for g in groups), default=0)
     for i in range(depth):
         yield [g[i] for g in groups if i < len(g)]
-
-
-def sample_responses(
-    questions: Sequence[str],
-    model_name_or_path: str,
-    *,
-    n: int = 4,
-    temperature: float = 0.8,
-    top_p: float = 0.95,
-    max_new_tokens: int = 384,
-    batch_size: int = 16,
-    backend: str = "transformers",
-    gguf_file: str | None = None,
-    dtype: str = "auto",
-    stop: Sequence[str] = (),
-    seed: int = 0,
-    completion: bool = False,
-    show_progress: bool = True,
-) -> list[list[str]]:
-    """``n`` chat-template samples per question from a local causal LM (``transformers`` or ``vllm``).
-
-    ``completion``: each question is raw text to continue (a HumanEval-style signature and docstring),
-    not a chat message: how base models are sampled for best-of-N pools such as CodeT's. A completion
-    ends *before* its stop string (``"\ndef "`` closes the function; kept, it would not parse).
-
-    ``dtype``: ``auto`` (fp32 on CPU, the checkpoint's on GPU), ``float32``, ``bfloat16`` or ``float16``.
-    ``stop``: strings that end a response, kept in it (``"\n```\n"`` ends it after its first code block,
-    which is all that extraction reads and about half the tokens of a chat model's answer).
-    """
-    if backend not in ("transformers", "vllm"):
-        raise ValueError(f"backend must be 'transformers' or 'vllm', got {backend!r}")
-    if dtype not in SAMPLER_DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(SAMPLER_DTYPES)}, got {dtype!r}")
-    loaded = _load_sampler(model_name_or_path, gguf_file, backend, dtype, seed)
-    if backend == "vllm":
-        from vllm import SamplingParams
-
-        params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, seed=seed,
-                                stop=list(stop) or None, include_stop_str_in_output=not completion)  # fmt: skip
-        if completion:
-            results = loaded.generate(list(questions), params, use_tqdm=show_progress)
-        else:
-            results = loaded.chat([[{"role": "user", "content": q}] for q in questions], params, use_tqdm=show_progress)
-        return [[o.text for o in r.outputs] for r in results]
-    model, tokenizer = loaded
-    return generate_responses(model, tokenizer, questions, n=n, temperature=temperature, top_p=top_p,
-                              max_new_tokens=max_new_tokens, batch_size=batch_size, stop=stop, seed=seed,
-                              completion=completion, show_progress=show_progress)  # fmt: skip
-
-
-def _cut_before(text: str, stop: Sequence[str]) -> str:
-    """``text`` up to its first stop string (generation halts on the token that completes one, maybe past it)."""
-    return text[: min((i for i in (text.find(s) for s in stop) if i >= 0), default=len(text))]
-
-
-@functools.lru_cache(maxsize=1)
-def _load_sampler(model_name_or_path: str, gguf_file: str | None, backend: str, dtype: str, seed: int):
-    """The loaded LM, kept for the next call: `codescaler sample` asks once per chunk of problems."""
-    from codescaler.model import resolve_model_path, resolve_torch_dtype
-
-    path, gguf_file = resolve_model_path(model_name_or_path, gguf_file)
-    if backend == "vllm":
-        try:
-            from vllm import LLM
-        except ImportError as err:
-            raise ImportError("--backend vllm needs vLLM: pip install 'codescaler[vllm]'") from err
-        return LLM(model=path, tokenizer=path if gguf_file is None else None, seed=seed, dtype=dtype)
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=gguf_file)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = AutoModelForCausalLM.from_pretrained(path, gguf_file=gguf_file, dtype=resolve_torch_dtype(dtype, device))
-    return model.to(device).eval(), tokenizer
-
-
-def generate_responses(
-    model, tokenizer, questions: Sequence[str], *, n: int = 1, temperature: float = 0.0, top_p: float = 1.0,
-    max_new_tokens: int = 384, batch_size: int = 16, stop: Sequence[str] = (), seed: int = 0,
-    completion: bool = False, show_progress: bool = False,
-) -> list[list[str]]:
-    """``n`` responses per question from a loaded causal LM through its chat template (0 temperature: greedy).
-
-    ``completion``: continue each question as raw text instead (no chat template), cut before any stop string.
-    """
-    import torch
-    from tqdm.auto import tqdm
-
-    tokenizer.padding_side = "left"  # generation continues the last real token
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    device = next(model.parameters()).device
-    prompts = list(questions) if completion else [
-        tokenizer.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
-        for q in questions]  # fmt: skip
-    flat = [(i, p) for i, p in enumerate(prompts) for _ in range(n)]
-    flat.sort(key=lambda item: len(item[1]))  # similar lengths batch with little padding
-    out: list[list[str]] = [[] for _ in questions]
-    torch.manual_seed(seed)
-    for start in tqdm(range(0, len(flat), batch_size), desc="sample", disable=not show_progress):
-        chunk = flat[start : start + batch_size]
-        # a chat template writes its own special tokens; raw text gets the tokenizer's (a BOS, if it has one)
-        inputs = tokenizer([p for _, p in chunk], return_tensors="pt", padding=True, add_special_tokens=completion)
-        sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {
-            "do_sample": False}  # fmt: skip
-        if stop:
-            sampling |= {"stop_strings": list(stop), "tokenizer": tokenizer}
-        with torch.inference_mode():
-            generated = model.generate(**inputs.to(device), **sampling, max_new_tokens=max_new_tokens,
-                                       pad_token_id=tokenizer.pad_token_id)  # fmt: skip
-        texts = tokenizer.batch_decode(generated[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
-        for (i, _), text in zip(chunk, texts):
-            out[i].append(_cut_before(text, stop) if completion else text)
-    return out

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
-from codescaler.jsonl import RecordError, ResumableWriter, read_lines, require
+from codescaler.jsonl import ResumableWriter, read_lines
+from codescaler.schema import VERDICT_FIELDS, Answer, Problem, RecordError, check_record
+
+if TYPE_CHECKING:
+    from codescaler.generation import SampleConfig
 
 Output = dict[str, Any]
-# (line number, parsed record) -> output record; raises RecordError for a malformed record
+# (line number, record) -> what the job needs of it; raises RecordError for a malformed record
 Parse = Callable[[int, dict], Any]
+# parsed items (line number, record, parsed) of one chunk -> one output per item
+Process = Callable[[list[tuple[int, dict, Any]]], list[Output]]
 
 
 def _count_lines(path: str | Path) -> int:
@@ -29,7 +35,7 @@ def run_chunked(
     in_path: str | Path,
     out_path: str | Path | None,
     parse: Parse,
-    process: Callable[[list[tuple[int, dict, Any]]], list[Output]],
+    process: Process,
     *,
     resume: bool = False,
     chunk_size: int = 256,
@@ -52,8 +58,11 @@ def run_chunked(
                     raise record
                 good.append((number, record, parse(number, record)))
             except RecordError as err:
-                out[number] = {"line": number, "id": record.get("id") if isinstance(record, dict) else None,
-                               "error": str(err)}  # fmt: skip
+                out[number] = {
+                    "line": number,
+                    "id": record.get("id") if isinstance(record, dict) else None,
+                    "error": str(err),
+                }
         for (number, record, _), result in zip(good, process(good) if good else []):
             # a record from an earlier job carries that job's `line`; this job's wins, or resume skips wrong lines
             out[number] = {"line": number, "id": record.get("id"), **{k: v for k, v in result.items() if k != "line"}}
@@ -81,61 +90,39 @@ def run_chunked(
             writer.close()
 
 
-def parse_answer(number: int, record: dict) -> tuple[str, str]:
-    return require(record, number, "question", str), require(record, number, "response", str)
+def parse_answer(number: int, record: dict) -> Answer:
+    return check_record(record, Answer, number)
 
 
-def parse_problem(number: int, record: dict) -> dict:
-    """A problem with candidate responses; ``tests`` are required only by the jobs that run code."""
-    require(record, number, "question", str)
-    responses = require(record, number, "responses", list)
-    if not all(isinstance(r, str) for r in responses):
-        raise RecordError(f"line {number} (id {record.get('id')!r}): every response must be a string")
-    if record.get("code_prefix") is not None:
-        require(record, number, "code_prefix", str)
-    return record
+def problem_parser(*required: str) -> Parse:
+    """Checks a problem record, with ``required`` fields (``responses``, ``tests``) that the job needs."""
+
+    def parse(number: int, record: dict) -> Problem:
+        return check_record(record, Problem, number, required=required)
+
+    return parse
 
 
-def parse_verifiable(number: int, record: dict) -> dict:
-    parse_problem(number, record)
-    return parse_tested(number, record)
-
-
-def parse_tested(number: int, record: dict) -> dict:
-    """A problem with tests; its ``responses``, if any, are checked when present."""
-    require(record, number, "question", str)
-    if "responses" in record:
-        parse_problem(number, record)
-    tests = require(record, number, "tests", list)
-    for i, test in enumerate(tests):
-        if not isinstance(test, dict) or test.get("type") not in ("assert", "call", "stdio"):
-            raise RecordError(f"line {number} (id {record.get('id')!r}): test {i} needs type assert, call or stdio")
-    return record
-
-
-def score_job(model, config=None) -> Callable[[list], list[Output]]:
-    """Per answer: code, valid, reason, score, reward, truncated."""
+def score_job(model, config=None) -> Process:
+    """Per answer: a :class:`codescaler.RewardResult` row."""
     from codescaler.reward import reward
 
-    def process(items: list[tuple[int, dict, tuple[str, str]]]) -> list[Output]:
-        questions, responses = zip(*(pair for _, _, pair in items))
-        results = reward(model, questions, responses, config=config, show_progress=False)
-        return [
-            {
-                "code": r.code,
-                "valid": r.valid,
-                "reason": r.reason,
-                "score": r.score,
-                "reward": r.reward,
-                "truncated": r.truncated,
-            }  # fmt: skip
-            for r in results
-        ]
+    def process(items: list[tuple[int, dict, Answer]]) -> list[Output]:
+        answers = [a for _, _, a in items]
+        results = reward(
+            model,
+            [a["question"] for a in answers],
+            [a["response"] for a in answers],
+            code_prefixes=[a.get("code_prefix") for a in answers],
+            config=config,
+            show_progress=False,
+        )
+        return [r.to_dict() for r in results]
 
     return process
 
 
-def rank_job(model, config=None) -> Callable[[list], list[Output]]:
+def rank_job(model, config=None) -> Process:
     """Per problem: rewards, scores, valid, reasons, truncated, codes, and ``order`` (best first)."""
     from codescaler.reward import ranking, reward
 
@@ -171,15 +158,16 @@ def rank_job(model, config=None) -> Callable[[list], list[Output]]:
 
 
 def _verdicts(verifications: list) -> Output:
-    """What ``verify`` and ``candidates`` write per problem: one verdict per response in each field."""
+    """What ``verify`` and ``candidates`` write per problem (:data:`VERDICT_FIELDS`): one per response in each."""
     return {
         "passed": [v.passed for v in verifications],
         "pass_fraction": [round(v.pass_fraction, 6) for v in verifications],
         "status": [v.status for v in verifications],
+        "detail": [v.detail for v in verifications],
     }
 
 
-def verify_job(sandbox, mode="lenient") -> Callable[[list], list[Output]]:
+def verify_job(sandbox, mode="lenient") -> Process:
     """Per problem: passed, pass_fraction and status per response."""
     from codescaler.verify import verify_responses
 
@@ -189,27 +177,30 @@ def verify_job(sandbox, mode="lenient") -> Callable[[list], list[Output]]:
     return process
 
 
-def sample_job(model_name_or_path: str, *, completion: bool = False, **sampling: Any) -> Callable[[list], list[Output]]:
-    """Per problem: its record with new samples after its ``responses`` (another ``seed`` adds to a first run).
+def sample_job(model_name_or_path: str, config: SampleConfig, gguf_file: str | None = None) -> Process:
+    """Per problem: its record with ``config.n`` new samples after its ``responses`` (another ``seed`` adds to a
+    first run). The model loads once, here.
 
     The record's verdicts are dropped: they describe its old responses, and ``candidates`` verifies them all
-    again. ``completion``: continue ``code_prefix`` (else the question) as raw text, recorded as ``code_prefix``.
-    ``sampling``: the keyword arguments of :func:`codescaler.candidates.sample_responses`.
+    again. ``config.completion``: continue ``code_prefix`` (else the question) as raw text, recorded as
+    ``code_prefix``.
     """
-    from codescaler.candidates import sample_responses
+    from codescaler.generation import make_sampler
+
+    sampler = make_sampler(model_name_or_path, config, gguf_file=gguf_file)
 
     def prompt(problem: dict) -> str:
-        return (problem.get("code_prefix") or problem["question"]) if completion else problem["question"]
+        return (problem.get("code_prefix") or problem["question"]) if config.completion else problem["question"]
 
     def process(items: list[tuple[int, dict, dict]]) -> list[Output]:
         problems = [p for _, _, p in items]
-        samples = sample_responses([prompt(p) for p in problems], model_name_or_path, completion=completion, **sampling)
+        samples = sampler.generate([prompt(p) for p in problems], config, show_progress=True)
         out = []
         for problem, new in zip(problems, samples):
             old = problem.get("responses", [])
             sources = problem.get("candidate_sources", ["sample"] * len(old))
-            record = {k: v for k, v in problem.items() if k not in _verdicts([])}  # its verdict fields
-            if completion:
+            record = {k: v for k, v in problem.items() if k not in VERDICT_FIELDS}
+            if config.completion:
                 record["code_prefix"] = prompt(problem)
             record["responses"], record["candidate_sources"] = old + new, sources + ["sample"] * len(new)
             out.append(record)
@@ -218,7 +209,10 @@ def sample_job(model_name_or_path: str, *, completion: bool = False, **sampling:
     return process
 
 
-def candidates_job(sandbox, config=None, mode="lenient") -> Callable[[list], list[Output]]:
+_KEPT_BY_CANDIDATES = ("question", "language", "code_prefix", "split", "source")
+
+
+def candidates_job(sandbox, config=None, mode="lenient") -> Process:
     """Per problem: its candidates (samples, reference, mutants, unaligned), each verified by execution."""
     from codescaler.candidates import build_candidates
     from codescaler.verify import verify_responses
@@ -227,7 +221,9 @@ def candidates_job(sandbox, config=None, mode="lenient") -> Callable[[list], lis
         problems = build_candidates([p for _, _, p in items], config)
         out = []
         for problem, verifications in zip(problems, verify_responses(problems, sandbox, mode=mode)):
-            kept = {k: problem[k] for k in ("question", "language", "code_prefix", "split", "source") if k in problem}
+            kept: dict[str, Any] = {
+                k: problem[k] for k in ("question", "language", "code_prefix", "split", "source") if k in problem
+            }
             out.append(
                 {
                     **kept,

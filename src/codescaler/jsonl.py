@@ -13,9 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-
-class RecordError(ValueError):
-    """A malformed input record; the message names the record and the reason."""
+from codescaler.schema import RecordError
 
 
 def read_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | RecordError]]:
@@ -33,17 +31,6 @@ def read_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | RecordE
                 yield number, RecordError(f"line {number}: expected a JSON object, got {type(record).__name__}")
                 continue
             yield number, record
-
-
-def require(record: dict[str, Any], number: int, name: str, kind: type | tuple[type, ...]) -> Any:
-    """``record[name]`` if it has type ``kind``; else a :class:`RecordError` naming the record."""
-    value = record.get(name)
-    if not isinstance(value, kind):
-        label = f"line {number}" + (f" (id {record['id']!r})" if "id" in record else "")
-        got = "nothing" if name not in record else type(value).__name__
-        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise RecordError(f"{label}: field {name!r} must be {expected}, got {got}")
-    return value
 
 
 class ResumableWriter:

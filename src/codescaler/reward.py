@@ -1,20 +1,39 @@
-"""The composed reward: extract -> score -> shape, for RL rewards and for ranking candidates.
+"""The composed reward: extract -> score -> shape, and the reward kinds RL trains on.
 
 The RM never sees an invalid answer: its score is ``None`` and its reward is ``invalid_reward``.
+
+Reward kinds (:func:`kind_rewards`), the one place that defines them; the TRL, verl and HTTP adapters
+only map their arguments onto it:
+
+* ``rm``: the CodeScaler reward, the shaped RM score of the extracted program;
+* ``execution``: the paper's baseline, 1.0 when the program passes every test of its problem, else 0.0
+  (``None`` where the problem has no tests);
+* ``hybrid``: execution where the problem has tests, the RM where it has none. The scales differ (0/1
+  against softplus scores), but GRPO normalises advantages within a group and a group shares its
+  problem, so one group never mixes the two.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from codescaler.extract import Check, Mode, extract_program
-from codescaler.model import RewardModel
 from codescaler.shaping import Shaping, shape_reward
+
+if TYPE_CHECKING:
+    from codescaler.model import RewardModel
+    from codescaler.sandbox import Sandbox
+
+RewardKind = Literal["rm", "execution", "hybrid"]
+REWARD_KINDS: tuple[str, ...] = ("rm", "execution", "hybrid")
+# (questions, responses, code prefixes or None) -> one shaped RM reward per response
+RMFunction = Callable[[Sequence[str], Sequence[str], "Sequence[str | None] | None"], list[float]]
 
 
 @dataclass
-class RewardConfig:
+class ScoringConfig:
     """How answers become rewards. Defaults follow the CodeScaler paper and its released code."""
 
     mode: Mode = field(default="strict", metadata={"help": "extraction rule: strict (paper) or lenient"})
@@ -32,15 +51,31 @@ class RewardConfig:
     )
     max_batch_tokens: int = field(default=16384, metadata={"help": "most padded tokens in one forward pass"})
 
+    def __post_init__(self) -> None:
+        for name, allowed in (("mode", get_args(Mode)), ("check", get_args(Check)), ("shaping", get_args(Shaping))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        if (self.batch_size is not None and self.batch_size < 1) or self.max_batch_tokens < 1:
+            raise ValueError(
+                f"batch_size and max_batch_tokens must be positive, got {self.batch_size}, {self.max_batch_tokens}"
+            )
+
 
 @dataclass(frozen=True)
 class RewardResult:
+    """One answer's reward, with what produced it. ``num_tokens``: what the RM read (0 when invalid)."""
+
     code: str
     valid: bool
     reason: str | None
     score: float | None
     reward: float
     truncated: bool
+    num_tokens: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row ``score`` writes and ``serve`` answers."""
+        return asdict(self)
 
 
 def reward(
@@ -49,11 +84,11 @@ def reward(
     responses: Sequence[str | bytes],
     *,
     code_prefixes: Sequence[str | None] | None = None,
-    config: RewardConfig | None = None,
+    config: ScoringConfig | None = None,
     show_progress: bool = True,
 ) -> list[RewardResult]:
     """One :class:`RewardResult` per (question, response), in input order."""
-    config = config or RewardConfig()
+    config = config or ScoringConfig()
     if len(questions) != len(responses):
         raise ValueError(f"got {len(questions)} questions but {len(responses)} responses")
     prefixes = code_prefixes if code_prefixes is not None else [None] * len(responses)
@@ -81,6 +116,7 @@ def reward(
                 score=score,
                 reward=shape_reward(score, p.valid, config.shaping, config.invalid_reward),
                 truncated=s.truncated if s is not None else False,
+                num_tokens=s.num_tokens if s is not None else 0,
             )
         )
     return results
@@ -97,7 +133,7 @@ def rank(
     responses: Sequence[str],
     *,
     code_prefix: str | None = None,
-    config: RewardConfig | None = None,
+    config: ScoringConfig | None = None,
     show_progress: bool = False,
 ) -> list[tuple[int, RewardResult]]:
     """The candidates of one problem, best first, as ``(input index, result)``."""
@@ -110,3 +146,69 @@ def rank(
         show_progress=show_progress,
     )
     return [(i, results[i]) for i in ranking([r.reward for r in results])]
+
+
+def model_rewards(model: RewardModel, config: ScoringConfig | None = None) -> RMFunction:
+    """The shaped rewards of a local model, as :func:`kind_rewards` takes them."""
+
+    def rewards(
+        questions: Sequence[str], responses: Sequence[str], code_prefixes: Sequence[str | None] | None = None
+    ) -> list[float]:
+        results = reward(model, questions, responses, code_prefixes=code_prefixes, config=config, show_progress=False)
+        return [r.reward for r in results]
+
+    return rewards
+
+
+def execution_rewards(
+    problems: Sequence[Mapping[str, Any]], responses: Sequence[str], sandbox: Sandbox, *, mode: Mode = "strict"
+) -> list[float | None]:
+    """Per response: 1.0 when it passes every test of its problem, 0.0 when not, None when there are none."""
+    from codescaler.verify import verify_responses
+
+    which = [i for i, p in enumerate(problems) if p.get("tests")]
+    runs = [{**problems[i], "responses": [responses[i]]} for i in which]
+    out: list[float | None] = [None] * len(responses)
+    for i, verdicts in zip(which, verify_responses(runs, sandbox, mode=mode)):
+        out[i] = 1.0 if verdicts[0].passed else 0.0
+    return out
+
+
+def kind_rewards(
+    kind: str,
+    problems: Sequence[Mapping[str, Any]],
+    responses: Sequence[str],
+    *,
+    rm: RMFunction | None = None,
+    sandbox: Sandbox | None = None,
+    mode: Mode = "strict",
+) -> list[float | None]:
+    """One reward of ``kind`` per response to the problem beside it (``question``, ``tests``, ``entry_point``,
+    ``code_prefix``, ``prelude``, ``language``, as in a problem record). None: execution with no tests."""
+    if kind not in REWARD_KINDS:
+        raise ValueError(f"reward kind must be rm, execution or hybrid, got {kind!r}")
+    if len(problems) != len(responses):
+        raise ValueError(f"got {len(problems)} problems but {len(responses)} responses")
+    if kind != "execution" and rm is None:
+        raise ValueError(f"reward kind {kind!r} needs a reward model")
+    if kind != "rm" and sandbox is None:
+        raise ValueError(f"reward kind {kind!r} needs a sandbox")
+
+    def rm_of(indices: Sequence[int]) -> list[float]:
+        assert rm is not None
+        prefixes = [problems[i].get("code_prefix") for i in indices]
+        return rm(
+            [problems[i]["question"] for i in indices],
+            [responses[i] for i in indices],
+            prefixes if any(p is not None for p in prefixes) else None,
+        )
+
+    if kind == "rm":
+        return list(rm_of(range(len(responses))))
+    assert sandbox is not None
+    out = execution_rewards(problems, responses, sandbox, mode=mode)
+    missing = [i for i, r in enumerate(out) if r is None]
+    if kind == "hybrid" and missing:
+        for i, value in zip(missing, rm_of(missing)):
+            out[i] = value
+    return out

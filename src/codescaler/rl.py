@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from codescaler.model import DEFAULT_MODEL
+from codescaler.weights import DEFAULT_MODEL
 
 
 @dataclass
@@ -32,6 +32,10 @@ class RLConfig:
     learning_rate: float = field(default=1e-6, metadata={"help": "AdamW learning rate"})
     temperature: float = field(default=0.6, metadata={"help": "rollout temperature"})
     eval_problems: int = field(default=32, metadata={"help": "held-out problems for the greedy pass rate"})
+    validation_fraction: float = field(
+        default=0.1, metadata={"help": "problems held out, as `codescaler pairs --validation-fraction` holds them"}
+    )
+    split_seed: int = field(default=0, metadata={"help": "seed of that split, as `codescaler pairs --seed`"})
     output_dir: str = field(default="rl-out", metadata={"help": "logs, curves and the policy"})
     seed: int = field(default=0, metadata={"help": "seed"})
 
@@ -43,49 +47,57 @@ def valid_code(prompts, completions, **columns) -> list[float]:
     return [float(extract_code(message_text(c, "assistant")).valid) for c in completions]
 
 
-def _problems(config: RLConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    from codescaler import datasets
+def problem_sets(config: RLConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    from codescaler import benchmarks
     from codescaler.pairs import humaneval_match, problem_split
 
-    records = [r for r in datasets.load(config.problems) if not humaneval_match(r)]
-    train = [r for r in records if problem_split(r["id"], 0.1, 0) == "train"]
-    held = [r for r in records if problem_split(r["id"], 0.1, 0) == "validation"]
+    records = [r for r in benchmarks.load(config.problems) if not humaneval_match(r)]
+    split = {r["id"]: problem_split(r["id"], config.validation_fraction, config.split_seed) for r in records}
+    train = [r for r in records if split[r["id"]] == "train"]
+    held = [r for r in records if split[r["id"]] == "validation"]
     random.Random(config.seed).shuffle(held)
     return train, held[: config.eval_problems]
 
 
 def pass_rate(model, tokenizer, problems: list[dict[str, Any]], sandbox, max_new_tokens: int) -> float:
     """Greedy pass rate (lenient extraction) of ``model`` on ``problems``."""
-    from codescaler.candidates import generate_responses
-    from codescaler.datasets import ANSWER_FORMAT
+    from codescaler.benchmarks import ANSWER_FORMAT
+    from codescaler.generation import SampleConfig, TransformersSampler
     from codescaler.verify import verify_responses
 
     questions = [p["question"] + ANSWER_FORMAT.format(language="python") for p in problems]
-    answers = generate_responses(model, tokenizer, questions, max_new_tokens=max_new_tokens, batch_size=8)
+    greedy = SampleConfig(n=1, temperature=0.0, max_new_tokens=max_new_tokens, batch_size=8)
+    answers = TransformersSampler(model, tokenizer).generate(questions, greedy)
     runs = [{**p, "responses": a} for p, a in zip(problems, answers)]
     verdicts = list(verify_responses(runs, sandbox))
     return sum(v[0].passed for v in verdicts) / len(verdicts)
 
 
 def train_policy(config: RLConfig) -> dict[str, Any]:
-    import datasets as hf_datasets
+    import datasets
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
-    from codescaler.datasets import ANSWER_FORMAT
+    from codescaler.benchmarks import ANSWER_FORMAT
     from codescaler.integrations.trl import ExecutionReward, HybridReward, RMReward
-    from codescaler.model import resolve_model_path
     from codescaler.sandbox import Sandbox
+    from codescaler.weights import resolve_model_path
 
-    train, held = _problems(config)
+    train, held = problem_sets(config)
     path, gguf = resolve_model_path(config.policy, None)
     tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=gguf)
     model = AutoModelForCausalLM.from_pretrained(path, gguf_file=gguf)
     model.hf_quantizer, model.is_quantized = None, False  # a GGUF policy is de-quantised on load
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    rows = [{"prompt": [{"role": "user", "content": p["question"] + ANSWER_FORMAT.format(language="python")}],
-             "question": p["question"], "tests": json.dumps(p["tests"])} for p in train]  # fmt: skip
+    rows = [
+        {
+            "prompt": [{"role": "user", "content": p["question"] + ANSWER_FORMAT.format(language="python")}],
+            "question": p["question"],
+            "tests": json.dumps(p["tests"]),
+        }
+        for p in train
+    ]
     out = Path(config.output_dir)
     with Sandbox() as sandbox:
         before = pass_rate(model, tokenizer, held, sandbox, config.max_completion_length)
@@ -96,21 +108,40 @@ def train_policy(config: RLConfig) -> dict[str, Any]:
             rm = RMReward(config.reward_model)
             rewards = [rm if config.reward == "rm" else HybridReward(rm, ExecutionReward(sandbox))]
         args = GRPOConfig(
-            output_dir=str(out), max_steps=config.steps, learning_rate=config.learning_rate,
+            output_dir=str(out),
+            max_steps=config.steps,
+            learning_rate=config.learning_rate,
             per_device_train_batch_size=config.prompts_per_step * config.num_generations,
-            num_generations=config.num_generations, max_completion_length=config.max_completion_length,
-            temperature=config.temperature, beta=0.0, epsilon=0.2, epsilon_high=0.28, logging_steps=1,
-            save_strategy="no", report_to="none", use_cpu=True, seed=config.seed, reward_weights=[1.0, 0.0],
+            num_generations=config.num_generations,
+            max_completion_length=config.max_completion_length,
+            temperature=config.temperature,
+            beta=0.0,
+            epsilon=0.2,
+            epsilon_high=0.28,
+            logging_steps=1,
+            save_strategy="no",
+            report_to="none",
+            use_cpu=True,
+            seed=config.seed,
+            reward_weights=[1.0, 0.0],
             bf16=False,
-        )  # fmt: skip
+        )
         trainer = GRPOTrainer(
-            model=model, reward_funcs=[*rewards, valid_code], args=args,
-            train_dataset=hf_datasets.Dataset.from_list(rows), processing_class=tokenizer,
-        )  # fmt: skip
+            model=model,
+            reward_funcs=[*rewards, valid_code],
+            args=args,
+            train_dataset=datasets.Dataset.from_list(rows),
+            processing_class=tokenizer,
+        )
         trainer.train()
         after = pass_rate(trainer.model, tokenizer, held, sandbox, config.max_completion_length)
-    report = {"config": asdict(config), "held_out_problems": len(held), "pass_rate_before": before,
-              "pass_rate_after": after, "log_history": trainer.state.log_history}  # fmt: skip
+    report = {
+        "config": asdict(config),
+        "held_out_problems": len(held),
+        "pass_rate_before": before,
+        "pass_rate_after": after,
+        "log_history": trainer.state.log_history,
+    }
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report

@@ -13,22 +13,55 @@ value or output). It never sees expected outputs: judging them is :mod:`codescal
 
 from __future__ import annotations
 
-import itertools
+import fcntl
 import json
 import os
 import queue
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal, cast
 
 WORKER = Path(__file__).with_name("_sandbox_worker.py")
 LANGUAGES = ("python", "cpp", "java", "javascript")
 JOBS_AHEAD_PER_WORKER = 512
-_instances = itertools.count()
+# Sandbox uids: FIRST_UID up to FIRST_UID + UID_RANGE, each held by a lock file while a worker runs under it.
+FIRST_UID, UID_RANGE = 200_000, 65_536
+
+
+def _uid_lock_dir() -> str:
+    return os.environ.get("CODESCALER_UID_LOCKS", os.path.join(tempfile.gettempdir(), "codescaler-sandbox-uids"))
+
+
+def claim_uids(count: int) -> tuple[list[int], list[int]]:
+    """``count`` uids no other live sandbox on this machine holds, and the lock files that hold them.
+
+    A timed-out test is ended by killing every process of its uid, so two sandboxes sharing a uid could
+    kill each other's programs. Each uid is held by an exclusive ``flock`` on its own file: taken by one
+    open file at a time, in this process or any other, and dropped by the kernel when the holder closes
+    it or dies, so a crashed pool leaves nothing stale.
+    """
+    folder = _uid_lock_dir()
+    os.makedirs(folder, mode=0o1777, exist_ok=True)
+    uids, fds = [], []
+    for uid in range(FIRST_UID, FIRST_UID + UID_RANGE):
+        fd = os.open(os.path.join(folder, str(uid)), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        uids.append(uid)
+        fds.append(fd)
+        if len(uids) == count:
+            return uids, fds
+    for fd in fds:
+        os.close(fd)
+    raise RuntimeError(f"no {count} free sandbox uids in {folder}: {UID_RANGE} are held by running sandboxes")
 
 
 @dataclass(frozen=True)
@@ -66,13 +99,12 @@ class Sandbox:
         self.limits = limits or Limits()
         self.size = workers or os.cpu_count() or 1
         # Every worker gets its own uid, so "kill every process of this uid" touches nothing else.
-        base = 200_000 + (os.getpid() % 20_000) * 40 + (next(_instances) % 5) * 8
-        self.uids = [base + slot for slot in range(self.size)]
+        self.uids, self._uid_locks = claim_uids(self.size)
         self._workers = [self._start(uid) for uid in self.uids]
         self.cpu_seconds = 0.0  # CPU time of the programs run so far (user + system, all workers)
 
     @staticmethod
-    def _start(uid: int) -> subprocess.Popen:
+    def _start(uid: int) -> subprocess.Popen[str]:
         return subprocess.Popen(
             # -s: no user site; installed packages (sortedcontainers, numpy) stay importable, as
             # LeetCode-style solutions expect. Not -I, which would ignore PYTHONHASHSEED: a fixed seed
@@ -90,13 +122,14 @@ class Sandbox:
         if job.language not in LANGUAGES:
             raise ValueError(f"unsupported language {job.language!r}; supported: {', '.join(LANGUAGES)}")
         message = {"program": job.program, "tests": job.tests, "language": job.language, "limits": asdict(self.limits)}
+        stdin, stdout = cast(IO[str], worker.stdin), cast(IO[str], worker.stdout)  # _start opens both pipes
         try:
-            worker.stdin.write(json.dumps(message) + "\n")
-            worker.stdin.flush()
-            answer = json.loads(worker.stdout.readline())
+            stdin.write(json.dumps(message) + "\n")
+            stdin.flush()
+            answer = json.loads(stdout.readline())
         except (BrokenPipeError, ValueError) as err:
             # A worker that died is replaced; its job is reported, not lost.
-            self._workers[slot] = self._start(int(worker.args[-1]))
+            self._workers[slot] = self._start(self.uids[slot])
             return [{"status": "runtime_error", "detail": f"sandbox worker died: {err}"}] * len(job.tests)
         if "error" in answer:
             return [{"status": "runtime_error", "detail": answer["error"]}] * len(job.tests)
@@ -115,7 +148,7 @@ class Sandbox:
                 index, job = item
                 try:
                     outcome = self._ask(slot, job)
-                except Exception as err:  # noqa: BLE001 - report it against the job, keep serving
+                except Exception as err:  # report it against the job, keep serving
                     outcome = [{"status": "runtime_error", "detail": f"{type(err).__name__}: {err}"}] * len(job.tests)
                 with done:
                     results[index] = outcome
@@ -154,11 +187,16 @@ class Sandbox:
     def close(self) -> None:
         for worker in self._workers:
             if worker.poll() is None:
-                worker.stdin.close()
+                cast(IO[str], worker.stdin).close()
                 try:
                     worker.wait(timeout=5)
                 except subprocess.TimeoutExpired:
                     worker.kill()
+                    worker.wait()
+        # Only now that no worker (and so no program) runs under them may another sandbox take the uids.
+        for fd in self._uid_locks:
+            os.close(fd)
+        self._uid_locks = []
 
     def __enter__(self) -> Sandbox:
         return self

@@ -1,7 +1,7 @@
 """An HTTP reward server with dynamic batching (FastAPI + uvicorn).
 
 Requests are split into items and queued; one batcher task takes whatever arrived within
-``max_wait_ms`` of the first waiting item (up to ``RewardConfig.max_batch_tokens``) and scores it in one
+``max_wait_ms`` of the first waiting item (up to ``ScoringConfig.max_batch_tokens``) and scores it in one
 :func:`codescaler.reward.reward` call on a single worker thread, so concurrent single-item requests
 share forward passes and the shared-prefix cache of GRPO groups. The model runs on one thread: the
 event loop keeps accepting while it computes.
@@ -12,7 +12,6 @@ malformed JSON or fields 422 with the reason. On SIGTERM uvicorn stops accepting
 requests finish (the batcher keeps running until they have), then exits.
 """
 
-
 # No `from __future__ import annotations` here: FastAPI reads the request models from the endpoint
 # annotations at run time, and those models are local to create_app.
 import asyncio
@@ -22,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from codescaler.reward import RewardConfig, reward
+from codescaler.reward import ScoringConfig, reward
 
 
 @dataclass
@@ -47,7 +46,7 @@ class _Item:
 class Batcher:
     """Collects queued items into batches and scores them on one worker thread."""
 
-    def __init__(self, model, reward_config: RewardConfig, config: ServeConfig, metrics: dict[str, Any]) -> None:
+    def __init__(self, model, reward_config: ScoringConfig, config: ServeConfig, metrics: dict[str, Any]) -> None:
         self.model, self.reward_config, self.config, self.metrics = model, reward_config, config, metrics
         self.queue: asyncio.Queue[_Item] = asyncio.Queue()
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codescaler-rm")
@@ -84,7 +83,7 @@ class Batcher:
                     break
             try:
                 results = await loop.run_in_executor(self.pool, self._score, batch)
-            except Exception as err:  # noqa: BLE001 - the requests get the error, the server keeps serving
+            except Exception as err:  # the requests get the error, the server keeps serving
                 for item in batch:
                     if not item.future.done():
                         item.future.set_exception(err)
@@ -97,13 +96,16 @@ class Batcher:
     def _score(self, batch: list[_Item]):
         prefixes = [i.code_prefix for i in batch]
         return reward(
-            self.model, [i.question for i in batch], [i.response for i in batch],
+            self.model,
+            [i.question for i in batch],
+            [i.response for i in batch],
             code_prefixes=prefixes if any(p is not None for p in prefixes) else None,
-            config=self.reward_config, show_progress=False,
-        )  # fmt: skip
+            config=self.reward_config,
+            show_progress=False,
+        )
 
 
-def create_app(model, reward_config: RewardConfig | None = None, config: ServeConfig | None = None):
+def create_app(model, reward_config: ScoringConfig | None = None, config: ServeConfig | None = None):
     """The FastAPI app serving ``model``."""
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse, PlainTextResponse
@@ -115,11 +117,15 @@ def create_app(model, reward_config: RewardConfig | None = None, config: ServeCo
     metrics = {
         "requests": Counter("codescaler_requests", "HTTP requests", ["endpoint", "status"], registry=registry),
         "items": Counter("codescaler_items", "items scored", registry=registry),
-        "batches": Histogram("codescaler_batch_size", "items per forward batch", registry=registry,
-                             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256)),  # fmt: skip
+        "batches": Histogram(
+            "codescaler_batch_size",
+            "items per forward batch",
+            registry=registry,
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+        ),
         "latency": Histogram("codescaler_request_seconds", "request latency", ["endpoint"], registry=registry),
     }
-    batcher = Batcher(model, reward_config or RewardConfig(), config, metrics)
+    batcher = Batcher(model, reward_config or ScoringConfig(), config, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -164,8 +170,7 @@ def create_app(model, reward_config: RewardConfig | None = None, config: ServeCo
             return refusal
         results = await batcher.submit([(i.question, i.response, i.code_prefix) for i in body.items])
         metrics["items"].inc(len(results))
-        return {"results": [{"reward": r.reward, "valid": r.valid, "reason": r.reason, "score": r.score,
-                             "truncated": r.truncated} for r in results]}  # fmt: skip
+        return {"results": [r.to_dict() for r in results]}
 
     @app.post("/get_reward")
     async def get_reward(body: RewardRequest):
@@ -173,7 +178,9 @@ def create_app(model, reward_config: RewardConfig | None = None, config: ServeCo
         if len(prompts) != len(body.query):
             return JSONResponse({"detail": f"{len(prompts)} prompts for {len(body.query)} queries"}, 422)
         # OpenRLHF sends prompt + response as one query string; the response is what follows the prompt.
-        items = [(p, q[len(p) :] if q.startswith(p) else q, None) for p, q in zip(prompts, body.query)]
+        items: list[tuple[str, str, str | None]] = [
+            (p, q[len(p) :] if q.startswith(p) else q, None) for p, q in zip(prompts, body.query)
+        ]
         if refusal := busy(len(items)):
             return refusal
         results = await batcher.submit(items)
@@ -191,7 +198,7 @@ def create_app(model, reward_config: RewardConfig | None = None, config: ServeCo
     return app
 
 
-def serve(model, reward_config: RewardConfig | None = None, config: ServeConfig | None = None) -> None:
+def serve(model, reward_config: ScoringConfig | None = None, config: ServeConfig | None = None) -> None:
     """Run the server until SIGINT/SIGTERM, draining in-flight requests first."""
     import uvicorn
 

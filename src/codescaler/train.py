@@ -18,6 +18,7 @@ import json
 import logging
 import resource
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -25,15 +26,14 @@ from typing import Any, Literal
 import torch
 from trl import RewardConfig, RewardTrainer
 
-from codescaler.evaluate import pairwise
-from codescaler.model import RewardModel, resolve_model_path, save_codescaler_config, split_adapter
-from codescaler.pairs import humaneval_match
+from codescaler.model import RewardModel
+from codescaler.pairs import humaneval_match, read_pairs
+from codescaler.rm_eval import pairwise
+from codescaler.weights import resolve_model_path, save_codescaler_config, split_adapter
 
 logger = logging.getLogger(__name__)
 
 FINETUNE_MODES = ("full", "last-k", "lora", "head")
-# The released CodeScalerPair-51K layout, mapped onto ours.
-_CODESCALER_PAIR_COLUMNS = {"question_content": "question", "code_pos": "chosen", "code_neg": "rejected"}
 
 
 @dataclass
@@ -62,9 +62,11 @@ class TrainConfig(RewardConfig):
     )
     adapter_dtype: str = field(
         default="float32",
-        metadata={"help": "dtype a LoRA adapter is saved in: float32, or bfloat16 (half the size; codescaler-mini "
-                          "scored the same validation accuracy either way)"},
-    )  # fmt: skip
+        metadata={
+            "help": "dtype a LoRA adapter is saved in: float32, or bfloat16 (half the size; codescaler-mini "
+            "scored the same validation accuracy either way)"
+        },
+    )
     max_pairs: int = field(default=0, metadata={"help": "use at most this many training pairs (0: all)"})
     allow_eval: bool = field(
         default=False, metadata={"help": "allow HumanEval-derived pairs (never for a model you will evaluate)"}
@@ -87,37 +89,7 @@ class TrainConfig(RewardConfig):
     warmup_ratio: float = field(default=0.05, metadata={"help": "warm-up fraction of the steps"})
 
 
-def read_pairs(source: str) -> list[dict[str, Any]]:
-    """Pairs as ``{"question", "chosen", "rejected", ...}`` from a JSONL/Parquet file or a hub dataset id."""
-    path = Path(source)
-    if path.suffix == ".jsonl" and path.exists():
-        rows = []
-        with open(path, encoding="utf-8") as f:
-            for number, line in enumerate(f, start=1):
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except json.JSONDecodeError as err:
-                        raise ValueError(f"{source} line {number}: invalid JSON ({err.msg})") from None
-    else:
-        import datasets
-
-        if path.exists():
-            data = datasets.load_dataset(path.suffix.lstrip(".") or "parquet", data_files=str(path), split="train")
-        else:
-            data = datasets.load_dataset(source, split="train")
-        rows = list(data)
-    out = []
-    for number, row in enumerate(rows, start=1):
-        row = {_CODESCALER_PAIR_COLUMNS.get(k, k): v for k, v in row.items()}
-        for key in ("question", "chosen", "rejected"):
-            if not isinstance(row.get(key), str):
-                raise ValueError(f"{source} pair {number}: field {key!r} must be a string, got {row.get(key)!r:.60}")
-        out.append(row)
-    return out
-
-
-def _refuse_eval(pairs: list[dict[str, Any]], source: str) -> None:
+def _refuse_eval(pairs: Sequence[Mapping[str, Any]], source: str) -> None:
     for number, pair in enumerate(pairs, start=1):
         why = humaneval_match({"id": pair.get("problem_id", ""), "question": pair["question"]})
         if why:
@@ -127,7 +99,7 @@ def _refuse_eval(pairs: list[dict[str, Any]], source: str) -> None:
             )
 
 
-def _tokenized(rm: RewardModel, pairs: list[dict[str, Any]]):
+def _tokenized(rm: RewardModel, pairs: Sequence[Mapping[str, Any]]):
     import datasets
 
     chosen = rm.encode([p["question"] for p in pairs], [p["chosen"] for p in pairs])
@@ -149,10 +121,14 @@ def _prepare(model: torch.nn.Module, config: TrainConfig):
         depth = len(backbone.layers)
         top = range(depth - config.lora_layers, depth) if 0 < config.lora_layers < depth else None
         return LoraConfig(
-            task_type=TaskType.SEQ_CLS, r=config.lora_r, lora_alpha=config.lora_alpha,
-            lora_dropout=config.lora_dropout, target_modules=_linear_names(backbone), modules_to_save=["score"],
+            task_type=TaskType.SEQ_CLS,
+            r=config.lora_r,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=_linear_names(backbone),
+            modules_to_save=["score"],
             layers_to_transform=list(top) if top else None,
-        )  # fmt: skip
+        )
     if config.finetune == "full":
         return None
     model.requires_grad_(False)
@@ -188,9 +164,12 @@ def train_reward_model(config: TrainConfig) -> dict[str, Any]:
     if config.finetune != "lora" or adapter is None:
         base, gguf_file, adapter = config.model_name_or_path, config.gguf_file, None
     rm = RewardModel.from_pretrained(
-        base, gguf_file=gguf_file, dtype="float32",
-        device="cpu" if config.use_cpu else None, max_length=config.max_length or 4096,
-    )  # fmt: skip
+        base,
+        gguf_file=gguf_file,
+        dtype="float32",
+        device="cpu" if config.use_cpu else None,
+        max_length=config.max_length or 4096,
+    )
     model = rm.model
     model.hf_quantizer = None  # a GGUF backbone is de-quantised on load: plain tensors that can train and save
     model.is_quantized = False
@@ -202,9 +181,13 @@ def train_reward_model(config: TrainConfig) -> dict[str, Any]:
     else:
         peft_config = _prepare(model, config)
     trainer = RewardTrainer(
-        model=model, args=config, processing_class=rm.tokenizer, peft_config=peft_config,
-        train_dataset=_tokenized(rm, train_rows), eval_dataset=_tokenized(rm, eval_rows) if eval_rows else None,
-    )  # fmt: skip
+        model=model,
+        args=config,
+        processing_class=rm.tokenizer,
+        peft_config=peft_config,
+        train_dataset=_tokenized(rm, train_rows),
+        eval_dataset=_tokenized(rm, eval_rows) if eval_rows else None,
+    )
     last = _last_checkpoint(config.output_dir) if config.resume_from_checkpoint is None else None
     result = trainer.train(resume_from_checkpoint=config.resume_from_checkpoint or last)
     trained = trainer.model
@@ -259,8 +242,9 @@ def _cast_safetensors(path: Path, dtype: str) -> None:
 
 def _linear_names(backbone: torch.nn.Module) -> list[str]:
     """Names of the blocks' linear layers (peft's "all-linear" shorthand cannot be limited to some layers)."""
-    return sorted({name.rsplit(".", 1)[-1] for name, m in backbone.layers.named_modules()
-                   if isinstance(m, torch.nn.Linear)})  # fmt: skip
+    return sorted(
+        {name.rsplit(".", 1)[-1] for name, m in backbone.layers.named_modules() if isinstance(m, torch.nn.Linear)}
+    )
 
 
 def _last_checkpoint(output_dir: str) -> str | None:

@@ -1,14 +1,9 @@
 """Execution labels: run each response's program against its problem's tests and judge the outcomes.
 
-Problem records (see :mod:`codescaler.datasets`) carry tests of three kinds:
-
-* ``{"type": "assert", "code": str, "entry_point"?: str}``: code run after the program (HumanEval's
-  ``check(entry_point)``, MBPP's asserts); passes when it runs to the end.
-* ``{"type": "call", "fn": str, "args": [...], "expected": ..., "atol"?: float}``: a functional test;
-  the sandbox returns the value, and it is compared here with a float tolerance.
-* ``{"type": "stdio", "input": str, "output": str}``: compared token by token, trailing whitespace ignored.
-
-Judging happens here, never in the sandbox, so a program never sees the expected answers.
+Problem records and their three kinds of test are written down in :mod:`codescaler.schema`. Judging
+happens here, never in the sandbox, so a program never sees the expected answers. Each verdict comes
+with a short ``detail`` where one is known: the exception a program raised, or the value it returned
+against the one expected.
 """
 
 from __future__ import annotations
@@ -18,11 +13,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from codescaler._sandbox_worker import from_json
 from codescaler.extract import Mode, completion_program, extract_code
 from codescaler.sandbox import Job, Sandbox
+from codescaler.tagged_json import from_json
 
 VERDICTS = ("passed", "failed", "timeout", "memory", "runtime_error", "syntax_error", "output_limit")
+
+
+DETAIL_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -31,6 +29,11 @@ class Verification:
     pass_fraction: float
     status: str  # "passed", the first failing test's verdict, the extraction's reason, or "no_tests"
     verdicts: list[str]
+    detail: str | None = None  # why the first failing test failed, where known
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
 
 
 def values_match(got: Any, expected: Any, atol: float = 0.0, rtol: float = 1e-9) -> bool:
@@ -78,14 +81,25 @@ def sandbox_test(test: dict[str, Any], entry_point: str | None = None) -> dict[s
 
 def judge(test: dict[str, Any], outcome: dict[str, Any]) -> str:
     """The verdict of one test from what the sandbox saw."""
+    return judge_with_detail(test, outcome)[0]
+
+
+def judge_with_detail(test: dict[str, Any], outcome: dict[str, Any]) -> tuple[str, str | None]:
+    """The verdict of one test and, when it did not pass, why (clipped to :data:`DETAIL_CHARS`)."""
     status = outcome.get("status", "runtime_error")
     if status == "returned":
         got, expected = from_json(outcome.get("value")), from_json(test["expected"])
-        ok = values_match(got, expected, atol=test.get("atol", 0.0))
-        return "passed" if ok else "failed"
+        if values_match(got, expected, atol=test.get("atol", 0.0)):
+            return "passed", None
+        return "failed", _clip(f"{test['fn']}(...) returned {got!r}, expected {expected!r}")
     if status == "completed":
-        return "passed" if outputs_match(outcome.get("stdout", ""), test["output"]) else "failed"
-    return status if status in VERDICTS else "runtime_error"
+        stdout = outcome.get("stdout", "")
+        if outputs_match(stdout, test["output"]):
+            return "passed", None
+        return "failed", _clip(f"printed {stdout!r}, expected {test['output']!r}")
+    verdict = status if status in VERDICTS else "runtime_error"
+    detail = outcome.get("detail") or (None if status in VERDICTS else f"sandbox status {status!r}")
+    return verdict, _clip(detail) if detail else None
 
 
 def program_of(problem: dict[str, Any], response: str, mode: Mode = "lenient") -> tuple[str | None, str | None]:
@@ -107,14 +121,16 @@ def program_of(problem: dict[str, Any], response: str, mode: Mode = "lenient") -
     return (prelude + "\n" + code if prelude else code), None
 
 
-def _summary(verdicts: list[str]) -> Verification:
+def _summary(judged: list[tuple[str, str | None]]) -> Verification:
+    verdicts = [v for v, _ in judged]
     passed = sum(v == "passed" for v in verdicts)
-    failing = next((v for v in verdicts if v != "passed"), "passed" if verdicts else "no_tests")
+    failing = next(((v, d) for v, d in judged if v != "passed"), ("passed" if verdicts else "no_tests", None))
     return Verification(
         passed=bool(verdicts) and passed == len(verdicts),
         pass_fraction=passed / len(verdicts) if verdicts else 0.0,
-        status=failing,
+        status=failing[0],
         verdicts=verdicts,
+        detail=failing[1],
     )
 
 
@@ -135,7 +151,7 @@ def verify_responses(
             if program is not None and program not in seen:
                 seen[program] = len(jobs)
                 jobs.append(Job(program, tests, problem.get("language", "python")))
-            plan.append((p, reason, seen.get(program, -1)))
+            plan.append((p, reason, seen[program] if program is not None else -1))
     outcomes = sandbox.run(jobs)
     done: dict[int, list[dict[str, Any]]] = {}
     current: list[Verification] = []
@@ -151,7 +167,7 @@ def verify_responses(
             continue
         while job not in done:  # outcomes arrive in job order
             done[len(done)] = next(outcomes)
-        current.append(_summary([judge(t, o) for t, o in zip(tests, done[job])]))
+        current.append(_summary([judge_with_detail(t, o) for t, o in zip(tests, done[job])]))
     while p_now < len(problems):
         yield current
         current, p_now = [], p_now + 1

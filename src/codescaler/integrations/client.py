@@ -37,13 +37,16 @@ class RewardClient:
     def score(
         self, questions: Sequence[str], responses: Sequence[str], code_prefixes: Sequence[str | None] | None = None
     ) -> list[dict[str, Any]]:
-        """One ``{"reward", "valid", "reason", "score", "truncated"}`` per (question, response)."""
+        """One :meth:`codescaler.RewardResult.to_dict` row per (question, response)."""
         prefixes = code_prefixes or [None] * len(questions)
         items = [{"question": q, "response": r, "code_prefix": p} for q, r, p in zip(questions, responses, prefixes)]
         return self._post("/score", {"items": items})["results"]
 
-    def rewards(self, questions: Sequence[str], responses: Sequence[str]) -> list[float]:
-        return [r["reward"] for r in self.score(questions, responses)]
+    def rewards(
+        self, questions: Sequence[str], responses: Sequence[str], code_prefixes: Sequence[str | None] | None = None
+    ) -> list[float]:
+        """Shaped rewards only: a :data:`codescaler.reward.RMFunction`, served."""
+        return [r["reward"] for r in self.score(questions, responses, code_prefixes)]
 
     def close(self) -> None:
         self.http.close()

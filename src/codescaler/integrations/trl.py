@@ -4,8 +4,10 @@ TRL calls ``f(prompts=..., completions=..., completion_ids=..., **columns)`` whe
 dataset's other columns, one value per completion, and expects one float (or None: "cannot judge") per
 completion. Prompts and completions are strings, or chat messages for conversational datasets.
 
+These classes only map TRL's arguments onto :func:`codescaler.reward.kind_rewards`, which defines the kinds:
+
 * :class:`RMReward`: the CodeScaler reward: extract, score with the RM, shape (invalid -> 0).
-* :class:`ExecutionReward`: the paper's baseline: 1.0 when every test passes, else 0.0.
+* :class:`ExecutionReward`: the paper's baseline: 1.0 when every test passes, else 0.0 (None: no tests).
 * :class:`HybridReward`: execution where a sample's problem has tests, the RM where it has none.
 """
 
@@ -15,8 +17,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from codescaler.model import DEFAULT_MODEL, RewardModel
-from codescaler.reward import RewardConfig, reward
+from codescaler.reward import RMFunction, ScoringConfig, kind_rewards, model_rewards
+from codescaler.weights import DEFAULT_MODEL
+
+# Dataset columns that describe a sample's problem, as in a problem record.
+_PROBLEM_COLUMNS = ("question", "tests", "entry_point", "code_prefix", "prelude", "language")
 
 
 def message_text(value: Any, role: str | None = None) -> str:
@@ -27,90 +32,72 @@ def message_text(value: Any, role: str | None = None) -> str:
     return messages[-1]["content"] if messages else ""
 
 
-def _tests(value: Any) -> list[dict[str, Any]] | None:
-    if value is None:
-        return None
-    return json.loads(value) if isinstance(value, str) else list(value)
+def _problems(prompts: Sequence[Any], columns: dict[str, Any]) -> list[dict[str, Any]]:
+    """One problem per sample from TRL's columns; the question defaults to the prompt's last user turn."""
+    problems = []
+    for i, prompt in enumerate(prompts):
+        problem = {
+            k: columns[k][i] for k in _PROBLEM_COLUMNS if columns.get(k) is not None and columns[k][i] is not None
+        }
+        if isinstance(problem.get("tests"), str):
+            problem["tests"] = json.loads(problem["tests"])  # datasets store a list of mixed dicts as JSON text
+        problem.setdefault("question", message_text(prompt, "user"))
+        problems.append(problem)
+    return problems
 
 
-class RMReward:
-    """``reward_funcs`` entry scoring completions with a reward model.
+class _KindReward:
+    kind = ""
 
-    The question is the dataset's ``question`` column when present, else the prompt's last user turn.
-    A ``code_prefix`` column makes completions continue it (HumanEval style).
-    """
-
-    def __init__(self, model: RewardModel | str = DEFAULT_MODEL, config: RewardConfig | None = None) -> None:
-        self.model = RewardModel.from_pretrained(model) if isinstance(model, str) else model
-        self.config = config or RewardConfig()
-        self.__name__ = "codescaler_rm"  # TRL logs each reward under its function's name
-
-    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float]:
-        questions = columns.get("question") or [message_text(p, "user") for p in prompts]
-        results = reward(
-            self.model, questions, [message_text(c, "assistant") for c in completions],
-            code_prefixes=columns.get("code_prefix"), config=self.config, show_progress=False,
-        )  # fmt: skip
-        log_metric = columns.get("log_metric")
-        if log_metric is not None and results:
-            log_metric("codescaler/valid_fraction", sum(r.valid for r in results) / len(results))
-        return [r.reward for r in results]
-
-
-class ExecutionReward:
-    """``reward_funcs`` entry: 1.0 when the completion passes every test of its ``tests`` column, else 0.0.
-
-    ``tests`` holds the problem's tests (a list, or its JSON text) in codescaler's record schema;
-    ``entry_point``, ``code_prefix`` and ``prelude`` columns are used when present. None where no tests.
-    """
-
-    def __init__(self, sandbox=None, mode: str = "strict", workers: int | None = None) -> None:
-        from codescaler.sandbox import Sandbox
-
-        self.sandbox = sandbox or Sandbox(workers=workers)
-        self.mode = mode
-        self.__name__ = "codescaler_execution"
+    def __init__(self, rm: RMFunction | None = None, sandbox=None) -> None:
+        self.rm, self.sandbox = rm, sandbox
+        self.__name__ = f"codescaler_{self.kind}"  # TRL logs each reward under its function's name
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
-        from codescaler.verify import verify_responses
-
-        n = len(completions)
-        problems, where = [], []
-        for i in range(n):
-            tests = _tests((columns.get("tests") or [None] * n)[i])
-            if not tests:
-                continue
-            problem = {"id": str(i), "question": "", "tests": tests,
-                       "responses": [message_text(completions[i], "assistant")]}  # fmt: skip
-            for key in ("entry_point", "code_prefix", "prelude", "language"):
-                if columns.get(key) is not None and columns[key][i] is not None:
-                    problem[key] = columns[key][i]
-            problems.append(problem)
-            where.append(i)
-        out: list[float | None] = [None] * n
-        for i, verdicts in zip(where, verify_responses(problems, self.sandbox, mode=self.mode)):
-            out[i] = 1.0 if verdicts[0].passed else 0.0
-        return out
+        responses = [message_text(c, "assistant") for c in completions]
+        return kind_rewards(self.kind, _problems(prompts, columns), responses, rm=self.rm, sandbox=self.sandbox)
 
 
-class HybridReward:
-    """Execution where a problem has tests, the RM where it has none.
+class RMReward(_KindReward):
+    """Scores completions with a reward model (a loaded one, or a name or folder to load)."""
 
-    The two scales differ (execution is 0/1, shaped RM rewards are softplus scores); GRPO normalises
-    advantages within a group, and a group shares its problem, so one group never mixes the two.
-    """
+    kind = "rm"
+
+    def __init__(self, model: Any = DEFAULT_MODEL, config: ScoringConfig | None = None) -> None:
+        if isinstance(model, str):
+            from codescaler.model import RewardModel
+
+            model = RewardModel.from_pretrained(model)
+        super().__init__(rm=model_rewards(model, config))
+
+
+class ExecutionReward(_KindReward):
+    """Runs each completion against the tests of its ``tests`` column (a list, or its JSON text) in the sandbox
+    given, or in one of its own, closed by :meth:`close`."""
+
+    kind = "execution"
+
+    def __init__(self, sandbox=None, workers: int | None = None) -> None:
+        from codescaler.sandbox import Sandbox
+
+        self._owned = sandbox is None
+        super().__init__(sandbox=sandbox or Sandbox(workers=workers))
+
+    def close(self) -> None:
+        if self._owned:
+            self.sandbox.close()
+
+    def __enter__(self) -> ExecutionReward:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class HybridReward(_KindReward):
+    """Execution where a problem has tests, the RM where it has none."""
+
+    kind = "hybrid"
 
     def __init__(self, rm: RMReward, execution: ExecutionReward) -> None:
-        self.rm, self.execution = rm, execution
-        self.__name__ = "codescaler_hybrid"
-
-    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float]:
-        executed = self.execution(prompts, completions, **columns)
-        missing = [i for i, r in enumerate(executed) if r is None]
-        if not missing:
-            return executed
-        subset = {k: [v[i] for i in missing] if isinstance(v, list) else v for k, v in columns.items()}
-        scored = self.rm([prompts[i] for i in missing], [completions[i] for i in missing], **subset)
-        for i, value in zip(missing, scored):
-            executed[i] = value
-        return executed
+        super().__init__(rm=rm.rm, sandbox=execution.sandbox)

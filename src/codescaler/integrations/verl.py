@@ -23,21 +23,19 @@ import os
 from functools import cache
 from typing import Any
 
-from codescaler.reward import RewardConfig, reward
+from codescaler.reward import RMFunction, kind_rewards, model_rewards
 
 
 @cache
-def _model():
-    from codescaler.model import DEFAULT_MODEL, RewardModel
+def _rm() -> RMFunction:
+    if os.environ.get("CODESCALER_SERVER"):
+        from codescaler.integrations.client import RewardClient
 
-    return RewardModel.from_pretrained(os.environ.get("CODESCALER_MODEL", DEFAULT_MODEL))
+        return RewardClient(os.environ["CODESCALER_SERVER"]).rewards
+    from codescaler.model import RewardModel
+    from codescaler.weights import DEFAULT_MODEL
 
-
-@cache
-def _client():
-    from codescaler.integrations.client import RewardClient
-
-    return RewardClient(os.environ["CODESCALER_SERVER"])
+    return model_rewards(RewardModel.from_pretrained(os.environ.get("CODESCALER_MODEL", DEFAULT_MODEL)))
 
 
 @cache
@@ -53,43 +51,22 @@ def _truth(ground_truth: Any) -> dict[str, Any]:
     return dict(ground_truth or {})
 
 
-def _rm(questions: list[str], responses: list[str]) -> list[float]:
-    if os.environ.get("CODESCALER_SERVER"):
-        return _client().rewards(questions, responses)
-    results = reward(_model(), questions, responses, config=RewardConfig(), show_progress=False)
-    return [r.reward for r in results]
-
-
-def _execution(truths: list[dict[str, Any]], responses: list[str]) -> list[float | None]:
-    from codescaler.verify import verify_responses
-
-    which = [i for i, t in enumerate(truths) if t.get("tests")]
-    problems = [{**truths[i], "id": str(i), "question": "", "responses": [responses[i]]} for i in which]
-    out: list[float | None] = [None] * len(responses)
-    for i, verdicts in zip(which, verify_responses(problems, _sandbox(), mode="strict")):
-        out[i] = 1.0 if verdicts[0].passed else 0.0
-    return out
-
-
 def compute_score_batch(
     data_sources: list[str], solution_strs: list[str], ground_truths: list[Any], extra_infos: list[Any], **kwargs: Any
 ) -> list[float]:
     """One reward per sample, computed in one RM batch (verl's batch reward manager)."""
     kind = kwargs.get("reward", os.environ.get("CODESCALER_REWARD", "rm"))
-    truths = [_truth(t) for t in ground_truths]
-    questions = [(e or {}).get("question") or t.get("question", "") for e, t in zip(extra_infos, truths)]
-    responses = list(solution_strs)
-    if kind == "rm":
-        return _rm(questions, responses)
-    if kind not in ("execution", "hybrid"):
-        raise ValueError(f"CODESCALER_REWARD must be rm, execution or hybrid, got {kind!r}")
-    executed = _execution(truths, responses)
-    missing = [i for i, r in enumerate(executed) if r is None]
-    if kind == "execution" or not missing:
-        return [0.0 if r is None else r for r in executed]
-    for i, value in zip(missing, _rm([questions[i] for i in missing], [responses[i] for i in missing])):
-        executed[i] = value
-    return executed
+    problems = []
+    for truth, extra in zip(map(_truth, ground_truths), extra_infos):
+        problems.append({**truth, "question": (extra or {}).get("question") or truth.get("question", "")})
+    rewards = kind_rewards(
+        kind,
+        problems,
+        list(solution_strs),
+        rm=_rm() if kind != "execution" else None,
+        sandbox=_sandbox() if kind != "rm" else None,
+    )
+    return [0.0 if r is None else r for r in rewards]  # verl needs a number: no tests scores as a failure
 
 
 def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_info: Any = None, **kwargs: Any):

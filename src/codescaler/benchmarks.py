@@ -20,12 +20,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from codescaler.tagged_json import tag_tuple
+
 Record = dict[str, Any]
-_LOADERS: dict[str, Callable[[Path], list[Record]]] = {}
+_LOADERS: dict[str, Callable[[Path, str], list[Record]]] = {}
 MULTIPLE_LANGUAGES = {"python": "python", "java": "java", "cpp": "cpp", "js": "javascript"}
 HUMANEVALPACK_LANGUAGES = {
-    "python": "python", "js": "javascript", "java": "java", "go": "go", "cpp": "cpp", "rust": "rust",
-}  # fmt: skip
+    "python": "python",
+    "js": "javascript",
+    "java": "java",
+    "go": "go",
+    "cpp": "cpp",
+    "rust": "rust",
+}
 
 
 def data_dir() -> Path:
@@ -122,7 +129,7 @@ def _tuples(value: Any, deep: bool) -> Any:
     """JSON has no tuples: a tagged form for the sandbox, top level or all the way down."""
     if isinstance(value, list):
         inner = [_tuples(v, deep) for v in value] if deep else value
-        return {"__tuple__": inner}
+        return tag_tuple(inner)
     return value
 
 
@@ -151,8 +158,10 @@ def _with_expected(records: list[Record], cache_key: str) -> list[Record]:
         with Sandbox(limits=Limits(timeout=20)) as sandbox:
             for form, convert in _ARG_FORMS.items():
                 todo = [r for r in records if r["id"] not in cached or cached[r["id"]]["failures"]]
-                jobs = (Job(r["reference"], [sandbox_test(dict(t, args=convert(t["args"]))) for t in r["tests"]])
-                        for r in todo)  # fmt: skip
+                jobs = (
+                    Job(r["reference"], [sandbox_test(dict(t, args=convert(t["args"]))) for t in r["tests"]])
+                    for r in todo
+                )
                 for record, outcomes in zip(todo, sandbox.run(jobs)):
                     failures = sum(o["status"] != "returned" for o in outcomes)
                     if record["id"] not in cached or failures < cached[record["id"]]["failures"]:
@@ -260,8 +269,10 @@ def _leetcode(root: Path, name: str) -> list[Record]:
 def _lcb_test(test: dict, starter: str) -> Record:
     if test["testtype"] == "stdin":
         return {"type": "stdio", "input": test["input"], "output": test["output"]}
-    method = re.search(r"def (\w+)\(\s*self", starter)
-    fn = f"Solution().{method.group(1)}" if method else re.search(r"def (\w+)\(", starter).group(1)
+    method = re.search(r"def (\w+)\(\s*self", starter) or re.search(r"def (\w+)\(", starter)
+    if method is None:
+        raise ValueError(f"starter code defines no function: {starter[:80]!r}")
+    fn = f"Solution().{method.group(1)}" if "self" in method.group(0) else method.group(1)
     return {
         "type": "call",
         "fn": fn,

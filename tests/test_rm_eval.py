@@ -2,9 +2,10 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import run_cli_without
 
 from codescaler.cli import main
-from codescaler.evaluate import builtin_pairs, pairwise, rmbench, wilson
+from codescaler.rm_eval import builtin_pairs, pairwise, rmbench, wilson
 
 FIXTURE = Path(__file__).parent / "fixtures" / "rmbench_code.json"
 
@@ -32,9 +33,11 @@ def test_wilson_interval():
 
 
 def test_pairwise_counts_ties_as_wrong_and_groups():
-    pairs = [{"question": "q", "chosen": "aaa", "rejected": "a", "language": "py"},
-             {"question": "q", "chosen": "a", "rejected": "aaa", "language": "js"},
-             {"question": "q", "chosen": "aa", "rejected": "bb", "language": "js"}]  # fmt: skip
+    pairs = [
+        {"question": "q", "chosen": "aaa", "rejected": "a", "language": "py"},
+        {"question": "q", "chosen": "a", "rejected": "aaa", "language": "js"},
+        {"question": "q", "chosen": "aa", "rejected": "bb", "language": "js"},
+    ]
     result = pairwise(LengthModel(), pairs, group_by=["language"])
     assert result["overall"]["accuracy"] == pytest.approx(1 / 3)
     assert result["groups"]["language"]["py"]["accuracy"] == 1.0 and result["groups"]["language"]["js"]["n"] == 2
@@ -58,6 +61,7 @@ def test_rmbench_extract_flag_scores_bare_code():
     assert plain["easy"]["accuracy"] < 1.0
 
 
+@pytest.mark.data
 def test_builtin_humanevalpack_pairs():
     pairs = builtin_pairs("humanevalpack-python")
     assert len(pairs) == 164 and all(p["chosen"] != p["rejected"] for p in pairs)
@@ -66,13 +70,39 @@ def test_builtin_humanevalpack_pairs():
         builtin_pairs("humanevalpack-cobol")
 
 
+@pytest.mark.data
 def test_pairwise_and_rmbench_cli(tmp_path, tiny_model_dir, capsys):
     out = tmp_path / "p.json"
-    assert main(["pairwise", "humanevalpack-python", "--model", str(tiny_model_dir), "--group-by", "bug_type",
-                 "-o", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "pairwise",
+                "humanevalpack-python",
+                "--model",
+                str(tiny_model_dir),
+                "--group-by",
+                "bug_type",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     result = json.loads(out.read_text())["results"][str(tiny_model_dir)]
     assert result["overall"]["n"] == 164 and "missing logic" in result["groups"]["bug_type"]
     assert main(["rmbench", str(FIXTURE), "--models", str(tiny_model_dir), "-o", str(tmp_path / "r.json")]) == 0
     assert "language=python" in capsys.readouterr().out
     assert set(json.loads((tmp_path / "r.json").read_text())["results"][str(tiny_model_dir)]["all"]) == {
-        "easy", "normal", "hard", "average"}
+        "easy",
+        "normal",
+        "hard",
+        "average",
+    }
+
+
+def test_pairwise_reads_pairs_without_trl(tiny_model_dir, tmp_path):
+    """read_pairs lived in train.py, which imports trl: scoring a pairs file needed the training extra."""
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(json.dumps({"question": "q", "chosen": "x = 1", "rejected": "x = 2"}) + "\n")
+    out = run_cli_without(("trl",), ["pairwise", str(pairs), "--model", str(tiny_model_dir)])
+    assert "all" in out

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from codescaler.extract import completion_program, extract_code
@@ -33,7 +33,7 @@ def _summary(wins: Sequence[bool]) -> dict[str, Any]:
 
 def builtin_pairs(name: str) -> list[dict[str, Any]]:
     """HumanEvalPack as pairs: the whole canonical program against the whole buggy one."""
-    from codescaler import datasets
+    from codescaler import benchmarks
 
     if name not in BUILTIN_PAIRS:
         raise ValueError(f"unknown built-in pair set {name!r}; choose from {', '.join(BUILTIN_PAIRS)}")
@@ -47,7 +47,7 @@ def builtin_pairs(name: str) -> list[dict[str, Any]]:
             "source": name,
             "bug_type": r.get("bug_type"),
         }
-        for r in datasets.load(name)
+        for r in benchmarks.load(name)
     ]
 
 
@@ -58,7 +58,11 @@ def _prepare(texts: Sequence[str], languages: Sequence[str | None], extract: boo
 
 
 def pairwise(
-    model, pairs: Sequence[dict[str, Any]], *, group_by: Sequence[str] = (), extract: bool = False,
+    model,
+    pairs: Sequence[Mapping[str, Any]],
+    *,
+    group_by: Sequence[str] = (),
+    extract: bool = False,
     show_progress: bool = False,
 ) -> dict[str, Any]:
     """Accuracy of r(chosen) > r(rejected), overall and per value of each ``group_by`` field."""

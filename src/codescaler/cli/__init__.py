@@ -1,0 +1,36 @@
+"""The ``codescaler`` command: one module per family of commands, each parses, calls the library, prints.
+
+Each module has ``register(commands)``, which adds its sub-parsers with ``run`` set to the function that
+executes them. Nothing here imports torch: commands that load no model (``data``, ``verify``,
+``evaluate``) run where torch is not installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from codescaler.cli import data, measure, pairs, rl, score, serve, train, verify
+
+COMMAND_MODULES = (score, verify, pairs, measure, serve, rl, train, data)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="codescaler", description="Execution-free code reward models.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for module in COMMAND_MODULES:
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser()
+    args, extra = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    if extra and not getattr(args, "takes_extra_args", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra_args = extra
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    return args.run(args)

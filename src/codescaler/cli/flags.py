@@ -1,0 +1,122 @@
+"""Flags shared by the commands: a dataclass's fields as flags, the model flags, the Ray engine flags."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from typing import Any
+
+from codescaler.weights import DEFAULT_MODEL, DTYPES, PACKAGED_MODELS
+
+
+class _ListAction(argparse.Action):
+    """A list flag: the values after it replace the default, and a repeated flag adds to them
+    (``--stop A --stop B`` is ``--stop A B``)."""
+
+    def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option_string: Any = None) -> None:
+        current = getattr(namespace, self.dest)
+        setattr(namespace, self.dest, ([] if current is self.default else list(current)) + list(values))
+
+
+def add_config_flags(parser: argparse.ArgumentParser, config_cls: type) -> None:
+    """One ``--flag`` per dataclass field, with the field's default, type, choices and help; a list field
+    takes its values one after another (``--n 1 4 16``) or in repeated flags."""
+    hints = typing.get_type_hints(config_cls)
+    for f in dataclasses.fields(config_cls):
+        hint = hints[f.name]
+        args = typing.get_args(hint)
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        shown = " ".join(map(str, default)) if isinstance(default, list) else default
+        kwargs: dict[str, Any] = {"default": default, "help": f"{f.metadata.get('help', '')} (default: {shown})"}
+        if default is None and f.default is dataclasses.MISSING:
+            kwargs.update(required=True, help=f.metadata.get("help", ""))
+        if hint is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif typing.get_origin(hint) is typing.Literal:
+            kwargs.update(choices=list(args), type=str)
+        elif typing.get_origin(hint) is list:
+            kwargs.update(nargs="+", type=args[0], action=_ListAction)
+        else:
+            kwargs["type"] = next((a for a in args if a is not type(None)), hint) if args else hint
+        names = ["--" + f.name.replace("_", "-"), *([f.metadata["short"]] if "short" in f.metadata else [])]
+        parser.add_argument(*names, dest=f.name, **kwargs)
+
+
+def config_from_args(args: argparse.Namespace, config_cls: type) -> Any:
+    """The dataclass built from its flags; its ``__post_init__`` checks the values."""
+    try:
+        return config_cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls)})
+    except ValueError as err:
+        raise SystemExit(f"codescaler: {err}") from None
+
+
+def add_model_flags(parser: argparse.ArgumentParser) -> None:
+    names = ", ".join(PACKAGED_MODELS)
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"hub id, local folder, or a packaged name ({names}; default: %(default)s)",
+    )
+    parser.add_argument("--gguf-file", default=None, help="GGUF file inside --model's folder")
+    parser.add_argument("--dtype", default="auto", choices=DTYPES, help="weights precision (default: auto)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
+    parser.add_argument("--max-length", type=int, default=4096, help="longest input in tokens (default: 4096)")
+
+
+def model_kwargs(args: argparse.Namespace, name: str | None = None) -> dict[str, Any]:
+    """``RewardModel.from_pretrained``'s arguments from the model flags (``name`` in place of ``--model``)."""
+    return {
+        "name_or_path": name or args.model,
+        "gguf_file": args.gguf_file,
+        "dtype": args.dtype,
+        "device": args.device,
+        "max_length": args.max_length,
+    }
+
+
+def quiet_transformers(args: argparse.Namespace) -> None:
+    """Loading reports and GGUF progress bars drown a command's output; our own warnings still show."""
+    if not args.verbose:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+
+
+def load_model(args: argparse.Namespace, name: str | None = None) -> Any:
+    from codescaler.model import RewardModel
+
+    quiet_transformers(args)
+    return RewardModel.from_pretrained(**model_kwargs(args, name))
+
+
+def add_engine_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        default="local",
+        choices=["local", "ray"],
+        help="local, or ray: actors on a Ray cluster ($RAY_ADDRESS) or a local Ray (default: local)",
+    )
+    parser.add_argument("--ray-actors", type=int, default=2, help="Ray actors for --engine ray (default: 2)")
+    parser.add_argument("--ray-gpus", type=float, default=0, help="GPUs per Ray actor (default: 0)")
+
+
+def add_batch_job(
+    commands: Any, name: str, help: str, input_help: str, output_help: str | None
+) -> argparse.ArgumentParser:
+    """A resumable file-to-file job; ``output_help=None`` makes the output optional."""
+    job = commands.add_parser(name, help=help)
+    job.add_argument("input", help=input_help)
+    job.add_argument("-o", "--output", required=output_help is not None, help=output_help or "output JSONL")
+    job.add_argument("--resume", action="store_true", help="skip input lines already answered in --output")
+    return job
+
+
+def add_sandbox_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, default=None, help="sandbox workers (default: one per core)")

@@ -1,0 +1,111 @@
+"""``codescaler score`` and ``codescaler rank``: the reward of each answer, and each problem's answers best first."""
+
+from __future__ import annotations
+
+import argparse
+from functools import partial
+from typing import Any
+
+from codescaler.cli.flags import (
+    add_batch_job,
+    add_config_flags,
+    add_engine_flags,
+    add_model_flags,
+    config_from_args,
+    load_model,
+    model_kwargs,
+    quiet_transformers,
+)
+from codescaler.reward import ScoringConfig
+
+
+def register(commands: Any) -> None:
+    score = add_batch_job(
+        commands,
+        "score",
+        "score (question, response) records; one output line per input",
+        'JSONL lines {"id", "question", "response", "code_prefix"?}',
+        "output JSONL",
+    )
+    rank = add_batch_job(
+        commands,
+        "rank",
+        "rank each problem's candidate responses, best first",
+        'JSONL lines {"id", "question", "responses": [...], "code_prefix"?}',
+        None,
+    )
+    rank.add_argument("--top", type=int, default=10, help="rows printed per problem (default: 10)")
+    for parser, run in ((score, run_score), (rank, run_rank)):
+        add_model_flags(parser)
+        add_config_flags(parser, ScoringConfig)
+        add_engine_flags(parser)
+        parser.set_defaults(run=run)
+
+
+def _job(args: argparse.Namespace, kind: str):
+    """The score or rank processor: the model loaded here, or once in each Ray actor."""
+    from codescaler import jobs
+
+    config = config_from_args(args, ScoringConfig)
+    if args.engine == "ray":
+        from codescaler.integrations.ray import distributed, score_process
+
+        quiet_transformers(args)
+        return distributed(
+            partial(score_process, model_kwargs(args), config, kind), args.ray_actors, num_gpus=args.ray_gpus
+        )
+    return (jobs.score_job if kind == "score" else jobs.rank_job)(load_model(args), config)
+
+
+def _chunk(args: argparse.Namespace, per_actor: int) -> int:
+    return per_actor * (args.ray_actors if args.engine == "ray" else 1)
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from codescaler.jobs import parse_answer, run_chunked
+
+    rows = list(
+        run_chunked(
+            args.input,
+            args.output,
+            parse_answer,
+            _job(args, "score"),
+            resume=args.resume,
+            chunk_size=_chunk(args, 256),
+            desc="score",
+        )
+    )
+    errors = sum("error" in r for r in rows)
+    print(f"wrote {len(rows)} records to {args.output} ({errors} with errors)")
+    return 0
+
+
+def _first_line(code: str, width: int = 60) -> str:
+    line = next((s.strip() for s in code.splitlines() if s.strip()), "")
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def run_rank(args: argparse.Namespace) -> int:
+    from codescaler.jobs import problem_parser, run_chunked
+
+    for problem in run_chunked(
+        args.input,
+        args.output,
+        problem_parser("responses"),
+        _job(args, "rank"),
+        resume=args.resume,
+        chunk_size=_chunk(args, 16),
+        desc="rank",
+    ):
+        print(f"\n{problem['id']!s}")
+        if "error" in problem:
+            print(f"  error: {problem['error']}")
+            continue
+        print(f"  {'rank':>4}  {'cand':>4}  {'reward':>9}  {'valid':<22}  first code line")
+        for position, i in enumerate(problem["order"][: args.top], start=1):
+            validity = "yes" if problem["valid"][i] else f"no ({problem['reasons'][i]})"
+            print(
+                f"  {position:>4}  {i:>4}  {problem['rewards'][i]:>9.4f}  {validity:<22}  "
+                f"{_first_line(problem['codes'][i])}"
+            )
+    return 0

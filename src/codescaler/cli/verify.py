@@ -1,0 +1,86 @@
+"""``codescaler verify`` and ``codescaler evaluate``: execution labels, and pass@k from them. No torch here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from functools import partial
+from typing import Any
+
+from codescaler.cli.flags import add_batch_job, add_config_flags, add_engine_flags, add_sandbox_flags, config_from_args
+from codescaler.sandbox import Limits
+
+
+def register(commands: Any) -> None:
+    verify = add_batch_job(
+        commands,
+        "verify",
+        "run every response against its problem's tests",
+        "problem records with responses and tests (see `codescaler data export`)",
+        "output JSONL: passed, pass_fraction, status and detail per response",
+    )
+    add_sandbox_flags(verify)
+    verify.add_argument(
+        "--mode", default="lenient", choices=["strict", "lenient"], help="extraction (default: lenient)"
+    )
+    add_config_flags(verify, Limits)
+    add_engine_flags(verify)
+    verify.set_defaults(run=run_verify)
+
+    evaluate = commands.add_parser("evaluate", help="pass@k from `codescaler verify` output")
+    evaluate.add_argument("input", help="output of codescaler verify")
+    evaluate.add_argument("--k", type=int, nargs="+", default=[1, 10, 100], help="k values (default: 1 10 100)")
+    evaluate.add_argument("-o", "--output", default=None, help="also write the figures as JSON")
+    evaluate.set_defaults(run=run_evaluate)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from codescaler.jobs import problem_parser, run_chunked, verify_job
+    from codescaler.sandbox import Sandbox
+
+    limits = config_from_args(args, Limits)
+    parse = problem_parser("responses", "tests")
+    if args.engine == "ray":
+        from codescaler.integrations.ray import distributed, verify_process
+
+        job = distributed(
+            partial(verify_process, args.workers, limits, args.mode), args.ray_actors, num_cpus=args.workers or 1
+        )
+        rows = list(
+            run_chunked(
+                args.input, args.output, parse, job, resume=args.resume, chunk_size=32 * args.ray_actors, desc="verify"
+            )
+        )
+    else:
+        with Sandbox(workers=args.workers, limits=limits) as sandbox:
+            rows = list(
+                run_chunked(
+                    args.input,
+                    args.output,
+                    parse,
+                    verify_job(sandbox, args.mode),
+                    resume=args.resume,
+                    chunk_size=32,
+                    desc="verify",
+                )
+            )
+    programs = sum(len(r.get("passed", [])) for r in rows)
+    passed = sum(sum(r.get("passed", [])) for r in rows)
+    errors = sum("error" in r for r in rows)
+    print(f"verified {programs} programs of {len(rows)} problems: {passed} pass ({errors} records with errors)")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from codescaler.jsonl import read_lines
+    from codescaler.verify import pass_at_k_report
+
+    report = pass_at_k_report((r for _, r in read_lines(args.input) if isinstance(r, dict)), args.k)
+    print(f"{report['problems']} problems, {report['samples']} samples")
+    for k in args.k:
+        value = report[f"pass@{k}"]
+        print(f"  pass@{k:<4} {'n/a' if value is None else f'{100 * value:6.2f}%'}")
+    if args.output:
+        with open(args.output, "w") as f:
+            json.dump(report, f, indent=2)
+    return 0
