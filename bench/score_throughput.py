@@ -58,10 +58,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=512)
     parser.add_argument("--model", default="codescaler-mini", help="packaged name, folder or hub id")
+    parser.add_argument(
+        "--dtypes",
+        nargs="+",
+        default=list(FAST_MODES),
+        choices=FAST_MODES,
+        help="modes to time (bfloat16 and bf16-mixed need AVX512-BF16 or AMX to be fast)",
+    )
     args = parser.parse_args()
 
     questions, codes = load_records(args.records)
-    models = {dtype: RewardModel.from_pretrained(args.model, dtype=dtype) for dtype in FAST_MODES}
+    models = {
+        dtype: RewardModel.from_pretrained(args.model, dtype=dtype)
+        for dtype in dict.fromkeys(["float32", *args.dtypes])
+    }
     fp32 = models["float32"]
     tokens = sum(len(ids) for ids, _ in fp32.encode(questions, codes))
     linear_params = sum(m.weight.numel() for m in fp32.backbone.modules() if isinstance(m, torch.nn.Linear))
@@ -89,7 +99,7 @@ def main() -> None:
         scores, seconds, _ = timed(lambda rm=rm: rm.score(questions, codes, show_progress=False))
         result[f"score_{dtype}"] = row(seconds, scores)
     path = write_result("score_throughput", result)
-    for name in ["reference_fp32"] + [f"score_{d}" for d in FAST_MODES]:
+    for name in ["reference_fp32"] + [f"score_{d}" for d in models]:
         r = result[name]
         print(
             f"{name:>17}: {r['records_per_s']:6.2f} rec/s {r['tokens_per_s']:7.1f} tok/s "

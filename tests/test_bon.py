@@ -111,7 +111,9 @@ def test_report_end_to_end_and_caches(tmp_path, tiny_rm):
         methods=["rm", "codet", "vote", "rm+codet", "random", "oracle"], n=[1, 2, 5], draws=5, test_timeout=0.5
     )
     with Sandbox(workers=2) as sandbox:
-        report = best_of_n(POOL, tmp_path, config=config, model=tiny_rm, model_id="tiny", sandbox=sandbox)
+        report = best_of_n(
+            POOL, tmp_path, config=config, judges={"rm": tiny_rm}, judge_ids={"rm": "tiny"}, sandbox=sandbox
+        )
         assert report["accuracy"]["oracle"]["5"]["mean"] == 1.0
         assert report["accuracy"]["random"]["5"]["mean"] == pytest.approx((2 / 5 + 2 / 5) / 2)
         assert report["accuracy"]["codet"]["5"]["mean"] == 1.0
@@ -121,15 +123,19 @@ def test_report_end_to_end_and_caches(tmp_path, tiny_rm):
         assert timing["exec_wall_s"] > 0 and timing["programs_run"] > 0 and timing["model_wall_s"] == 0
         assert report["latency"]["rm"]["5"]["forward_tokens"] > 0
         # a second run executes and scores nothing new
-        before, cached = sandbox.cpu_seconds, (tmp_path / "cache" / "rm.jsonl").read_text()
-        again = best_of_n(POOL, tmp_path, config=config, model=tiny_rm, model_id="tiny", sandbox=sandbox)
-        assert sandbox.cpu_seconds == before and (tmp_path / "cache" / "rm.jsonl").read_text() == cached
+        before, cached = sandbox.cpu_seconds, (tmp_path / "cache" / "judges.jsonl").read_text()
+        again = best_of_n(
+            POOL, tmp_path, config=config, judges={"rm": tiny_rm}, judge_ids={"rm": "tiny"}, sandbox=sandbox
+        )
+        assert sandbox.cpu_seconds == before and (tmp_path / "cache" / "judges.jsonl").read_text() == cached
         assert again["accuracy"] == json.loads((tmp_path / "report.json").read_text())["accuracy"]
         # the same name over other weights is scored afresh, never read from the old model's cache
         with torch.no_grad():
             tiny_rm.head.weight.mul_(-1)
-        flipped = best_of_n(POOL, tmp_path, config=config, model=tiny_rm, model_id="tiny", sandbox=sandbox)
-        assert len((tmp_path / "cache" / "rm.jsonl").read_text().splitlines()) == 2 * len(cached.splitlines())
+        flipped = best_of_n(
+            POOL, tmp_path, config=config, judges={"rm": tiny_rm}, judge_ids={"rm": "tiny"}, sandbox=sandbox
+        )
+        assert len((tmp_path / "cache" / "judges.jsonl").read_text().splitlines()) == 2 * len(cached.splitlines())
         assert sandbox.cpu_seconds == before  # ground truth and generated tests are still cached
         assert flipped["accuracy"]["oracle"] == again["accuracy"]["oracle"]
     # every cache file was closed after its pass
@@ -141,7 +147,9 @@ def test_problem_without_generated_tests_ties_for_codet_and_falls_back_to_rm(tmp
     pool = [{**POOL[1], "id": "t/none", "generated_tests": ["assert something_else(1) == 2"]}]
     config = BonConfig(methods=["codet", "vote", "rm+codet", "rm", "random"], n=[5], draws=1)
     with Sandbox(workers=1) as sandbox:
-        report = best_of_n(pool, tmp_path, config=config, model=tiny_rm, model_id="tiny", sandbox=sandbox)
+        report = best_of_n(
+            pool, tmp_path, config=config, judges={"rm": tiny_rm}, judge_ids={"rm": "tiny"}, sandbox=sandbox
+        )
     accuracy = {m: report["accuracy"][m]["5"]["mean"] for m in ("codet", "vote", "rm+codet", "rm", "random")}
     assert accuracy["codet"] == accuracy["vote"] == accuracy["random"]
     assert accuracy["rm+codet"] == accuracy["rm"]
@@ -175,8 +183,10 @@ def test_rm_names_gives_programs_with_undefined_names_no_reward(tmp_path, tiny_r
     pool = [{**POOL[0], "responses": ["    return operator.mul(2, x)\n", "    return 2 * x\n", "    return x * x\n"]}]
     config = BonConfig(methods=["rm", "rm-names"], n=[3], draws=1)
     with Sandbox(workers=1) as sandbox:
-        best_of_n(pool, tmp_path, config=config, model=tiny_rm, model_id="tiny", sandbox=sandbox)
-    rows = [json.loads(line)["value"]["rewards"] for line in (tmp_path / "cache" / "rm.jsonl").read_text().splitlines()]
+        best_of_n(pool, tmp_path, config=config, judges={"rm": tiny_rm}, judge_ids={"rm": "tiny"}, sandbox=sandbox)
+    rows = [
+        json.loads(line)["value"]["rewards"] for line in (tmp_path / "cache" / "judges.jsonl").read_text().splitlines()
+    ]
     plain, named = rows  # one cache line per extraction rule, in the order of --methods
     assert plain[0] > 0 and named[0] == 0.0
     assert named[1:] == pytest.approx(plain[1:])

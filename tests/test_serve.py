@@ -28,6 +28,7 @@ def test_score_get_reward_health_metrics(tiny_rm):
             "score": None,
             "truncated": False,
             "num_tokens": 0,
+            "p_pass": None,
         }
         openrlhf = client.post("/get_reward", json={"query": [Q + GOOD], "prompts": [Q]}).json()
         assert openrlhf["rewards"] == pytest.approx([expected[0].reward])

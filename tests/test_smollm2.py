@@ -63,3 +63,17 @@ def test_codescaler_mini_is_the_packaged_default_and_is_trained(smollm2):
     bare = smollm2.score([QUESTION, QUESTION], [CORRECT, WRONG], show_progress=False)
     assert all(abs(a - b) > 1e-3 for a, b in zip(ours, bare))
     assert mini.head.weight.abs().sum() != smollm2.head.weight.abs().sum()
+
+
+def test_a_gguf_checkpoint_asked_for_in_bfloat16_is_unpacked_first():
+    """Loaded straight in bfloat16, transformers keeps GGUF blocks packed and unpacks them in every forward
+    pass; codescaler loads in float32 and casts, so every linear layer holds plain bfloat16 weights."""
+    import torch
+
+    from codescaler.model import load_causal_lm
+
+    rm = RewardModel.from_pretrained("smollm2-135m", dtype="bfloat16")
+    lm, _ = load_causal_lm("smollm2-135m", dtype="bfloat16")
+    for model in (rm.model, lm):
+        linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+        assert linears and all(type(m) is torch.nn.Linear and m.weight.dtype == torch.bfloat16 for m in linears)

@@ -9,6 +9,10 @@ Methods:
 * ``rm``: highest shaped reward (``rm-strict`` / ``rm-lenient`` pin the extraction mode; ``rm-names`` is
   ``rm`` with the undefined-name check, ``ScoringConfig.check="names"``, so a program that uses a name it
   never defines gets the invalid reward).
+* ``coder``, ``reviewer``: a causal LM's mean log-likelihood of the code given the question, or of the
+  question given the code (:mod:`codescaler.likelihood`); ``coder-reviewer``: their sum (Coder-Reviewer).
+* ``rm+reviewer``, ``rm+coder-reviewer``: ensembles, the sum of each judge's scores z-scored among the
+  valid candidates of the subset (their scales differ); an invalid candidate is never picked over a valid.
 * ``codet``: CodeT's dual execution agreement: candidates are grouped by the exact set of generated tests
   they pass; a group scores |candidates in it| x |tests they pass|.
 * ``vote``: MBR-exec: candidates grouped by their outputs on the generated tests' inputs; the largest
@@ -42,16 +46,28 @@ from codescaler.extract import Check, Mode
 from codescaler.tagged_json import from_json, to_json
 from codescaler.verify import program_of, values_match
 
-METHODS = ("rm", "rm-strict", "rm-lenient", "rm-names", "codet", "vote", "rm+codet", "random", "oracle")
-# RM-only methods -> the reward they rank by: (extraction mode, ScoringConfig.check); rm+codet reads "rm"'s.
-_RM_REWARDS: dict[str, tuple[Mode, Check]] = {
-    "rm": ("strict", "syntax"),
-    "rm-strict": ("strict", "syntax"),
-    "rm-lenient": ("lenient", "syntax"),
-    "rm-names": ("strict", "names"),
+# Methods that rank by one judge's shaped reward -> (judge, extraction mode, ScoringConfig.check).
+_JUDGED: dict[str, tuple[str, Mode, Check]] = {
+    "rm": ("rm", "strict", "syntax"),
+    "rm-strict": ("rm", "strict", "syntax"),
+    "rm-lenient": ("rm", "lenient", "syntax"),
+    "rm-names": ("rm", "strict", "names"),
+    "coder": ("coder", "strict", "syntax"),
+    "reviewer": ("reviewer", "strict", "syntax"),
 }
+# Methods that combine judged methods' raw scores: summed as they are (log-likelihoods), or z-scored first.
+_SUMMED = {"coder-reviewer": ("coder", "reviewer")}
+_Z_SCORED = {"rm+reviewer": ("rm", "reviewer"), "rm+coder-reviewer": ("rm", "coder-reviewer")}
 _NEEDS_TESTS = {"codet", "vote", "rm+codet"}
-_NEEDS_RM = {*_RM_REWARDS, "rm+codet"}
+# method -> the judged methods whose facts it reads
+_READS: dict[str, tuple[str, ...]] = {
+    **{m: (m,) for m in _JUDGED},
+    **_SUMMED,
+    "rm+reviewer": ("rm", "reviewer"),
+    "rm+coder-reviewer": ("rm", "coder", "reviewer"),
+    "rm+codet": ("rm",),
+}
+METHODS = (*_JUDGED, *_SUMMED, *_Z_SCORED, "codet", "vote", "rm+codet", "random", "oracle")
 
 
 @dataclass
@@ -74,9 +90,9 @@ class BonConfig:
         if any(n < 1 for n in self.n):
             raise ValueError(f"every N must be at least 1, got {self.n}")
 
-    @property
-    def needs_rm(self) -> bool:
-        return any(m in _NEEDS_RM for m in self.methods)
+    def judges(self) -> list[str]:
+        """The judges the methods read (``rm``, ``coder``, ``reviewer``), in the order they first appear."""
+        return list(dict.fromkeys(_JUDGED[j][0] for m in self.methods for j in _READS.get(m, ())))
 
 
 @dataclass
@@ -85,7 +101,8 @@ class Problem:
 
     id: str
     correct: list[bool]
-    rewards: dict[str, list[float]] = field(default_factory=dict)  # mode -> shaped reward per candidate
+    rewards: dict[str, list[float]] = field(default_factory=dict)  # judged method -> shaped reward per candidate
+    scores: dict[str, list[float | None]] = field(default_factory=dict)  # judged method -> raw score (None: invalid)
     outputs: list[list[Any]] | None = None  # per candidate, per generated call: output (None: no output)
     expected: list[Any] | None = None  # per generated call: the value the test asserts
     signatures: list[str | None] | None = None  # per candidate, for voting (computed on first use)
@@ -155,6 +172,27 @@ def vote_scores(signatures: list[str | None], subset: Sequence[int]) -> dict[int
     return {i: float(sizes[key]) if (key := signatures[i]) is not None else 0.0 for i in subset}
 
 
+def summed_scores(scores: Sequence[list[float | None]], subset: Sequence[int]) -> dict[int, float]:
+    """The sum of several judges' raw scores per candidate; -inf where any judge found no valid program."""
+    out = {}
+    for i in subset:
+        parts = [s[i] for s in scores]
+        out[i] = -math.inf if any(p is None for p in parts) else sum(p for p in parts if p is not None)
+    return out
+
+
+def z_summed(parts: Sequence[dict[int, float]]) -> dict[int, float]:
+    """Each judge's scores z-scored among the valid candidates (a spread of 0 counts as 1), then summed."""
+    total = dict.fromkeys(parts[0], 0.0)
+    for scores in parts:
+        valid = [s for s in scores.values() if s != -math.inf]
+        mean = sum(valid) / len(valid) if valid else 0.0
+        sd = math.sqrt(sum((s - mean) ** 2 for s in valid) / len(valid)) if valid else 1.0
+        for i, s in scores.items():
+            total[i] += (s - mean) / (sd or 1.0)  # -inf stays -inf
+    return total
+
+
 # ---- selection -----------------------------------------------------------------------------------
 
 
@@ -172,9 +210,16 @@ def select(method: str, problem: Problem, subset: Sequence[int]) -> float:
         return float(any(correct[i] for i in subset))
     if method == "random":
         return sum(correct[i] for i in subset) / len(subset)
-    if method in _RM_REWARDS:
+    if method in _JUDGED:
         rewards = problem.rewards[method]
         return expected_pick({i: rewards[i] for i in subset}, correct)
+    if method in _SUMMED:
+        return expected_pick(summed_scores([problem.scores[j] for j in _SUMMED[method]], subset), correct)
+    if method in _Z_SCORED:
+        parts = [
+            summed_scores([problem.scores[j] for j in _SUMMED.get(part, (part,))], subset) for part in _Z_SCORED[method]
+        ]
+        return expected_pick(z_summed(parts), correct)
     if problem.outputs is None or problem.expected is None:
         raise ValueError(f"method {method!r} needs generated tests; problem {problem.id!r} has none")
     if method == "vote":
@@ -313,35 +358,29 @@ def _generated_facts(problem: dict[str, Any], sandbox, cache: _FactCache) -> dic
     return cache.known[key]
 
 
-def rm_rewards(
-    pool: list[dict[str, Any]], model, mode: Mode, cache_dir: Path, model_id: str, check: Check = "syntax"
+def judge_facts(
+    pool: list[dict[str, Any]], judge, judge_id: str, mode: Mode, check: Check, cache_dir: Path
 ) -> list[dict[str, Any]]:
-    """Per problem: shaped rewards of every candidate, with the wall and CPU time and tokens it took."""
+    """Per problem: every candidate's raw score and shaped reward under ``judge``, with the wall and CPU time
+    and the tokens it took."""
     from codescaler.reward import ScoringConfig, reward
 
     config = ScoringConfig(mode=mode, check=check)
-    # A name says nothing of the weights behind it (a re-trained codescaler-mini keeps its name): the head,
-    # which every fine-tuning mode trains, and the precision the model runs in tell runs apart.
-    head = model.head.weight.detach().cpu().numpy().tobytes()
-    weights = [
-        hashlib.sha256(head).hexdigest()[:16],
-        str(next(model.model.parameters()).dtype),
-        model.mixed_bf16,
-        model.max_length,
-    ]
-    extraction = mode if check == "syntax" else f"{mode}+{check}"  # keeps caches of syntax-only runs
+    # A name says nothing of the weights behind it (a re-trained codescaler-mini keeps its name).
+    weights = judge.fingerprint()
+    extraction = mode if check == "syntax" else f"{mode}+{check}"
     out = []
-    with _FactCache(cache_dir / "rm.jsonl") as cache:
+    with _FactCache(cache_dir / "judges.jsonl") as cache:
         for problem in pool:
             key = _key(
-                "rm", model_id, weights, extraction, problem["id"], problem["responses"], problem.get("code_prefix")
+                "judge", judge_id, weights, extraction, problem["id"], problem["responses"], problem.get("code_prefix")
             )
             if key not in cache.known:
                 n = len(problem["responses"])
                 prefixes = [problem.get("code_prefix")] * n if problem.get("code_prefix") is not None else None
                 wall, cpu = time.perf_counter(), time.process_time()
                 results = reward(
-                    model,
+                    judge,
                     [problem["question"]] * n,
                     problem["responses"],
                     code_prefixes=prefixes,
@@ -352,6 +391,7 @@ def rm_rewards(
                 cache.put(
                     key,
                     {
+                        "scores": [r.score for r in results],
                         "rewards": [r.reward for r in results],
                         "wall": wall,
                         "cpu": cpu,
@@ -370,26 +410,34 @@ def best_of_n(
     out_dir: str | Path,
     *,
     config: BonConfig | None = None,
-    model=None,
-    model_id: str = "",
+    judges: dict[str, Any] | None = None,
+    judge_ids: dict[str, str] | None = None,
     sandbox=None,
 ) -> dict[str, Any]:
-    """Run every method at every N over ``pool``; write report.json, report.md and the plots to ``out_dir``."""
+    """Run every method at every N over ``pool``; write report.json, report.md and the plots to ``out_dir``.
+
+    ``judges``: the loaded judge of each name the methods read (``rm``, ``coder``, ``reviewer``:
+    :meth:`BonConfig.judges`), and ``judge_ids`` the names they were loaded by.
+    """
     config = config or BonConfig()
-    methods = config.methods
-    if set(methods) & _NEEDS_RM and model is None:
-        raise ValueError(f"methods {sorted(set(methods) & _NEEDS_RM)} need a reward model")
+    methods, judges, judge_ids = config.methods, judges or {}, judge_ids or {}
+    missing = [j for j in config.judges() if j not in judges]
+    if missing:
+        raise ValueError(f"methods {methods} need the judges {missing}")
     out = Path(out_dir)
     cache = out / "cache"  # large (every candidate's outputs): keep it out of version control
     cache.mkdir(parents=True, exist_ok=True)
     truth = ground_truth(pool, sandbox, cache)
     problems = [Problem(p["id"], c) for p, c in zip(pool, truth)]
-    for mode in dict.fromkeys(m for m in methods if m in _NEEDS_RM):  # in --methods order: a stable cache
-        extraction, check = _RM_REWARDS.get(mode, _RM_REWARDS["rm"])
-        for problem, facts in zip(problems, rm_rewards(pool, model, extraction, cache, model_id, check)):
-            problem.rewards["rm" if mode == "rm+codet" else mode] = facts["rewards"]
+    judged = dict.fromkeys(j for m in methods for j in _READS.get(m, ()))  # in --methods order: a stable cache
+    for method in judged:
+        name, mode, check = _JUDGED[method]
+        for problem, facts in zip(
+            problems, judge_facts(pool, judges[name], judge_ids.get(name, ""), mode, check, cache)
+        ):
+            problem.rewards[method], problem.scores[method] = facts["rewards"], facts["scores"]
             problem.cost.update(
-                {f"{mode}_wall": facts["wall"], f"{mode}_cpu": facts["cpu"], f"{mode}_tokens": facts["tokens"]}
+                {f"{method}_wall": facts["wall"], f"{method}_cpu": facts["cpu"], f"{method}_tokens": facts["tokens"]}
             )
     if set(methods) & _NEEDS_TESTS:
         for problem, facts in zip(problems, run_generated(pool, sandbox, cache)):
@@ -410,7 +458,7 @@ def best_of_n(
     report = {
         "problems": len(problems),
         "candidates_per_problem": size,
-        "model": model_id or None,
+        "judges": {name: judge_ids.get(name) for name in config.judges()},
         "problems_without_generated_tests": sum(1 for p in problems if p.expected == []),
         "config": asdict(config),
         "accuracy": {m: {str(n): v for n, v in by_n.items()} for m, by_n in table.items()},
@@ -435,7 +483,9 @@ def _latency(problems: list[Problem], methods: Sequence[str], ns: Sequence[int],
 
     out: dict[str, Any] = {}
     for m in methods:
-        model = {k: mean(f"{m}_{k}") for k in ("wall", "cpu", "tokens")} if m in _NEEDS_RM else None
+        # a method costs what each judge it reads costs (rm+codet: the RM's)
+        reads = _READS.get(m, ())
+        model = {k: sum(mean(f"{j}_{k}") for j in reads) for k in ("wall", "cpu", "tokens")} if reads else None
         execution = {k: mean(f"exec_{k}") for k in ("wall", "cpu", "programs")} if m in _NEEDS_TESTS else None
         out[m] = {
             str(n): {
@@ -455,7 +505,8 @@ def _markdown(report: dict[str, Any], methods: Sequence[str], ns: Sequence[int])
     lines = [
         f"# Best-of-N: {report['problems']} problems, {report['candidates_per_problem']} candidates each",
         "",
-        f"Model: `{report['model']}`. Top-1 pass rate (%) with 95% interval over problems; "
+        f"Judges: {', '.join(f'{k} `{v}`' for k, v in report['judges'].items()) or 'none'}. "
+        "Top-1 pass rate (%) with 95% interval over problems; "
         f"{report['config']['draws']} draws per N.",
         "",
         "| method | " + " | ".join(f"N={n}" for n in ns) + " |",

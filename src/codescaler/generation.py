@@ -83,19 +83,9 @@ class TransformersSampler:
     def from_pretrained(
         cls, name_or_path: str, *, gguf_file: str | None = None, dtype: str = "auto"
     ) -> TransformersSampler:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from codescaler.model import load_causal_lm
 
-        from codescaler.model import resolve_torch_dtype
-        from codescaler.weights import resolve_model_path
-
-        path, gguf_file = resolve_model_path(name_or_path, gguf_file)
-        tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=gguf_file)
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        model = AutoModelForCausalLM.from_pretrained(
-            path, gguf_file=gguf_file, dtype=resolve_torch_dtype(dtype, device)
-        )
-        return cls(model.to(device).eval(), tokenizer)
+        return cls(*load_causal_lm(name_or_path, gguf_file=gguf_file, dtype=dtype))
 
     def generate(self, prompts: Sequence[str], config: SampleConfig, show_progress: bool = False) -> list[list[str]]:
         import torch

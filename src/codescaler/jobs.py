@@ -123,7 +123,7 @@ def score_job(model, config=None) -> Process:
 
 
 def rank_job(model, config=None) -> Process:
-    """Per problem: rewards, scores, valid, reasons, truncated, codes, and ``order`` (best first)."""
+    """Per problem: a :class:`codescaler.schema.RankRow`, ``order`` best first."""
     from codescaler.reward import ranking, reward
 
     def process(items: list[tuple[int, dict, dict]]) -> list[Output]:
@@ -145,6 +145,7 @@ def rank_job(model, config=None) -> Process:
                 {
                     "rewards": rewards,
                     "scores": [r.score for r in mine],
+                    "p_pass": [r.p_pass for r in mine],
                     "valid": [r.valid for r in mine],
                     "reasons": [r.reason for r in mine],
                     "truncated": [r.truncated for r in mine],

@@ -17,6 +17,7 @@ Where the time goes and what we do about it:
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import logging
 import math
@@ -24,11 +25,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
-from codescaler.weights import DTYPES, resolve_model_path, split_adapter
+from codescaler.calibration import Calibration
+from codescaler.weights import DTYPES, read_calibration, resolve_model_path, split_adapter
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +48,16 @@ class ScoredPair:
     num_tokens: int
 
 
+def gguf_load_dtype(torch_dtype: torch.dtype | str, gguf_file: str | None) -> torch.dtype | str:
+    """The dtype to load in: a GGUF checkpoint in float32, cast to ``torch_dtype`` after (:func:`cast_to`).
+    Asked for another dtype, transformers keeps GGUF blocks packed and unpacks them in every forward pass."""
+    return torch.float32 if gguf_file is not None else torch_dtype
+
+
+def cast_to(model: torch.nn.Module, torch_dtype: torch.dtype | str) -> torch.nn.Module:
+    return model.to(torch_dtype) if isinstance(torch_dtype, torch.dtype) else model
+
+
 def resolve_torch_dtype(dtype: str, device: str) -> torch.dtype | str:
     """The ``dtype=`` for ``from_pretrained``: ``auto`` is fp32 on CPU (checkpoints often store bf16/fp16,
     slow there) and the checkpoint's own on GPU; ``bf16-mixed`` keeps fp32 weights for bf16 autocast."""
@@ -53,16 +66,42 @@ def resolve_torch_dtype(dtype: str, device: str) -> torch.dtype | str:
     return torch.float32 if dtype == "bf16-mixed" else getattr(torch, dtype)
 
 
-class RewardModel:
-    """A sequence-classification reward model with a single-logit ``score`` head."""
+def load_causal_lm(
+    name_or_path: str, *, gguf_file: str | None = None, dtype: str = "auto", device: str | None = None
+) -> tuple[torch.nn.Module, Any]:
+    """A causal LM (hub id, folder, or packaged name) and its tokenizer, on ``device`` (default: cuda if
+    present) in ``dtype`` (see :meth:`RewardModel.from_pretrained`), in eval mode."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    def __init__(self, model: torch.nn.Module, tokenizer, *, max_length: int = 4096, mixed_bf16: bool = False) -> None:
-        head = getattr(model, "score", None)
-        if not isinstance(head, torch.nn.Linear) or head.out_features != 1:
-            raise ValueError(
-                f"{type(model).__name__} has no single-output `score` head; codescaler reads the reward "
-                "at the last token of a decoder-only *ForSequenceClassification model with num_labels=1"
-            )
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    path, gguf_file = resolve_model_path(name_or_path, gguf_file)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    torch_dtype = resolve_torch_dtype(dtype, device)
+    tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=gguf_file)
+    model = AutoModelForCausalLM.from_pretrained(
+        path, gguf_file=gguf_file, dtype=gguf_load_dtype(torch_dtype, gguf_file)
+    )
+    return cast_to(model, torch_dtype).to(device).eval(), tokenizer
+
+
+class PairScorer:
+    """What every judge of (question, code) pairs shares: a decoder backbone run over each pair's tokens,
+    duplicates once, shared prefixes once, length-sorted batches under a token budget, and a progress bar.
+
+    A subclass says how a pair becomes tokens (:meth:`_sequences`: the ids, whether they were cut, and the
+    first position whose hidden state is read) and what is read there (:meth:`_read`).
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        tokenizer: Any,
+        *,
+        max_length: int = 4096,
+        mixed_bf16: bool = False,
+        calibration: Calibration | None = None,
+    ) -> None:
         if max_length < 16:
             raise ValueError(f"max_length must be at least 16 tokens, got {max_length}")
         self.model = model.eval()
@@ -71,9 +110,163 @@ class RewardModel:
         self.max_length = max_length
         self.device = next(model.parameters()).device
         self.mixed_bf16 = mixed_bf16
+        self.calibration = calibration  # raw score -> P(pass), where one was fitted for these weights
         self._cache_arg = (
             "cache" if "cache" in inspect.signature(self.backbone.forward).parameters else "past_key_values"
         )
+
+    def _sequences(self, questions: Sequence[str], codes: Sequence[str]) -> list[tuple[list[int], bool, int]]:
+        raise NotImplementedError
+
+    def _read(
+        self, hidden: torch.Tensor, rows: list[list[int]], reads: list[int], batch: list[int], scores: list[float]
+    ) -> None:
+        """Write ``scores[batch[i]]`` from ``hidden[i]``, the states of ``rows[i]``, read from ``reads[i]`` on."""
+        raise NotImplementedError
+
+    def fingerprint(self) -> list[Any]:
+        """What tells these weights and this reading apart from others of the same name (a cache key)."""
+        calibration = self.calibration.to_dict() if self.calibration else None
+        dtype = str(next(self.model.parameters()).dtype)
+        return [*self._weights(), dtype, self.mixed_bf16, self.max_length, calibration]
+
+    def _weights(self) -> list[Any]:
+        """A digest of the weights that fine-tuning changes."""
+        raise NotImplementedError
+
+    # ---- scoring ------------------------------------------------------------------------------
+
+    def score(
+        self,
+        questions: Sequence[str],
+        codes: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        max_batch_tokens: int = 16384,
+        show_progress: bool = True,
+    ) -> list[float]:
+        """Raw scores, one Python float per (question, code) pair, in input order.
+
+        ``batch_size`` defaults to 8 on CPU, where small batches pad less and stay in cache (measured
+        2x faster than 32 on 2 cores), and 64 on GPU.
+        """
+        scored = self.score_pairs(
+            questions, codes, batch_size=batch_size, max_batch_tokens=max_batch_tokens, show_progress=show_progress
+        )
+        return [s.score for s in scored]
+
+    def score_one(self, question: str, code: str) -> float:
+        return self.score([question], [code], show_progress=False)[0]
+
+    def score_pairs(
+        self,
+        questions: Sequence[str],
+        codes: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        max_batch_tokens: int = 16384,
+        show_progress: bool = True,
+    ) -> list[ScoredPair]:
+        """Like :meth:`score`, with each pair's truncation flag and token count."""
+        if len(questions) != len(codes):
+            raise ValueError(f"got {len(questions)} questions but {len(codes)} codes")
+        if batch_size is None:
+            batch_size = 8 if self.device.type == "cpu" else 64
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if max_batch_tokens < 1:
+            raise ValueError(f"max_batch_tokens must be positive, got {max_batch_tokens}")
+        if not questions:
+            return []
+        encoded = self._sequences(questions, codes)
+        unique: dict[tuple[int, ...], int] = {}
+        slot = [unique.setdefault((read, *ids), len(unique)) for ids, _, read in encoded]
+        sequences = [list(key[1:]) for key in unique]
+        reads = [key[0] for key in unique]
+        by_question: dict[str, list[int]] = defaultdict(list)
+        for i, q in enumerate(questions):
+            by_question[q].append(slot[i])
+        scores = [math.nan] * len(sequences)
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.mixed_bf16)
+        with autocast, tqdm(total=len(sequences), desc="scoring", unit="seq", disable=not show_progress) as bar:
+            loose: list[int] = []
+            for members in by_question.values():
+                members = sorted(set(members))
+                # every member's read positions must lie after the prefix, in its own rows
+                shared = min(common_prefix_length([sequences[m] for m in members]), *(reads[m] for m in members))
+                if len(members) > 1 and shared >= _MIN_SHARED_PREFIX:
+                    self._score_with_prefix(
+                        sequences, reads, members, shared, scores, batch_size, max_batch_tokens, bar
+                    )
+                else:
+                    loose.extend(members)
+            self._score_with_prefix(sequences, reads, loose, 0, scores, batch_size, max_batch_tokens, bar)
+        return [ScoredPair(scores[slot[i]], truncated, len(ids)) for i, (ids, truncated, _) in enumerate(encoded)]
+
+    @torch.inference_mode()
+    def _score_with_prefix(self, sequences, reads, members, shared, scores, batch_size, max_batch_tokens, bar) -> None:
+        """Score ``members``, whose first ``shared`` tokens are the same: that prefix runs once and its key/value
+        cache serves every member (``shared=0``: no prefix, each sequence whole)."""
+        if not members:
+            return
+        prefix_kv = None
+        if shared:
+            from transformers import DynamicCache
+
+            prefix = torch.tensor([sequences[members[0]][:shared]], device=self.device)
+            out = self.backbone(input_ids=prefix, use_cache=True)
+            cache = out["cache"] if "cache" in out else out["past_key_values"]  # renamed in transformers 5.x
+            prefix_kv = [(layer.keys, layer.values) for layer in cache.layers]
+        members = sorted(members, key=lambda m: -len(sequences[m]))  # longest first: OOM shows early
+        suffix_lengths = [len(sequences[m]) - shared for m in members]
+        for batch in batches(members, suffix_lengths, batch_size, max_batch_tokens - shared):
+            rows = [sequences[m][shared:] for m in batch]
+            input_ids, mask = self._pad(rows)
+            n = len(rows)
+            if prefix_kv is None:
+                hidden = self.backbone(input_ids=input_ids, attention_mask=mask, use_cache=False).last_hidden_state
+            else:
+                batch_cache = DynamicCache(
+                    ddp_cache_data=[(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in prefix_kv],
+                    config=self.model.config,
+                )
+                full_mask = torch.cat([torch.ones(n, shared, dtype=mask.dtype, device=self.device), mask], dim=1)
+                hidden = self.backbone(
+                    input_ids=input_ids, attention_mask=full_mask, use_cache=True, **{self._cache_arg: batch_cache}
+                ).last_hidden_state
+            self._read(hidden, rows, [reads[m] - shared for m in batch], batch, scores)
+            bar.update(n)
+
+    def _pad(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        # Right padding: under causal attention real tokens never see the pads, whatever the pad id.
+        width = max(len(r) for r in rows)
+        input_ids = torch.zeros(len(rows), width, dtype=torch.long)
+        mask = torch.zeros(len(rows), width, dtype=torch.long)
+        for i, r in enumerate(rows):
+            input_ids[i, : len(r)] = torch.tensor(r)
+            mask[i, : len(r)] = 1
+        return input_ids.to(self.device), mask.to(self.device)
+
+
+class RewardModel(PairScorer):
+    """A sequence-classification reward model with a single-logit ``score`` head, read at the last token."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        tokenizer: Any,
+        *,
+        max_length: int = 4096,
+        mixed_bf16: bool = False,
+        calibration: Calibration | None = None,
+    ) -> None:
+        head = getattr(model, "score", None)
+        if not isinstance(head, torch.nn.Linear) or head.out_features != 1:
+            raise ValueError(
+                f"{type(model).__name__} has no single-output `score` head; codescaler reads the reward "
+                "at the last token of a decoder-only *ForSequenceClassification model with num_labels=1"
+            )
+        super().__init__(model, tokenizer, max_length=max_length, mixed_bf16=mixed_bf16, calibration=calibration)
         # The head runs in fp32 so that close candidates do not tie after a bf16 backbone.
         self.head = torch.nn.Linear(head.in_features, 1, bias=head.bias is not None).to(self.device)
         self.head.load_state_dict({k: v.float() for k, v in head.state_dict().items()})
@@ -104,6 +297,7 @@ class RewardModel:
         path, gguf_file = resolve_model_path(name_or_path, gguf_file)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         torch_dtype = resolve_torch_dtype(dtype, device)
+        calibration = read_calibration(path)
         base, base_gguf, adapter = split_adapter(path, gguf_file)
         path, gguf_file = resolve_model_path(base, base_gguf)
         kwargs = {"revision": revision, "trust_remote_code": trust_remote_code, "gguf_file": gguf_file}
@@ -118,7 +312,7 @@ class RewardModel:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
             model, info = AutoModelForSequenceClassification.from_pretrained(
-                path, num_labels=1, dtype=torch_dtype, output_loading_info=True, **kwargs
+                path, num_labels=1, dtype=gguf_load_dtype(torch_dtype, gguf_file), output_loading_info=True, **kwargs
             )
         if adapter is not None:
             from peft import PeftModel
@@ -130,8 +324,8 @@ class RewardModel:
                 "trained; use a trained RM for ranking.",
                 name_or_path,
             )
-        model.to(device)
-        return cls(model, tokenizer, max_length=max_length, mixed_bf16=dtype == "bf16-mixed")
+        model = cast_to(model, torch_dtype).to(device)  # after any adapter is merged, in full precision
+        return cls(model, tokenizer, max_length=max_length, mixed_bf16=dtype == "bf16-mixed", calibration=calibration)
 
     # ---- formatting ---------------------------------------------------------------------------
 
@@ -179,124 +373,22 @@ class RewardModel:
             for seq, q, c in zip(ids, questions, codes)
         ]
 
-    # ---- scoring ------------------------------------------------------------------------------
+    def _sequences(self, questions: Sequence[str], codes: Sequence[str]) -> list[tuple[list[int], bool, int]]:
+        return [(ids, truncated, len(ids) - 1) for ids, truncated in self.encode(questions, codes)]
 
-    def score(
-        self,
-        questions: Sequence[str],
-        codes: Sequence[str],
-        *,
-        batch_size: int | None = None,
-        max_batch_tokens: int = 16384,
-        show_progress: bool = True,
-    ) -> list[float]:
-        """Raw RM scores, one Python float per (question, code) pair, in input order.
-
-        ``batch_size`` defaults to 8 on CPU, where small batches pad less and stay in cache (measured
-        2x faster than 32 on 2 cores), and 64 on GPU.
-        """
-        scored = self.score_pairs(
-            questions, codes, batch_size=batch_size, max_batch_tokens=max_batch_tokens, show_progress=show_progress
-        )
-        return [s.score for s in scored]
-
-    def score_one(self, question: str, code: str) -> float:
-        return self.score([question], [code], show_progress=False)[0]
-
-    def score_pairs(
-        self,
-        questions: Sequence[str],
-        codes: Sequence[str],
-        *,
-        batch_size: int | None = None,
-        max_batch_tokens: int = 16384,
-        show_progress: bool = True,
-    ) -> list[ScoredPair]:
-        """Like :meth:`score`, with each pair's truncation flag and token count."""
-        if len(questions) != len(codes):
-            raise ValueError(f"got {len(questions)} questions but {len(codes)} codes")
-        if batch_size is None:
-            batch_size = 8 if self.device.type == "cpu" else 64
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
-        if max_batch_tokens < 1:
-            raise ValueError(f"max_batch_tokens must be positive, got {max_batch_tokens}")
-        if not questions:
-            return []
-        encoded = self.encode(questions, codes)
-        unique: dict[tuple[int, ...], int] = {}
-        slot = [unique.setdefault(tuple(ids), len(unique)) for ids, _ in encoded]
-        sequences = [list(key) for key in unique]
-        by_question: dict[str, list[int]] = defaultdict(list)
-        for i, q in enumerate(questions):
-            by_question[q].append(slot[i])
-        scores = [math.nan] * len(sequences)
-        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.mixed_bf16)
-        with autocast, tqdm(total=len(sequences), desc="scoring", unit="seq", disable=not show_progress) as bar:
-            loose: list[int] = []
-            for members in by_question.values():
-                members = sorted(set(members))
-                shared = _common_prefix_length([sequences[m] for m in members])
-                if len(members) > 1 and shared >= _MIN_SHARED_PREFIX:
-                    self._score_with_prefix(sequences, members, shared, scores, batch_size, max_batch_tokens, bar)
-                else:
-                    loose.extend(members)
-            self._score_plain(sequences, loose, scores, batch_size, max_batch_tokens, bar)
-        return [ScoredPair(scores[slot[i]], truncated, len(ids)) for i, (ids, truncated) in enumerate(encoded)]
-
-    @torch.inference_mode()
-    def _score_plain(self, sequences, members, scores, batch_size, max_batch_tokens, bar) -> None:
-        members = sorted(members, key=lambda m: -len(sequences[m]))  # longest first: OOM shows early
-        for batch in _batches(members, [len(sequences[m]) for m in members], batch_size, max_batch_tokens):
-            rows = [sequences[m] for m in batch]
-            input_ids, mask = self._pad(rows)
-            hidden = self.backbone(input_ids=input_ids, attention_mask=mask, use_cache=False).last_hidden_state
-            self._read(hidden, [len(r) - 1 for r in rows], batch, scores)
-            bar.update(len(batch))
-
-    @torch.inference_mode()
-    def _score_with_prefix(self, sequences, members, shared, scores, batch_size, max_batch_tokens, bar) -> None:
-        from transformers import DynamicCache
-
-        prefix = torch.tensor([sequences[members[0]][:shared]], device=self.device)
-        out = self.backbone(input_ids=prefix, use_cache=True)
-        cache = out["cache"] if "cache" in out else out["past_key_values"]  # renamed in transformers 5.x
-        prefix_kv = [(layer.keys, layer.values) for layer in cache.layers]
-        members = sorted(members, key=lambda m: -len(sequences[m]))
-        suffix_lengths = [len(sequences[m]) - shared for m in members]
-        for batch in _batches(members, suffix_lengths, batch_size, max_batch_tokens - shared):
-            rows = [sequences[m][shared:] for m in batch]
-            input_ids, mask = self._pad(rows)
-            n = len(rows)
-            batch_cache = DynamicCache(
-                ddp_cache_data=[(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in prefix_kv],
-                config=self.model.config,
-            )
-            full_mask = torch.cat([torch.ones(n, shared, dtype=mask.dtype, device=self.device), mask], dim=1)
-            hidden = self.backbone(
-                input_ids=input_ids, attention_mask=full_mask, use_cache=True, **{self._cache_arg: batch_cache}
-            ).last_hidden_state
-            self._read(hidden, [len(r) - 1 for r in rows], batch, scores)
-            bar.update(n)
-
-    def _pad(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        # Right padding: under causal attention real tokens never see the pads, whatever the pad id.
-        width = max(len(r) for r in rows)
-        input_ids = torch.zeros(len(rows), width, dtype=torch.long)
-        mask = torch.zeros(len(rows), width, dtype=torch.long)
-        for i, r in enumerate(rows):
-            input_ids[i, : len(r)] = torch.tensor(r)
-            mask[i, : len(r)] = 1
-        return input_ids.to(self.device), mask.to(self.device)
-
-    def _read(self, hidden: torch.Tensor, last: list[int], batch: list[int], scores: list[float]) -> None:
-        rows = torch.arange(len(last), device=hidden.device)
-        pooled = hidden[rows, torch.tensor(last, device=hidden.device)].float()
+    def _read(self, hidden, rows, reads, batch, scores) -> None:
+        # one position per row, its last token
+        index = torch.arange(len(rows), device=hidden.device)
+        pooled = hidden[index, torch.tensor(reads, device=hidden.device)].float()
         for m, value in zip(batch, self.head(pooled)[:, 0].tolist()):
             scores[m] = value
 
+    def _weights(self) -> list[Any]:
+        # The head: every fine-tuning mode trains it.
+        return [hashlib.sha256(self.head.weight.detach().float().cpu().numpy().tobytes()).hexdigest()[:16]]
 
-def _common_prefix_length(rows: list[list[int]]) -> int:
+
+def common_prefix_length(rows: list[list[int]]) -> int:
     """Longest common prefix, leaving every row at least one token of its own to read the score at."""
     shortest = min(len(r) for r in rows)
     first = rows[0]
@@ -306,7 +398,7 @@ def _common_prefix_length(rows: list[list[int]]) -> int:
     return n
 
 
-def _batches(items: list[int], lengths: list[int], batch_size: int, max_tokens: int) -> list[list[int]]:
+def batches(items: list[int], lengths: list[int], batch_size: int, max_tokens: int) -> list[list[int]]:
     """Consecutive batches of at most ``batch_size`` items whose padded size fits ``max_tokens``.
 
     ``items`` come sorted longest first, so a batch's first length is its padded width.

@@ -63,7 +63,7 @@ class ScoringConfig:
 
 @dataclass(frozen=True)
 class RewardResult:
-    """One answer's reward, with what produced it. ``num_tokens``: what the RM read (0 when invalid)."""
+    """One answer's reward, with what produced it. ``num_tokens``: what the judge read (0 when invalid)."""
 
     code: str
     valid: bool
@@ -72,6 +72,7 @@ class RewardResult:
     reward: float
     truncated: bool
     num_tokens: int
+    p_pass: float | None = None  # calibrated P(pass) where the judge carries a calibration; 0 when invalid
 
     def to_dict(self) -> dict[str, Any]:
         """The row ``score`` writes and ``serve`` answers."""
@@ -104,19 +105,24 @@ def reward(
         show_progress=show_progress,
     )
     by_index = dict(zip(valid, scored))
+    # With a calibration the reward is softplus of the calibrated logit: same order, a size that means P(pass).
+    calibration = getattr(model, "calibration", None)
     results = []
     for i, p in enumerate(programs):
         s = by_index.get(i)
         score = s.score if s is not None else None
+        logit = calibration.logit(score) if calibration is not None and score is not None else score
+        p_pass = None if calibration is None else (calibration.p_pass(score) if score is not None else 0.0)
         results.append(
             RewardResult(
                 code=p.code,
                 valid=p.valid,
                 reason=p.reason,
                 score=score,
-                reward=shape_reward(score, p.valid, config.shaping, config.invalid_reward),
+                reward=shape_reward(logit, p.valid, config.shaping, config.invalid_reward),
                 truncated=s.truncated if s is not None else False,
                 num_tokens=s.num_tokens if s is not None else 0,
+                p_pass=p_pass,
             )
         )
     return results
@@ -189,26 +195,21 @@ def kind_rewards(
         raise ValueError(f"reward kind must be rm, execution or hybrid, got {kind!r}")
     if len(problems) != len(responses):
         raise ValueError(f"got {len(problems)} problems but {len(responses)} responses")
-    if kind != "execution" and rm is None:
-        raise ValueError(f"reward kind {kind!r} needs a reward model")
-    if kind != "rm" and sandbox is None:
-        raise ValueError(f"reward kind {kind!r} needs a sandbox")
-
-    def rm_of(indices: Sequence[int]) -> list[float]:
-        assert rm is not None
-        prefixes = [problems[i].get("code_prefix") for i in indices]
-        return rm(
-            [problems[i]["question"] for i in indices],
-            [responses[i] for i in indices],
+    out: list[float | None] = [None] * len(responses)
+    if kind != "rm":
+        if sandbox is None:
+            raise ValueError(f"reward kind {kind!r} needs a sandbox")
+        out = execution_rewards(problems, responses, sandbox, mode=mode)
+    judged = [i for i, r in enumerate(out) if r is None] if kind != "execution" else []
+    if judged:
+        if rm is None:
+            raise ValueError(f"reward kind {kind!r} needs a reward model")
+        prefixes = [problems[i].get("code_prefix") for i in judged]
+        scored = rm(
+            [problems[i]["question"] for i in judged],
+            [responses[i] for i in judged],
             prefixes if any(p is not None for p in prefixes) else None,
         )
-
-    if kind == "rm":
-        return list(rm_of(range(len(responses))))
-    assert sandbox is not None
-    out = execution_rewards(problems, responses, sandbox, mode=mode)
-    missing = [i for i, r in enumerate(out) if r is None]
-    if kind == "hybrid" and missing:
-        for i, value in zip(missing, rm_of(missing)):
+        for i, value in zip(judged, scored):
             out[i] = value
     return out

@@ -113,3 +113,36 @@ def rmbench(model, items: Sequence[dict[str, Any]], *, extract: bool = False, sh
         row["average"] = sum(row[level]["accuracy"] for level in ("easy", "normal", "hard")) / 3
         out[group] = row
     return out
+
+
+def verified_scores(
+    judge, problems: Sequence[Mapping[str, Any]], *, config=None, show_progress: bool = False
+) -> tuple[list[float | None], list[bool]]:
+    """Every response's raw score (None where no valid program was found) and whether it passes, from
+    problem records verified by ``codescaler verify``/``candidates`` (``passed``) or labelled (``labels``)."""
+    from codescaler.reward import reward
+
+    questions, responses, prefixes, passed = [], [], [], []
+    for problem in problems:
+        labels = problem.get("passed", problem.get("labels"))
+        if labels is None or len(labels) != len(problem["responses"]):
+            raise ValueError(f"problem {problem.get('id')!r}: needs one `passed` (or `labels`) entry per response")
+        for response, label in zip(problem["responses"], labels):
+            questions.append(problem["question"])
+            responses.append(response)
+            prefixes.append(problem.get("code_prefix"))
+            passed.append(bool(label))
+    results = reward(judge, questions, responses, code_prefixes=prefixes, config=config, show_progress=show_progress)
+    return [r.score for r in results], passed
+
+
+def calibration_figures(probabilities: Sequence[float], passed: Sequence[bool]) -> dict[str, Any]:
+    """ECE (10 bins) and Brier score of P(pass) predictions against execution labels."""
+    from codescaler.calibration import brier_score, expected_calibration_error
+
+    return {
+        "programs": len(passed),
+        "pass_rate": sum(passed) / len(passed),
+        "ece": expected_calibration_error(probabilities, passed),
+        "brier": brier_score(probabilities, passed),
+    }

@@ -106,6 +106,7 @@ class ScoreRow(TypedDict):
     reward: float
     truncated: bool
     num_tokens: int
+    p_pass: float | None  # calibrated P(pass), where the judge carries a calibration
 
 
 class RankRow(TypedDict):
@@ -115,6 +116,7 @@ class RankRow(TypedDict):
     id: str | int | None
     rewards: list[float]
     scores: list[float | None]
+    p_pass: list[float | None]
     valid: list[bool]
     reasons: list[str | None]
     truncated: list[bool]

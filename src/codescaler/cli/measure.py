@@ -9,8 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from codescaler.bon import BonConfig
-from codescaler.cli.flags import add_config_flags, add_model_flags, add_sandbox_flags, config_from_args, load_model
+from codescaler.cli.flags import (
+    add_config_flags,
+    add_model_flags,
+    add_sandbox_flags,
+    config_from_args,
+    load_model,
+    model_name,
+)
 from codescaler.rm_eval import BUILTIN_PAIRS
+from codescaler.weights import DEFAULT_LM
 
 
 def register(commands: Any) -> None:
@@ -19,7 +27,8 @@ def register(commands: Any) -> None:
     bon.add_argument("-o", "--output", required=True, help="report folder (also holds the caches)")
     add_sandbox_flags(bon)
     bon.add_argument("--limit", type=int, default=0, help="only the first this many problems (0: all)")
-    add_model_flags(bon)
+    add_model_flags(bon, judge=False)
+    bon.add_argument("--lm", default=DEFAULT_LM, help="causal LM of the likelihood methods (default: %(default)s)")
     add_config_flags(bon, BonConfig)
     bon.set_defaults(run=run_bon)
 
@@ -33,7 +42,12 @@ def register(commands: Any) -> None:
     rmbench.add_argument("input", help="JSON list (or JSONL) of {prompt, chosen[3], rejected[3], language?}")
     rmbench.add_argument("--extract", action="store_true", help="extract code from each response first")
     rmbench.set_defaults(run=run_rmbench)
-    for parser in (pairwise, rmbench):
+    calibrate = commands.add_parser("calibrate", help="fit P(pass) = sigmoid(a*score + b) on verified candidates")
+    calibrate.add_argument("input", help="verified candidates (`codescaler candidates` or `verify` output): held out")
+    calibrate.add_argument("--eval", default=None, help="verified or labelled records to measure ECE and Brier on")
+    calibrate.add_argument("--save", action="store_true", help="write the fit into the model folder's config")
+    calibrate.set_defaults(run=run_calibrate)
+    for parser in (pairwise, rmbench, calibrate):
         parser.add_argument("--models", nargs="+", default=None, help="models compared side by side (default: --model)")
         parser.add_argument("-o", "--output", default=None, help="also write the figures as JSON")
         add_model_flags(parser)
@@ -56,9 +70,16 @@ def run_bon(args: argparse.Namespace) -> int:
     except RecordError as err:
         raise SystemExit(f"{args.input}: {err}") from None
     pool = pool[: args.limit or None]
-    model = load_model(args) if config.needs_rm else None
+    names = {"rm": model_name(args), "coder": args.lm, "reviewer": args.lm}
+    judges, lm = {}, None
+    for judge in config.judges():
+        if judge == "rm":
+            judges[judge] = load_model(args)
+        else:  # one load of the LM serves both directions
+            lm = lm or load_model(argparse.Namespace(**{**vars(args), "judge": judge}), args.lm)
+            judges[judge] = lm.in_direction(judge)
     with Sandbox(workers=args.workers, limits=dataclasses.replace(Limits(), timeout=config.test_timeout)) as sandbox:
-        best_of_n(pool, args.output, config=config, model=model, model_id=args.model, sandbox=sandbox)
+        best_of_n(pool, args.output, config=config, judges=judges, judge_ids=names, sandbox=sandbox)
     print((Path(args.output) / "report.md").read_text())
     return 0
 
@@ -76,7 +97,7 @@ def run_pairwise(args: argparse.Namespace) -> int:
     pairs = builtin_pairs(args.input) if args.input in BUILTIN_PAIRS else read_pairs(args.input)
     results = {
         name: pairwise(load_model(args, name), pairs, group_by=args.group_by, extract=args.extract)
-        for name in args.models or [args.model]
+        for name in args.models or [model_name(args)]
     }
     print(f"{'model':<40} {'group':<30} {'n':>6} {'accuracy':>9}  95% interval")
     for name, result in results.items():
@@ -100,7 +121,7 @@ def run_rmbench(args: argparse.Namespace) -> int:
         json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines() if x.strip()]
     )
     results = {
-        name: rmbench(load_model(args, name), items, extract=args.extract) for name in args.models or [args.model]
+        name: rmbench(load_model(args, name), items, extract=args.extract) for name in args.models or [model_name(args)]
     }
     print(f"{'model':<40} {'group':<20} {'easy':>7} {'normal':>7} {'hard':>7} {'average':>8}")
     for name, by_group in results.items():
@@ -108,4 +129,53 @@ def run_rmbench(args: argparse.Namespace) -> int:
             cells = " ".join(f"{100 * row[k]['accuracy']:>6.1f}%" for k in ("easy", "normal", "hard"))
             print(f"{name:<40} {group:<20} {cells} {100 * row['average']:>7.1f}%")
     _write(args, results)
+    return 0
+
+
+def _verified(path: str) -> list[Any]:
+    from codescaler.jsonl import read_lines
+    from codescaler.schema import Problem, RecordError, check_record
+
+    records = []
+    for number, record in read_lines(path):
+        if isinstance(record, dict) and "error" in record:
+            continue  # a line the verifying job could not read
+        try:
+            if isinstance(record, RecordError):
+                raise record
+            records.append(check_record(record, Problem, number, required=("responses",)))
+        except RecordError as err:
+            raise SystemExit(f"{path}: {err}") from None
+    return records
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from codescaler.calibration import fit_platt
+    from codescaler.rm_eval import calibration_figures, verified_scores
+    from codescaler.weights import resolve_model_path, save_calibration
+
+    judge = load_model(args)
+    scores, passed = verified_scores(judge, _verified(args.input), show_progress=True)
+    fit = [(s, p) for s, p in zip(scores, passed) if s is not None]  # no valid program: P(pass) is 0 anyway
+    calibration = fit_platt(
+        [s for s, _ in fit],
+        [p for _, p in fit],
+        fitted_on=f"{args.input}: {len(fit)} valid programs, {sum(p for _, p in fit)} passing",
+    )
+    report: dict[str, Any] = {"model": model_name(args), "judge": args.judge, "calibration": calibration.to_dict()}
+    for name, path in (("fit", args.input), ("eval", args.eval)):
+        if path:
+            s, p = (scores, passed) if name == "fit" else verified_scores(judge, _verified(path), show_progress=True)
+            report[name] = calibration_figures([0.0 if x is None else calibration.p_pass(x) for x in s], p)
+            print(
+                f"{name:>5} ({path}): {report[name]['programs']} programs, pass rate "
+                f"{100 * report[name]['pass_rate']:.1f}%, ECE {report[name]['ece']:.4f}, "
+                f"Brier {report[name]['brier']:.4f}"
+            )
+    print(f"p_pass = sigmoid({calibration.a:.4f} * score + {calibration.b:.4f})")
+    if args.save:
+        folder, _ = resolve_model_path(model_name(args), None)
+        save_calibration(folder, calibration)
+        print(f"saved in {folder}/codescaler_config.json")
+    _write(args, report)
     return 0

@@ -101,11 +101,13 @@ def run_rank(args: argparse.Namespace) -> int:
         if "error" in problem:
             print(f"  error: {problem['error']}")
             continue
-        print(f"  {'rank':>4}  {'cand':>4}  {'reward':>9}  {'valid':<22}  first code line")
+        print(f"  {'rank':>4}  {'cand':>4}  {'p_pass':>6}  {'score':>8}  {'reward':>8}  {'valid':<22}  first code line")
         for position, i in enumerate(problem["order"][: args.top], start=1):
             validity = "yes" if problem["valid"][i] else f"no ({problem['reasons'][i]})"
+            p_pass, score = problem["p_pass"][i], problem["scores"][i]
             print(
-                f"  {position:>4}  {i:>4}  {problem['rewards'][i]:>9.4f}  {validity:<22}  "
+                f"  {position:>4}  {i:>4}  {'' if p_pass is None else f'{p_pass:.3f}':>6}  "
+                f"{'' if score is None else f'{score:.3f}':>8}  {problem['rewards'][i]:>8.4f}  {validity:<22}  "
                 f"{_first_line(problem['codes'][i])}"
             )
     return 0

@@ -44,11 +44,11 @@ def distributed(make_process: Callable[[], Process], actors: int, num_cpus: floa
 
 
 def score_process(model_kwargs: dict[str, Any], config, job: str = "score") -> Process:
-    """Inside an actor: load the model once, return the score (or rank) processor."""
+    """Inside an actor: load the judge once, return the score (or rank) processor."""
     from codescaler.jobs import rank_job, score_job
-    from codescaler.model import RewardModel
+    from codescaler.judges import load_judge
 
-    model = RewardModel.from_pretrained(**model_kwargs)
+    model = load_judge(**model_kwargs)
     return (score_job if job == "score" else rank_job)(model, config)
 
 
