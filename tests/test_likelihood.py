@@ -91,7 +91,9 @@ def test_judge_flag_and_likelihood_bon_methods(tiny_policy, tiny_model_dir, tmp_
     ranked = json.loads(out.read_text())
     assert sorted(ranked["order"]) == [0, 1, 2] and all(s < 0 for s in ranked["scores"])
     pool = tmp_path / "pool.jsonl"
-    pool.write_text(json.dumps({"id": "add", "question": QUESTION, "responses": fenced, "labels": [True, False, False]}) + "\n")
+    pool.write_text(
+        json.dumps({"id": "add", "question": QUESTION, "responses": fenced, "labels": [True, False, False]}) + "\n"
+    )
     methods = ["coder", "reviewer", "coder-reviewer", "rm+reviewer", "rm+coder-reviewer", "oracle"]
     argv = ["bon", str(pool), "-o", str(tmp_path / "report"), "--model", str(tiny_model_dir), "--lm", str(tiny_policy)]
     assert main([*argv, "--methods", *methods, "--n", "3", "--draws", "1"]) == 0
