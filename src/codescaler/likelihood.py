@@ -57,21 +57,14 @@ def strip_docstrings(code: str) -> str:
 class LikelihoodJudge(PairScorer):
     """A causal LM scoring (question, code) pairs by likelihood, in one ``direction``."""
 
-    def __init__(
-        self,
-        model: torch.nn.Module,
-        tokenizer: Any,
-        *,
-        direction: str = "coder",
-        max_length: int = 4096,
-        mixed_bf16: bool = False,
-    ) -> None:
+    def __init__(self, model: torch.nn.Module, tokenizer: Any, *, direction: str = "coder", **options: Any) -> None:
+        """``options``: :class:`~codescaler.model.PairScorer`'s (``max_length``, ``mixed_bf16``, ``calibration``)."""
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
         lm_head = model.get_output_embeddings()
         if lm_head is None:
             raise ValueError(f"{type(model).__name__} has no language-model head: a likelihood judge needs a causal LM")
-        super().__init__(model, tokenizer, max_length=max_length, mixed_bf16=mixed_bf16)
+        super().__init__(model, tokenizer, **options)
         self.direction = direction
         self.lm_head = lm_head
 

@@ -251,22 +251,15 @@ class PairScorer:
 class RewardModel(PairScorer):
     """A sequence-classification reward model with a single-logit ``score`` head, read at the last token."""
 
-    def __init__(
-        self,
-        model: torch.nn.Module,
-        tokenizer: Any,
-        *,
-        max_length: int = 4096,
-        mixed_bf16: bool = False,
-        calibration: Calibration | None = None,
-    ) -> None:
+    def __init__(self, model: torch.nn.Module, tokenizer: Any, **options: Any) -> None:
+        """``options``: :class:`PairScorer`'s (``max_length``, ``mixed_bf16``, ``calibration``)."""
         head = getattr(model, "score", None)
         if not isinstance(head, torch.nn.Linear) or head.out_features != 1:
             raise ValueError(
                 f"{type(model).__name__} has no single-output `score` head; codescaler reads the reward "
                 "at the last token of a decoder-only *ForSequenceClassification model with num_labels=1"
             )
-        super().__init__(model, tokenizer, max_length=max_length, mixed_bf16=mixed_bf16, calibration=calibration)
+        super().__init__(model, tokenizer, **options)
         # The head runs in fp32 so that close candidates do not tie after a bf16 backbone.
         self.head = torch.nn.Linear(head.in_features, 1, bias=head.bias is not None).to(self.device)
         self.head.load_state_dict({k: v.float() for k, v in head.state_dict().items()})
