@@ -59,12 +59,17 @@ _JUDGED: dict[str, tuple[str, Mode, Check]] = {
 _SUMMED = {"coder-reviewer": ("coder", "reviewer")}
 _Z_SCORED = {"rm+reviewer": ("rm", "reviewer"), "rm+coder-reviewer": ("rm", "coder-reviewer")}
 _NEEDS_TESTS = {"codet", "vote", "rm+codet"}
+
+
+def _parts(method: str) -> tuple[str, ...]:
+    """The judged methods a score is the sum of (itself, when it is one)."""
+    return _SUMMED.get(method, (method,))
+
+
 # method -> the judged methods whose facts it reads
 _READS: dict[str, tuple[str, ...]] = {
-    **{m: (m,) for m in _JUDGED},
-    **_SUMMED,
-    "rm+reviewer": ("rm", "reviewer"),
-    "rm+coder-reviewer": ("rm", "coder", "reviewer"),
+    **{m: _parts(m) for m in (*_JUDGED, *_SUMMED)},
+    **{m: tuple(j for part in parts for j in _parts(part)) for m, parts in _Z_SCORED.items()},
     "rm+codet": ("rm",),
 }
 METHODS = (*_JUDGED, *_SUMMED, *_Z_SCORED, "codet", "vote", "rm+codet", "random", "oracle")
@@ -214,11 +219,9 @@ def select(method: str, problem: Problem, subset: Sequence[int]) -> float:
         rewards = problem.rewards[method]
         return expected_pick({i: rewards[i] for i in subset}, correct)
     if method in _SUMMED:
-        return expected_pick(summed_scores([problem.scores[j] for j in _SUMMED[method]], subset), correct)
+        return expected_pick(summed_scores([problem.scores[j] for j in _parts(method)], subset), correct)
     if method in _Z_SCORED:
-        parts = [
-            summed_scores([problem.scores[j] for j in _SUMMED.get(part, (part,))], subset) for part in _Z_SCORED[method]
-        ]
+        parts = [summed_scores([problem.scores[j] for j in _parts(part)], subset) for part in _Z_SCORED[method]]
         return expected_pick(z_summed(parts), correct)
     if problem.outputs is None or problem.expected is None:
         raise ValueError(f"method {method!r} needs generated tests; problem {problem.id!r} has none")

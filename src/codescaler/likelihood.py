@@ -31,6 +31,11 @@ DIRECTIONS: tuple[str, ...] = ("coder", "reviewer", "coder-reviewer")
 REVIEW_PROMPT = "Here is a program:\n\n{code}\n\nWrite the task this program solves."
 
 
+def _check(direction: str) -> None:
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+
+
 def strip_docstrings(code: str) -> str:
     """``code`` without the docstrings of its module, classes and functions; unparsable code is kept whole."""
     try:
@@ -59,8 +64,7 @@ class LikelihoodJudge(PairScorer):
 
     def __init__(self, model: torch.nn.Module, tokenizer: Any, *, direction: str = "coder", **options: Any) -> None:
         """``options``: :class:`~codescaler.model.PairScorer`'s (``max_length``, ``mixed_bf16``, ``calibration``)."""
-        if direction not in DIRECTIONS:
-            raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+        _check(direction)
         lm_head = model.get_output_embeddings()
         if lm_head is None:
             raise ValueError(f"{type(model).__name__} has no language-model head: a likelihood judge needs a causal LM")
@@ -85,8 +89,7 @@ class LikelihoodJudge(PairScorer):
 
     def in_direction(self, direction: str) -> LikelihoodJudge:
         """The same model read in another direction (no second load)."""
-        if direction not in DIRECTIONS:
-            raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+        _check(direction)
         other = copy.copy(self)
         other.direction = direction
         return other

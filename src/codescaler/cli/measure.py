@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,20 +56,11 @@ def register(commands: Any) -> None:
 
 def run_bon(args: argparse.Namespace) -> int:
     from codescaler.bon import best_of_n
-    from codescaler.jsonl import read_lines
     from codescaler.sandbox import Limits, Sandbox
-    from codescaler.schema import Problem, RecordError, check_record
 
     config = config_from_args(args, BonConfig)
-    pool = []
-    try:
-        for number, record in read_lines(args.input):
-            if isinstance(record, RecordError):
-                raise record
-            needed = ("id", "responses") + (() if "labels" in record else ("tests",))
-            pool.append(check_record(record, Problem, number, required=needed))
-    except RecordError as err:
-        raise SystemExit(f"{args.input}: {err}") from None
+    # a pool's ground truth: its own labels, or its tests run in the sandbox
+    pool = _read_problems(args.input, lambda r: ("id", "responses") + (() if "labels" in r else ("tests",)))
     pool = pool[: args.limit or None]
     names = {"rm": model_name(args), "coder": args.lm, "reviewer": args.lm}
     judges, lm = {}, None
@@ -132,21 +124,30 @@ def run_rmbench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verified(path: str) -> list[Any]:
+def _read_problems(
+    path: str, required: Callable[[dict], tuple[str, ...]], *, skip_failed_lines: bool = False
+) -> list[Any]:
+    """Every problem record of ``path``, each with the fields ``required(record)`` names; the first malformed
+    one stops the command, naming its line. ``skip_failed_lines``: pass over the lines an earlier job
+    wrote as ``error``."""
     from codescaler.jsonl import read_lines
     from codescaler.schema import Problem, RecordError, check_record
 
     records = []
-    for number, record in read_lines(path):
-        if isinstance(record, dict) and "error" in record:
-            continue  # a line the verifying job could not read
-        try:
+    try:
+        for number, record in read_lines(path):
             if isinstance(record, RecordError):
                 raise record
-            records.append(check_record(record, Problem, number, required=("responses",)))
-        except RecordError as err:
-            raise SystemExit(f"{path}: {err}") from None
+            if skip_failed_lines and "error" in record:
+                continue
+            records.append(check_record(record, Problem, number, required=required(record)))
+    except RecordError as err:
+        raise SystemExit(f"{path}: {err}") from None
     return records
+
+
+def _verified(path: str) -> list[Any]:
+    return _read_problems(path, lambda _: ("responses",), skip_failed_lines=True)
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
