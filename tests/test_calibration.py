@@ -68,3 +68,28 @@ def test_calibrate_cli_fits_saves_and_loads(tiny_model_dir, tmp_path, capsys):
     assert saved is not None and saved.a > 0 and "30 valid programs, 15 passing" in saved.fitted_on
     assert RewardModel.from_pretrained(str(model)).calibration == saved
     assert "ECE" in capsys.readouterr().out
+
+
+def test_a_likelihood_judge_keeps_one_calibration_per_direction(tiny_policy, tmp_path, capsys):
+    import shutil
+
+    from codescaler.likelihood import LikelihoodJudge
+
+    lm = tmp_path / "lm"
+    shutil.copytree(tiny_policy, lm)
+    question = "Write f."
+    codes = [f"def f(x):\n    return {k} * x + {j}\n" for k in range(4) for j in range(5)]
+    scores = LikelihoodJudge.from_pretrained(str(lm)).score([question] * len(codes), codes, show_progress=False)
+    ranked = sorted(range(len(codes)), key=scores.__getitem__)
+    passed = [ranked.index(i) >= len(codes) // 2 for i in range(len(codes))]
+    passed[ranked[0]], passed[ranked[-1]] = True, False
+    record = {"id": "f", "question": question, "responses": [f"```python\n{c}```" for c in codes], "passed": passed}
+    verified = tmp_path / "v.jsonl"
+    verified.write_text(json.dumps(record) + "\n")
+    assert main(["calibrate", str(verified), "--judge", "coder", "--model", str(lm), "--save"]) == 0
+    assert "likelihood" not in capsys.readouterr().err
+    judge = LikelihoodJudge.from_pretrained(str(lm))
+    assert judge.calibration is not None and judge.calibration.a > 0  # the coder's fit
+    assert judge.in_direction("reviewer").calibration is None  # none fitted for the reviewer
+    assert judge.in_direction("reviewer").in_direction("coder").calibration == judge.calibration
+    assert read_calibration(lm) is None  # the LM's own (RM) calibration slot is untouched

@@ -36,6 +36,19 @@ def test_config_fields_become_flags():
         make_parser().parse_args(["score", "in", "-o", "out", "--model", "m", "--shaping", "tanh"])
 
 
+def test_selection_and_reward_commands_default_to_their_own_judges(monkeypatch):
+    from codescaler import judges
+    from codescaler.cli import flags, score
+
+    monkeypatch.setattr(score, "SELECTION_JUDGE", "coder")  # as if measurement had chosen a likelihood judge
+    monkeypatch.setattr(score, "REWARD_JUDGE", "rm")
+    parser = make_parser()
+    assert parser.parse_args(["rank", "in"]).judge == "coder"
+    assert parser.parse_args(["score", "in", "-o", "out"]).judge == "rm"
+    assert parser.parse_args(["serve"]).judge == judges.REWARD_JUDGE == flags.REWARD_JUDGE
+    assert parser.parse_args(["rank", "in", "--judge", "rm"]).judge == "rm"
+
+
 def test_score_writes_one_line_per_input_including_malformed(tiny_model_dir, tmp_path):
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     write_lines(

@@ -35,7 +35,11 @@ def mean_logprob(model, tokenizer, prompt: str, target: str) -> float:
 def test_strip_docstrings_removes_what_the_reviewer_could_copy():
     code = 'def f(x):\n    """Return x doubled."""\n    return 2 * x\n\n\nclass A:\n    """A class."""\n\n    y = 1\n'
     assert strip_docstrings(code) == "def f(x):\n    return 2 * x\n\n\nclass A:\n\n    y = 1\n"
-    assert strip_docstrings('def f():\n    """Only a docstring."""\n') == 'def f():\n    """Only a docstring."""\n'
+    # a body that is only its docstring (plus comments) would hand the reviewer the question: it becomes pass
+    only = 'def f():\n    """Return the\n    answer."""\n    ####\n'
+    assert strip_docstrings(only) == "def f():\n    pass\n    ####\n"
+    assert strip_docstrings('"""Module."""\n') == ""
+    assert strip_docstrings('def f(): "doc"; return 1\n') == 'def f(): "doc"; return 1\n'  # one line: kept
     assert strip_docstrings("def broken(:\n") == "def broken(:\n"
 
 

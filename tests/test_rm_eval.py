@@ -71,6 +71,22 @@ def test_builtin_humanevalpack_pairs():
 
 
 @pytest.mark.data
+def test_onpolicy_pairs_are_one_models_own_passing_and_failing_programs():
+    from codescaler import benchmarks
+    from codescaler.extract import completion_program
+
+    pairs = builtin_pairs("multiple-python-onpolicy")
+    pools = {r["id"]: r for r in benchmarks.load("multiple-python")}
+    mixed = [r for r in pools.values() if any(r["labels"]) and not all(r["labels"])]
+    assert len(pairs) == len(mixed) > 100  # one pair per problem that has both
+    for pair in pairs:
+        pool = pools[pair["problem_id"]]
+        programs = [completion_program(pool["code_prefix"], r) for r in pool["responses"]]
+        assert pool["labels"][programs.index(pair["chosen"])]
+        assert not pool["labels"][programs.index(pair["rejected"])]
+
+
+@pytest.mark.data
 def test_pairwise_and_rmbench_cli(tmp_path, tiny_model_dir, capsys):
     out = tmp_path / "p.json"
     assert (

@@ -15,6 +15,12 @@ from typing import Any
 from codescaler.weights import DEFAULT_LM, DEFAULT_MODEL
 
 JUDGES: tuple[str, ...] = ("rm", "coder", "reviewer", "coder-reviewer")
+# The defaults, chosen by measurement (docs/results.md, "Which judge by default"). For selection (`rank`,
+# `bon`): the best top-1 on CodeT's pool among the judges that cost at most 20 s per problem at N=100 on
+# 2 cores. For rewards (`score`, `serve`, RL): the best reward model, since a policy trained against an
+# LM's likelihood can learn to raise the likelihood instead of its correctness.
+SELECTION_JUDGE = "rm"
+REWARD_JUDGE = "rm"
 
 
 def default_model(judge: str) -> str:

@@ -23,12 +23,16 @@ from typing import Any, Literal
 
 import torch
 
+from codescaler.calibration import Calibration
 from codescaler.model import PairScorer, ScoredPair, load_causal_lm
+from codescaler.weights import read_likelihood_calibrations
 
 Direction = Literal["coder", "reviewer", "coder-reviewer"]
 DIRECTIONS: tuple[str, ...] = ("coder", "reviewer", "coder-reviewer")
 # The reviewer's turn: the program first, then the instruction, whose text is what gets scored.
 REVIEW_PROMPT = "Here is a program:\n\n{code}\n\nWrite the task this program solves."
+# Which text a direction reads; part of the fingerprint, so cached scores of an older reading are not reused.
+READING = 2
 
 
 def _check(direction: str) -> None:
@@ -37,38 +41,59 @@ def _check(direction: str) -> None:
 
 
 def strip_docstrings(code: str) -> str:
-    """``code`` without the docstrings of its module, classes and functions; unparsable code is kept whole."""
+    """``code`` without the docstrings of its module, classes and functions; unparsable code is kept whole.
+
+    A body that is only a docstring becomes ``pass``: kept, it would hand the reviewer the question's text
+    (on CodeT's pool a SmolLM2 reviewer then picks exactly the completions that implement nothing).
+    """
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return code
     lines = code.splitlines(keepends=True)
-    drop: set[int] = set()
+    replaced: dict[int, str] = {}  # line index -> its new text ("" drops it)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and body:
             first = body[0]
-            if (
+            if not (
                 isinstance(first, ast.Expr)
                 and isinstance(first.value, ast.Constant)
                 and isinstance(first.value.value, str)
             ):
-                if len(body) == 1:  # the docstring is the whole body: leave a statement so it still parses
-                    continue
-                drop.update(range(first.lineno - 1, (first.end_lineno or first.lineno)))
-    return "".join(line for i, line in enumerate(lines) if i not in drop)
+                continue
+            start, end = first.lineno - 1, (first.end_lineno or first.lineno) - 1
+            if not isinstance(node, ast.Module) and start == node.lineno - 1:
+                continue  # on the def's own line: not separable by lines, kept
+            if len(body) > 1 and body[1].lineno - 1 <= end:
+                continue  # another statement shares the docstring's last line
+            for i in range(start, end + 1):
+                replaced[i] = ""
+            if len(body) == 1 and not isinstance(node, ast.Module):  # keep the body a statement
+                replaced[start] = " " * first.col_offset + "pass\n"
+    return "".join(replaced.get(i, line) for i, line in enumerate(lines))
 
 
 class LikelihoodJudge(PairScorer):
     """A causal LM scoring (question, code) pairs by likelihood, in one ``direction``."""
 
-    def __init__(self, model: torch.nn.Module, tokenizer: Any, *, direction: str = "coder", **options: Any) -> None:
-        """``options``: :class:`~codescaler.model.PairScorer`'s (``max_length``, ``mixed_bf16``, ``calibration``)."""
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        tokenizer: Any,
+        *,
+        direction: str = "coder",
+        calibrations: dict[str, Calibration] | None = None,
+        **options: Any,
+    ) -> None:
+        """``calibrations``: P(pass) fits by direction (``codescaler calibrate --judge ...``); ``options``:
+        :class:`~codescaler.model.PairScorer`'s (``max_length``, ``mixed_bf16``)."""
         _check(direction)
         lm_head = model.get_output_embeddings()
         if lm_head is None:
             raise ValueError(f"{type(model).__name__} has no language-model head: a likelihood judge needs a causal LM")
-        super().__init__(model, tokenizer, **options)
+        self.calibrations = calibrations or {}
+        super().__init__(model, tokenizer, calibration=self.calibrations.get(direction), **options)
         self.direction = direction
         self.lm_head = lm_head
 
@@ -85,13 +110,21 @@ class LikelihoodJudge(PairScorer):
     ) -> LikelihoodJudge:
         """Load a causal LM (hub id, folder, or a packaged name such as ``smollm2-135m``)."""
         model, tokenizer = load_causal_lm(name_or_path, gguf_file=gguf_file, dtype=dtype, device=device)
-        return cls(model, tokenizer, direction=direction, max_length=max_length, mixed_bf16=dtype == "bf16-mixed")
+        return cls(
+            model,
+            tokenizer,
+            direction=direction,
+            calibrations=read_likelihood_calibrations(name_or_path),
+            max_length=max_length,
+            mixed_bf16=dtype == "bf16-mixed",
+        )
 
     def in_direction(self, direction: str) -> LikelihoodJudge:
-        """The same model read in another direction (no second load)."""
+        """The same model read in another direction (no second load), with that direction's calibration."""
         _check(direction)
         other = copy.copy(self)
         other.direction = direction
+        other.calibration = self.calibrations.get(direction)
         return other
 
     def score_pairs(self, questions: Sequence[str], codes: Sequence[str], **kwargs: Any) -> list[ScoredPair]:
@@ -137,4 +170,4 @@ class LikelihoodJudge(PairScorer):
 
     def _weights(self) -> list[Any]:
         probe = self.lm_head.weight[:8].detach().float().cpu().numpy().tobytes()  # rows that tell checkpoints apart
-        return [self.direction, hashlib.sha256(probe).hexdigest()[:16]]
+        return [self.direction, READING, hashlib.sha256(probe).hexdigest()[:16]]

@@ -17,6 +17,7 @@ Where the time goes and what we do about it:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import inspect
 import logging
@@ -31,7 +32,7 @@ import torch
 from tqdm.auto import tqdm
 
 from codescaler.calibration import Calibration
-from codescaler.weights import DTYPES, read_calibration, resolve_model_path, split_adapter
+from codescaler.weights import DTYPES, HEAD_FILE, read_calibration, resolve_model_path, split_adapter
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +169,18 @@ class PairScorer:
         show_progress: bool = True,
     ) -> list[ScoredPair]:
         """Like :meth:`score`, with each pair's truncation flag and token count."""
+        encoded, values = self._values(questions, codes, batch_size, max_batch_tokens, show_progress)
+        return [ScoredPair(value, truncated, len(ids)) for value, (ids, truncated, _) in zip(values, encoded)]
+
+    def _values(
+        self,
+        questions: Sequence[str],
+        codes: Sequence[str],
+        batch_size: int | None,
+        max_batch_tokens: int,
+        show_progress: bool,
+    ) -> tuple[list[tuple[list[int], bool, int]], list[Any]]:
+        """Each pair's encoding, and what :meth:`_read` wrote for it."""
         if len(questions) != len(codes):
             raise ValueError(f"got {len(questions)} questions but {len(codes)} codes")
         if batch_size is None:
@@ -177,7 +190,7 @@ class PairScorer:
         if max_batch_tokens < 1:
             raise ValueError(f"max_batch_tokens must be positive, got {max_batch_tokens}")
         if not questions:
-            return []
+            return [], []
         encoded = self._sequences(questions, codes)
         unique: dict[tuple[int, ...], int] = {}
         slot = [unique.setdefault((read, *ids), len(unique)) for ids, _, read in encoded]
@@ -186,7 +199,7 @@ class PairScorer:
         by_question: dict[str, list[int]] = defaultdict(list)
         for i, q in enumerate(questions):
             by_question[q].append(slot[i])
-        scores = [math.nan] * len(sequences)
+        scores: list[Any] = [math.nan] * len(sequences)
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.mixed_bf16)
         with autocast, tqdm(total=len(sequences), desc="scoring", unit="seq", disable=not show_progress) as bar:
             loose: list[int] = []
@@ -201,7 +214,7 @@ class PairScorer:
                 else:
                     loose.extend(members)
             self._score_with_prefix(sequences, reads, loose, 0, scores, batch_size, max_batch_tokens, bar)
-        return [ScoredPair(scores[slot[i]], truncated, len(ids)) for i, (ids, truncated, _) in enumerate(encoded)]
+        return encoded, [scores[s] for s in slot]
 
     @torch.inference_mode()
     def _score_with_prefix(self, sequences, reads, members, shared, scores, batch_size, max_batch_tokens, bar) -> None:
@@ -307,7 +320,11 @@ class RewardModel(PairScorer):
             model, info = AutoModelForSequenceClassification.from_pretrained(
                 path, num_labels=1, dtype=gguf_load_dtype(torch_dtype, gguf_file), output_loading_info=True, **kwargs
             )
-        if adapter is not None:
+        if adapter is not None and (Path(adapter) / HEAD_FILE).is_file():
+            from safetensors.torch import load_file
+
+            model.score.load_state_dict(load_file(str(Path(adapter) / HEAD_FILE)))
+        elif adapter is not None:
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
@@ -369,11 +386,30 @@ class RewardModel(PairScorer):
     def _sequences(self, questions: Sequence[str], codes: Sequence[str]) -> list[tuple[list[int], bool, int]]:
         return [(ids, truncated, len(ids) - 1) for ids, truncated in self.encode(questions, codes)]
 
+    def features(
+        self,
+        questions: Sequence[str],
+        codes: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        max_batch_tokens: int = 16384,
+        show_progress: bool = True,
+    ) -> torch.Tensor:
+        """The states the head reads, one fp32 row per pair in input order: what a head over a frozen
+        backbone trains on (:mod:`codescaler.head`). Same tokens, batching and prefix reuse as :meth:`score`."""
+        reader = copy.copy(self)
+        reader._read_states = True
+        _, states = reader._values(questions, codes, batch_size, max_batch_tokens, show_progress)
+        return torch.stack(states) if states else torch.zeros(0, self.head.in_features)
+
+    _read_states = False  # set on the copy :meth:`features` reads through
+
     def _read(self, hidden, rows, reads, batch, scores) -> None:
         # one position per row, its last token
         index = torch.arange(len(rows), device=hidden.device)
         pooled = hidden[index, torch.tensor(reads, device=hidden.device)].float()
-        for m, value in zip(batch, self.head(pooled)[:, 0].tolist()):
+        values = list(pooled.cpu()) if self._read_states else self.head(pooled)[:, 0].tolist()
+        for m, value in zip(batch, values):
             scores[m] = value
 
     def _weights(self) -> list[Any]:

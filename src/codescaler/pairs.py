@@ -17,7 +17,7 @@ import hashlib
 import json
 import random
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -107,6 +107,17 @@ def humaneval_match(problem: dict[str, Any]) -> str | None:
     if any(_digest(line) in known["line"] for line in question.splitlines() if len(line.strip()) >= 30):
         return "line"
     return None
+
+
+def refuse_eval(pairs: Sequence[Mapping[str, Any]], source: str) -> None:
+    """Raise if any pair is HumanEval-derived: HumanEval is the evaluation split and never trains an RM."""
+    for number, pair in enumerate(pairs, start=1):
+        why = humaneval_match({"id": pair.get("problem_id", ""), "question": pair["question"]})
+        if why:
+            raise ValueError(
+                f"{source} pair {number} (problem {pair.get('problem_id')!r}) is HumanEval-derived (matched by "
+                f"{why}); HumanEval is the evaluation split. Remove it, or pass --allow_eval for a throwaway model."
+            )
 
 
 def problem_split(problem_id: str, validation_fraction: float, seed: int) -> str:

@@ -13,7 +13,10 @@ from typing import Any
 
 from codescaler.extract import completion_program, extract_code
 
-BUILTIN_PAIRS = tuple(f"humanevalpack-{lang}" for lang in ("python", "js", "java", "go", "cpp", "rust"))
+HUMANEVALPACK_PAIRS = tuple(f"humanevalpack-{lang}" for lang in ("python", "js", "java", "go", "cpp", "rust"))
+# A model's own passing against its own failing completion of one problem: code-davinci-002's MultiPL-E samples.
+ONPOLICY_PAIRS = ("multiple-python-onpolicy",)
+BUILTIN_PAIRS = HUMANEVALPACK_PAIRS + ONPOLICY_PAIRS
 
 
 def wilson(wins: int, n: int) -> tuple[float, float]:
@@ -32,23 +35,38 @@ def _summary(wins: Sequence[bool]) -> dict[str, Any]:
 
 
 def builtin_pairs(name: str) -> list[dict[str, Any]]:
-    """HumanEvalPack as pairs: the whole canonical program against the whole buggy one."""
+    """Built-in evaluation pairs (all HumanEval-derived: the evaluation split), whole programs on each side.
+
+    * ``humanevalpack-LANG``: the canonical program against the human-written buggy one;
+    * ``multiple-python-onpolicy``: on-policy pairs, the hard case for an RM: per MultiPL-E problem with
+      both kinds, code-davinci-002's first passing completion against its first failing one (by the
+      pool's own verdicts).
+    """
     from codescaler import benchmarks
 
     if name not in BUILTIN_PAIRS:
         raise ValueError(f"unknown built-in pair set {name!r}; choose from {', '.join(BUILTIN_PAIRS)}")
-    return [
-        {
-            "question": r["question"],
-            "chosen": completion_program(r["code_prefix"], r["responses"][0]),
-            "rejected": completion_program(r["code_prefix"], r["responses"][1]),
-            "problem_id": r["id"],
-            "language": r["language"],
-            "source": name,
-            "bug_type": r.get("bug_type"),
-        }
-        for r in benchmarks.load(name)
-    ]
+    pairs = []
+    for r in benchmarks.load(name.removesuffix("-onpolicy")):
+        if name in HUMANEVALPACK_PAIRS:
+            chosen, rejected, extra = r["responses"][0], r["responses"][1], {"bug_type": r.get("bug_type")}
+        elif all(r["labels"]) or not any(r["labels"]):
+            continue
+        else:
+            chosen, rejected = r["responses"][r["labels"].index(True)], r["responses"][r["labels"].index(False)]
+            extra = {}
+        pairs.append(
+            {
+                "question": r["question"],
+                "chosen": completion_program(r["code_prefix"], chosen),
+                "rejected": completion_program(r["code_prefix"], rejected),
+                "problem_id": r["id"],
+                "language": r["language"],
+                "source": name,
+                **extra,
+            }
+        )
+    return pairs
 
 
 def _prepare(texts: Sequence[str], languages: Sequence[str | None], extract: bool) -> list[str]:

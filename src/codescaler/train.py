@@ -27,7 +27,7 @@ import torch
 from trl import RewardConfig, RewardTrainer
 
 from codescaler.model import RewardModel
-from codescaler.pairs import humaneval_match, read_pairs
+from codescaler.pairs import read_pairs, refuse_eval
 from codescaler.rm_eval import pairwise
 from codescaler.weights import resolve_model_path, save_codescaler_config, split_adapter
 
@@ -89,16 +89,6 @@ class TrainConfig(RewardConfig):
     warmup_ratio: float = field(default=0.05, metadata={"help": "warm-up fraction of the steps"})
 
 
-def _refuse_eval(pairs: Sequence[Mapping[str, Any]], source: str) -> None:
-    for number, pair in enumerate(pairs, start=1):
-        why = humaneval_match({"id": pair.get("problem_id", ""), "question": pair["question"]})
-        if why:
-            raise ValueError(
-                f"{source} pair {number} (problem {pair.get('problem_id')!r}) is HumanEval-derived (matched by "
-                f"{why}); HumanEval is the evaluation split. Remove it, or pass --allow_eval for a throwaway model."
-            )
-
-
 def _tokenized(rm: RewardModel, pairs: Sequence[Mapping[str, Any]]):
     import datasets
 
@@ -155,7 +145,7 @@ def train_reward_model(config: TrainConfig) -> dict[str, Any]:
         train_rows = [r for r in rows if r.get("split", "train") != "validation"]
         eval_rows = [r for r in rows if r.get("split") == "validation"]
     if not config.allow_eval:
-        _refuse_eval(train_rows, config.pairs)
+        refuse_eval(train_rows, config.pairs)
     if config.max_pairs:
         train_rows = train_rows[: config.max_pairs]
     # A LoRA RM trained further with finetune=lora continues its own adapter (its rank and layers), so the

@@ -7,8 +7,8 @@ import dataclasses
 import typing
 from typing import Any
 
-from codescaler.judges import JUDGES, default_model
-from codescaler.weights import DEFAULT_LM, DEFAULT_MODEL, DTYPES, PACKAGED_MODELS
+from codescaler.judges import JUDGES, REWARD_JUDGE, default_model
+from codescaler.weights import DEFAULT_LM, DEFAULT_MODEL, DTYPES, FETCHED_MODELS, PACKAGED_MODELS
 
 
 class _ListAction(argparse.Action):
@@ -57,22 +57,22 @@ def config_from_args(args: argparse.Namespace, config_cls: type) -> Any:
         raise SystemExit(f"codescaler: {err}") from None
 
 
-def add_model_flags(parser: argparse.ArgumentParser, *, judge: bool = True) -> None:
+def add_model_flags(parser: argparse.ArgumentParser, *, judge: bool = True, default_judge: str = REWARD_JUDGE) -> None:
     """The judge and its weights; ``judge=False`` for commands that always read a reward model."""
-    names = ", ".join(PACKAGED_MODELS)
+    names = ", ".join([*PACKAGED_MODELS, *FETCHED_MODELS])
     if judge:
         parser.add_argument(
             "--judge",
-            default="rm",
+            default=default_judge,
             choices=JUDGES,
             help="rm: a reward model; coder, reviewer, coder-reviewer: a causal LM's likelihood, untrained, for "
-            "selection only (default: rm)",
+            f"selection only (default: {default_judge})",
         )
-    parser.set_defaults(judge="rm")
+    parser.set_defaults(judge=default_judge if judge else "rm")
     parser.add_argument(
         "--model",
         default=None,
-        help=f"hub id, local folder, or a packaged name ({names}; default: {DEFAULT_MODEL} for the rm judge, "
+        help=f"hub id, local folder, .gguf file, or a named model ({names}; default: {DEFAULT_MODEL} for the rm judge, "
         f"{DEFAULT_LM} for the likelihood judges)",
     )
     parser.add_argument("--gguf-file", default=None, help="GGUF file inside --model's folder")

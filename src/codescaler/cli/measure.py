@@ -153,7 +153,7 @@ def _verified(path: str) -> list[Any]:
 def run_calibrate(args: argparse.Namespace) -> int:
     from codescaler.calibration import fit_platt
     from codescaler.rm_eval import calibration_figures, verified_scores
-    from codescaler.weights import resolve_model_path, save_calibration
+    from codescaler.weights import resolve_model_path, save_calibration, save_likelihood_calibration
 
     judge = load_model(args)
     scores, passed = verified_scores(judge, _verified(args.input), show_progress=True)
@@ -174,9 +174,11 @@ def run_calibrate(args: argparse.Namespace) -> int:
                 f"Brier {report[name]['brier']:.4f}"
             )
     print(f"p_pass = sigmoid({calibration.a:.4f} * score + {calibration.b:.4f})")
-    if args.save:
+    if args.save and args.judge == "rm":
         folder, _ = resolve_model_path(model_name(args), None)
         save_calibration(folder, calibration)
         print(f"saved in {folder}/codescaler_config.json")
+    elif args.save:
+        print(f"saved in {save_likelihood_calibration(model_name(args), args.judge, calibration)}")
     _write(args, report)
     return 0

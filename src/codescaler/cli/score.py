@@ -16,6 +16,7 @@ from codescaler.cli.flags import (
     model_kwargs,
     quiet_transformers,
 )
+from codescaler.judges import REWARD_JUDGE, SELECTION_JUDGE
 from codescaler.reward import ScoringConfig
 
 
@@ -35,8 +36,8 @@ def register(commands: Any) -> None:
         None,
     )
     rank.add_argument("--top", type=int, default=10, help="rows printed per problem (default: 10)")
-    for parser, run in ((score, run_score), (rank, run_rank)):
-        add_model_flags(parser)
+    for parser, run, judge in ((score, run_score, REWARD_JUDGE), (rank, run_rank, SELECTION_JUDGE)):
+        add_model_flags(parser, default_judge=judge)
         add_config_flags(parser, ScoringConfig)
         add_engine_flags(parser)
         parser.set_defaults(run=run)
