@@ -47,6 +47,20 @@ def test_a_calibrated_judge_reports_p_pass_and_shapes_the_calibrated_logit(tiny_
     assert invalid.p_pass == 0.0 and invalid.reward == 0.0
 
 
+def verified_by_judge(judge, path, n=30):
+    """A verified-candidates file whose labels follow ``judge``'s order, but for two, so the fit is not
+    trivially separable."""
+    question = "Write f."
+    codes = [f"def f(x):\n    return {k} * x + {j}\n" for k in range(5) for j in range(6)][:n]
+    scores = judge.score([question] * len(codes), codes, show_progress=False)
+    ranked = sorted(range(len(codes)), key=scores.__getitem__)
+    passed = [ranked.index(i) >= len(codes) // 2 for i in range(len(codes))]  # the top half passes...
+    passed[ranked[0]], passed[ranked[-1]] = True, False  # ...but for two
+    record = {"id": "f", "question": question, "responses": [f"```python\n{c}```" for c in codes], "passed": passed}
+    path.write_text(json.dumps(record) + "\n")
+    return path
+
+
 def test_calibrate_cli_fits_saves_and_loads(tiny_model_dir, tmp_path, capsys):
     import shutil
 
@@ -54,15 +68,7 @@ def test_calibrate_cli_fits_saves_and_loads(tiny_model_dir, tmp_path, capsys):
 
     model = tmp_path / "rm"
     shutil.copytree(tiny_model_dir, model)
-    question = "Write f."
-    codes = [f"def f(x):\n    return {k} * x + {j}\n" for k in range(5) for j in range(6)]
-    scores = RewardModel.from_pretrained(str(model)).score([question] * len(codes), codes, show_progress=False)
-    ranked = sorted(range(len(codes)), key=scores.__getitem__)
-    passed = [ranked.index(i) >= len(codes) // 2 for i in range(len(codes))]  # the top half passes...
-    passed[ranked[0]], passed[ranked[-1]] = True, False  # ...but for two, so the fit is not trivially separable
-    record = {"id": "f", "question": question, "responses": [f"```python\n{c}```" for c in codes], "passed": passed}
-    verified = tmp_path / "v.jsonl"
-    verified.write_text(json.dumps(record) + "\n")
+    verified = verified_by_judge(RewardModel.from_pretrained(str(model)), tmp_path / "v.jsonl")
     assert main(["calibrate", str(verified), "--model", str(model), "--save", "--eval", str(verified)]) == 0
     saved = read_calibration(model)
     assert saved is not None and saved.a > 0 and "30 valid programs, 15 passing" in saved.fitted_on
@@ -70,24 +76,15 @@ def test_calibrate_cli_fits_saves_and_loads(tiny_model_dir, tmp_path, capsys):
     assert "ECE" in capsys.readouterr().out
 
 
-def test_a_likelihood_judge_keeps_one_calibration_per_direction(tiny_policy, tmp_path, capsys):
+def test_a_likelihood_judge_keeps_one_calibration_per_direction(tiny_policy, tmp_path):
     import shutil
 
     from codescaler.likelihood import LikelihoodJudge
 
     lm = tmp_path / "lm"
     shutil.copytree(tiny_policy, lm)
-    question = "Write f."
-    codes = [f"def f(x):\n    return {k} * x + {j}\n" for k in range(4) for j in range(5)]
-    scores = LikelihoodJudge.from_pretrained(str(lm)).score([question] * len(codes), codes, show_progress=False)
-    ranked = sorted(range(len(codes)), key=scores.__getitem__)
-    passed = [ranked.index(i) >= len(codes) // 2 for i in range(len(codes))]
-    passed[ranked[0]], passed[ranked[-1]] = True, False
-    record = {"id": "f", "question": question, "responses": [f"```python\n{c}```" for c in codes], "passed": passed}
-    verified = tmp_path / "v.jsonl"
-    verified.write_text(json.dumps(record) + "\n")
+    verified = verified_by_judge(LikelihoodJudge.from_pretrained(str(lm)), tmp_path / "v.jsonl", n=20)
     assert main(["calibrate", str(verified), "--judge", "coder", "--model", str(lm), "--save"]) == 0
-    assert "likelihood" not in capsys.readouterr().err
     judge = LikelihoodJudge.from_pretrained(str(lm))
     assert judge.calibration is not None and judge.calibration.a > 0  # the coder's fit
     assert judge.in_direction("reviewer").calibration is None  # none fitted for the reviewer
