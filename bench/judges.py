@@ -33,7 +33,7 @@ from codescaler import benchmarks
 from codescaler.bon import BonConfig, best_of_n
 from codescaler.calibration import Calibration, fit_platt
 from codescaler.pairs import problem_split
-from codescaler.rm_eval import builtin_pairs, calibration_figures, verified_scores, wilson
+from codescaler.rm_eval import builtin_pairs, calibration_figures, pair_summary, verified_scores
 from codescaler.weights import save_likelihood_calibration
 
 PAIR_SETS = ("multiple-python-onpolicy", "humanevalpack-python")
@@ -69,12 +69,6 @@ def calibration_candidates(run: Path) -> tuple[list[dict], list[dict]]:
         subprocess.run(command, check=True)
     rows = [r for r in map(json.loads, path.open()) if "error" not in r]
     return rows[0::2], rows[1::2]
-
-
-def pair_accuracy(chosen: list[float], rejected: list[float]) -> dict[str, Any]:
-    wins = sum(1.0 if c > r else 0.5 if c == r else 0.0 for c, r in zip(chosen, rejected))
-    low, high = wilson(round(wins), len(chosen))
-    return {"n": len(chosen), "accuracy": wins / len(chosen), "ci95": [low, high]}
 
 
 def judge_scores(
@@ -117,7 +111,7 @@ def summed(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 
 def figures(scores: dict[str, Any]) -> dict[str, Any]:
-    row: dict[str, Any] = {k: pair_accuracy(*scores[k]) for k in PAIR_SETS if k in scores}
+    row: dict[str, Any] = {k: pair_summary(*scores[k]) for k in PAIR_SETS if k in scores}
     if "fit" not in scores:
         return row
     fit_s, fit_p = scores["fit"]
@@ -128,20 +122,16 @@ def figures(scores: dict[str, Any]) -> dict[str, Any]:
         fitted_on=f"MBPP held-out candidates (fit half): {len(valid)} valid, {sum(p for _, p in valid)} passing",
     )
     eval_s, eval_p = scores["eval"]
-    row["calibration"] = {
-        **calibration.to_dict(),
-        **calibration_figures([0.0 if s is None else calibration.p_pass(s) for s in eval_s], eval_p),
-    }
-    row["ece_ci95"] = bootstrap_ece_interval(calibration, scores["eval"])
+    probs = [0.0 if s is None else calibration.p_pass(s) for s in eval_s]  # no valid program: it fails
+    row["calibration"] = {**calibration.to_dict(), **calibration_figures(probs, eval_p)}
+    row["ece_ci95"] = bootstrap_ece_interval(probs, eval_p)
     return row
 
 
-def bootstrap_ece_interval(calibration: Any, held: list, draws: int = 200) -> list[float]:
+def bootstrap_ece_interval(probs: list[float], passed: list[bool], draws: int = 200) -> list[float]:
     """95% interval of the held-out ECE, its programs resampled with replacement (the fit kept)."""
     from codescaler.calibration import expected_calibration_error
 
-    probs = [0.0 if s is None else calibration.p_pass(s) for s in held[0]]
-    passed = held[1]
     rng = random.Random(0)
     values = []
     for _ in range(draws):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codescaler.pairs import read_pairs, refuse_eval
+from codescaler.rm_eval import pair_summary
 from codescaler.weights import HEAD_FILE, save_codescaler_config
 
 if TYPE_CHECKING:  # torch loads with the model, not with the CLI that lists this config's flags
@@ -127,9 +128,7 @@ def fit_head(chosen: torch.Tensor, rejected: torch.Tensor, weight_decay: float, 
 
 
 def _accuracy(chosen: torch.Tensor, rejected: torch.Tensor, w: torch.Tensor) -> float:
-    # ties count half, as in rm_eval.pairwise
-    margin = (chosen - rejected) @ w
-    return float(((margin > 0).float() + 0.5 * (margin == 0).float()).mean())
+    return pair_summary((chosen @ w).tolist(), (rejected @ w).tolist())["accuracy"]
 
 
 def train_head(config: HeadConfig) -> dict[str, Any]:

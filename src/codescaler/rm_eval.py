@@ -34,6 +34,12 @@ def _summary(wins: Sequence[bool]) -> dict[str, Any]:
     return {"n": n, "accuracy": k / n if n else float("nan"), "ci95": [low, high]}
 
 
+def pair_summary(chosen: Sequence[float], rejected: Sequence[float]) -> dict[str, Any]:
+    """Pairwise accuracy of scores already computed: the share of pairs with chosen > rejected (a tie is a
+    loss), with its Wilson 95% interval. The one definition behind ``pairwise`` and the judge benchmarks."""
+    return _summary([c > r for c, r in zip(chosen, rejected)])
+
+
 def builtin_pairs(name: str) -> list[dict[str, Any]]:
     """Built-in evaluation pairs (all HumanEval-derived: the evaluation split), whole programs on each side.
 
@@ -90,7 +96,7 @@ def pairwise(
     rejected = _prepare([p["rejected"] for p in pairs], languages, extract)
     scores = model.score(questions + questions, chosen + rejected, show_progress=show_progress)
     wins = [c > r for c, r in zip(scores[: len(pairs)], scores[len(pairs) :])]
-    result: dict[str, Any] = {"overall": _summary(wins), "groups": {}}
+    result: dict[str, Any] = {"overall": pair_summary(scores[: len(pairs)], scores[len(pairs) :]), "groups": {}}
     for key in group_by:
         buckets: dict[str, list[bool]] = defaultdict(list)
         for pair, win in zip(pairs, wins):

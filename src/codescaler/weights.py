@@ -13,6 +13,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from codescaler.calibration import Calibration
 
@@ -149,15 +150,22 @@ def read_likelihood_calibrations(name_or_path: str) -> dict[str, Calibration]:
 def save_likelihood_calibration(name_or_path: str, direction: str, calibration: Calibration) -> Path:
     """Write one direction's calibration where :func:`read_likelihood_calibrations` finds it; returns the file."""
     if name_or_path in PACKAGED_MODELS or name_or_path in FETCHED_MODELS:
-        path = LIKELIHOOD_CALIBRATIONS
-        table = json.loads(path.read_text()) if path.is_file() else {}
-        table.setdefault(name_or_path, {})[direction] = calibration.to_dict()
+        path, keys, fresh = LIKELIHOOD_CALIBRATIONS, [name_or_path, direction], {}
     else:
         path = Path(name_or_path) / CONFIG_NAME
-        table = json.loads(path.read_text()) if path.is_file() else {"codescaler_version": _version()}
-        table.setdefault("likelihood_calibrations", {})[direction] = calibration.to_dict()
-    path.write_text(json.dumps(table, indent=2) + "\n")
+        keys, fresh = ["likelihood_calibrations", direction], {"codescaler_version": _version()}
+    _write_into(path, fresh, keys, calibration.to_dict())
     return path
+
+
+def _write_into(path: Path, fresh: dict, keys: list[str], value: Any) -> None:
+    """Set ``value`` at ``keys`` in the JSON file ``path`` (``fresh`` if it does not exist), keeping the rest."""
+    data = json.loads(path.read_text()) if path.is_file() else fresh
+    node = data
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = value
+    path.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def read_calibration(folder: str | Path) -> Calibration | None:
@@ -168,7 +176,5 @@ def read_calibration(folder: str | Path) -> Calibration | None:
 
 def save_calibration(folder: str | Path, calibration: Calibration) -> None:
     """Write ``calibration`` into ``folder``'s ``codescaler_config.json``, keeping what else it says."""
-    path = Path(folder) / CONFIG_NAME
-    config = json.loads(path.read_text()) if path.is_file() else {"codescaler_version": _version(), "weights": "full"}
-    config["calibration"] = calibration.to_dict()
-    path.write_text(json.dumps(config, indent=2) + "\n")
+    fresh = {"codescaler_version": _version(), "weights": "full"}
+    _write_into(Path(folder) / CONFIG_NAME, fresh, ["calibration"], calibration.to_dict())
