@@ -16,6 +16,7 @@ from codescaler.bon import (
     signature,
     vote_scores,
 )
+from codescaler.calibration import Calibration
 from codescaler.sandbox import Sandbox
 
 
@@ -51,6 +52,42 @@ def test_codet_and_vote_groups():
     assert signature([[10**5000]]) != signature([[10**5000 + 1]])  # huge ints compare without repr limits
 
 
+def test_selective_methods_run_the_judges_top_programs_only():
+    # rewards rank 3 > 0 > 1 > 2 > 4; candidates 0 and 4 are the same program; 1 and 2 are correct and agree
+    # on the generated test with 0/4 disagreeing, so CodeT over everything picks 1 or 2
+    p = Problem(
+        "p",
+        [False, True, True, False, False],
+        rewards={"rm": [0.8, 0.6, 0.5, 0.9, 0.1]},
+        outputs=[[[0]], [[1]], [[1]], [[0]], [[0]]],
+        expected=[1],
+        programs=[0, 1, 2, 3, 0],
+        p_pass=[0.4, 0.3, 0.2, 0.45, 0.1],
+    )
+    everything = [0, 1, 2, 3, 4]
+    assert select("rm", p, everything) == (0.0, 0, 0)
+    assert select("rm+codet", p, everything) == (1.0, 4, 0)  # four distinct programs ran
+    assert select("oracle", p, everything) == (1.0, 0, 4)  # knowing means running every program
+    # the RM's top two programs (3, then 0 with its twin 4) pass nothing: the RM's top-1 stands
+    assert select("cascade@2", p, everything) == (0.0, 2, 0)
+    assert select("cascade@3", p, everything) == (1.0, 3, 0)  # program 1 ran: it alone passes
+    assert select("cascade@3", p, [0, 2, 3]) == (1.0, 3, 0)  # over a subset, its own order
+    assert select("verify-top@1", p, everything) == (0.0, 0, 1)
+    assert select("verify-top@3", p, everything) == (1.0, 0, 3)  # stops at the first that passes
+    assert select("verify-top@8", p, [0, 3, 4]) == (0.0, 0, 2)  # only two programs to run
+    assert select("gate@0.4", p, everything) == (0.0, 0, 0)  # sure enough (0.45): nothing runs
+    assert select("gate@0.5", p, everything) == select("rm+codet", p, everything)  # unsure: run everything
+    with pytest.raises(ValueError, match="P\\(pass\\)"):
+        select("gate@0.5", Problem("q", [True], rewards={"rm": [1.0]}), [0])
+    assert BonConfig(methods=["cascade", "gate"], cascade_k=[1, 4], gate=[0.5]).expanded() == [
+        "cascade@1",
+        "cascade@4",
+        "gate@0.5",
+    ]
+    with pytest.raises(ValueError, match="every K"):
+        BonConfig(cascade_k=[0])
+
+
 def test_methods_and_exact_random():
     p = Problem(
         "p",
@@ -60,11 +97,11 @@ def test_methods_and_exact_random():
         expected=[1],
     )
     everything = [0, 1, 2, 3]
-    assert select("rm", p, everything) == 1.0
-    assert select("random", p, everything) == 0.25
-    assert select("oracle", p, [1, 2]) == 0.0
-    assert select("vote", p, everything) == 0.0  # the wrong majority wins the vote
-    assert select("codet", p, everything) == 1.0  # 1 x 1 beats 3 x 0
+    assert select("rm", p, everything).correct == 1.0
+    assert select("random", p, everything).correct == 0.25
+    assert select("oracle", p, [1, 2]).correct == 0.0
+    assert select("vote", p, everything).correct == 0.0  # the wrong majority wins the vote
+    assert select("codet", p, everything).correct == 1.0  # 1 x 1 beats 3 x 0
     table = accuracy_at_n([p], ["random", "oracle", "rm"], [1, 4], draws=50, seed=0)
     assert table["random"][4]["mean"] == 0.25 and table["oracle"][4]["mean"] == 1.0
     assert table["random"][1]["mean"] == 0.25  # exact, not a sample of the 50 draws
@@ -141,6 +178,34 @@ def test_report_end_to_end_and_caches(tmp_path, tiny_rm):
     # every cache file was closed after its pass
     open_files = {os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")}
     assert not {str(p) for p in (tmp_path / "cache").iterdir()} & open_files
+
+
+def test_selective_methods_in_the_report_with_their_costs(tmp_path, tiny_rm):
+    config = BonConfig(
+        methods=["codet", "cascade", "verify-top", "gate", "oracle"], n=[5], draws=1, cascade_k=[1, 8], gate=[0.0, 1.0]
+    )
+    with Sandbox(workers=2) as sandbox:
+        with pytest.raises(ValueError, match="has none"):  # gate needs a calibrated judge
+            best_of_n(POOL, tmp_path, config=config, judges={"rm": tiny_rm}, sandbox=sandbox)
+        tiny_rm.calibration = Calibration(1.0, 0.0)
+        report = best_of_n(POOL, tmp_path, config=config, judges={"rm": tiny_rm}, sandbox=sandbox)
+        labelled = [{**p, "labels": [True, True, False, False, False]} for p in POOL]
+        from_labels = best_of_n(labelled, tmp_path / "labels", config=config, judges={"rm": tiny_rm}, sandbox=sandbox)
+    accuracy, cost = report["accuracy"], report["latency"]
+    # 5 candidates, 5 distinct programs each (a comment makes a program distinct): cascade@8 runs them all
+    assert cost["cascade@8"]["5"]["programs_run"] == cost["codet"]["5"]["programs_run"] == 5.0
+    assert cost["cascade@1"]["5"]["programs_run"] == 1.0 and cost["cascade@1"]["5"]["exec_cpu_s"] > 0
+    assert accuracy["verify-top@8"]["5"]["mean"] == accuracy["oracle"]["5"]["mean"] == 1.0
+    assert 1.0 <= cost["verify-top@8"]["5"]["programs_run"] < cost["oracle"]["5"]["programs_run"]
+    assert cost["verify-top@1"]["5"]["exec_cpu_s"] > 0  # the problems' own tests were timed
+    assert cost["gate@0"]["5"]["programs_run"] == 0 and cost["gate@1"]["5"]["programs_run"] == 5.0
+    assert report["frontier"]["cascade"]["reference"] == "codet"
+    reached = report["frontier"]["verify-top"]  # verify-top@8 reaches the oracle, on fewer programs
+    assert reached["first"] in ("verify-top@1", "verify-top@8") and reached["top1"] == 1.0 and reached["fraction"] < 1
+    assert (tmp_path / "pareto.png").exists() and "least budget" in (tmp_path / "report.md").read_text()
+    # a pool's labels carry no timing: programs are counted, seconds are not made up
+    assert from_labels["latency"]["verify-top@8"]["5"]["exec_cpu_s"] is None
+    assert from_labels["latency"]["verify-top@8"]["5"]["programs_run"] >= 1.0
 
 
 def test_problem_without_generated_tests_ties_for_codet_and_falls_back_to_rm(tmp_path, tiny_rm):

@@ -67,7 +67,7 @@ def test_verl_compute_score(monkeypatch, tiny_rm):
     mixed = verl.compute_score_batch(["d"] * 2, [BAD, GOOD], [truth, ""], [info, info])
     assert mixed[0] == 0.0 and math.isclose(mixed[1], rm, rel_tol=1e-5)
     monkeypatch.setenv("CODESCALER_REWARD", "nonsense")
-    with pytest.raises(ValueError, match="rm, execution or hybrid"):
+    with pytest.raises(ValueError, match="reward kind must be one of rm, execution, hybrid, budgeted"):
         verl.compute_score("d", GOOD, truth, info)
 
 

@@ -21,7 +21,20 @@ Methods:
   generated test passes. CodeT's weakness is its ties (every member of a group looks the same to the
   tests, yet they can differ on the real tests), and where the generated tests are wrong or absent it
   has nothing to say; the RM is informative in exactly those places and costs one forward pass each.
-* ``random`` (the exact expectation, not a sample) and ``oracle`` (any correct among the N).
+* Selective execution (:mod:`codescaler.selective`), each over the RM's order and its distinct programs:
+  ``cascade@K`` runs the generated tests only on the RM's top K programs and picks as ``rm+codet`` among
+  them (CodeT's groups form among what ran); ``verify-top@K`` runs the problem's own tests on the RM's top
+  K programs in order and stops at the first that passes (else the RM's top-1); ``gate@T`` trusts the RM
+  where its top-1's calibrated P(pass) is at least T and runs ``rm+codet`` on every program elsewhere.
+  K and T come from ``BonConfig.cascade_k`` and ``BonConfig.gate``.
+* ``random`` (the exact expectation, not a sample) and ``oracle`` (any correct among the N: the cost of
+  running every program on the problem's own tests).
+
+Cost: each pick counts the distinct programs it ran on generated tests and on the problem's own tests;
+CPU seconds are those counts times the problem's measured CPU per program for each kind of test (the
+problem's own tests are timed when the ground truth is computed in the sandbox; a pool's ``labels`` carry
+no timing, so there those costs are programs only). Model cost is measured per problem over all candidates
+and prorated to N.
 
 Expensive facts are computed once and cached under the report folder: ground truth per candidate (the
 pool's ``labels`` or a sandbox run of its ``tests``), each candidate's outputs on the generated tests, and
@@ -40,9 +53,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from codescaler.extract import Check, Mode
+from codescaler.selective import program_order
 from codescaler.tagged_json import from_json, to_json
 from codescaler.verify import program_of, values_match
 
@@ -58,7 +72,8 @@ _JUDGED: dict[str, tuple[str, Mode, Check]] = {
 # Methods that combine judged methods' raw scores: summed as they are (log-likelihoods), or z-scored first.
 _SUMMED = {"coder-reviewer": ("coder", "reviewer")}
 _Z_SCORED = {"rm+reviewer": ("rm", "reviewer"), "rm+coder-reviewer": ("rm", "coder-reviewer")}
-_NEEDS_TESTS = {"codet", "vote", "rm+codet"}
+_NEEDS_TESTS = {"codet", "vote", "rm+codet", "cascade", "gate"}
+_SELECTIVE = ("cascade", "verify-top", "gate")  # families: one method per K or T
 
 
 def _parts(method: str) -> tuple[str, ...]:
@@ -70,9 +85,14 @@ def _parts(method: str) -> tuple[str, ...]:
 _READS: dict[str, tuple[str, ...]] = {
     **{m: _parts(m) for m in (*_JUDGED, *_SUMMED)},
     **{m: tuple(j for part in parts for j in _parts(part)) for m, parts in _Z_SCORED.items()},
-    "rm+codet": ("rm",),
+    **{m: ("rm",) for m in ("rm+codet", *_SELECTIVE)},
 }
-METHODS = (*_JUDGED, *_SUMMED, *_Z_SCORED, "codet", "vote", "rm+codet", "random", "oracle")
+METHODS = (*_JUDGED, *_SUMMED, *_Z_SCORED, "codet", "vote", "rm+codet", *_SELECTIVE, "random", "oracle")
+
+
+def family(method: str) -> str:
+    """``cascade`` of ``cascade@4``; a method without a parameter is its own family."""
+    return method.partition("@")[0]
 
 
 @dataclass
@@ -85,6 +105,14 @@ class BonConfig:
     draws: int = field(default=20, metadata={"help": "subsets drawn per problem and N (without replacement)"})
     seed: int = field(default=0, metadata={"help": "seed of the subsets"})
     test_timeout: float = field(default=1.0, metadata={"help": "seconds per generated test"})
+    cascade_k: list[int] = field(
+        default_factory=lambda: [1, 2, 4, 8, 16],
+        metadata={"help": "K of cascade@K and verify-top@K: the RM's top programs they may run"},
+    )
+    gate: list[float] = field(
+        default_factory=lambda: [0.3, 0.4, 0.5],
+        metadata={"help": "T of gate@T: tests run where the RM's top-1 has a calibrated P(pass) below T"},
+    )
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.methods if m not in METHODS]
@@ -94,6 +122,20 @@ class BonConfig:
             raise ValueError("no methods given")
         if any(n < 1 for n in self.n):
             raise ValueError(f"every N must be at least 1, got {self.n}")
+        if any(k < 1 for k in self.cascade_k) or any(not 0 <= t <= 1 for t in self.gate):
+            raise ValueError(f"every K must be at least 1 and every T in [0, 1], got {self.cascade_k}, {self.gate}")
+
+    def expanded(self) -> list[str]:
+        """The methods as measured: ``cascade`` becomes ``cascade@1``, ``cascade@2``..., ``gate`` ``gate@0.5``..."""
+        out = []
+        for m in self.methods:
+            if m == "gate":
+                out += [f"gate@{t:g}" for t in self.gate]
+            elif m in _SELECTIVE:
+                out += [f"{m}@{k}" for k in self.cascade_k]
+            else:
+                out.append(m)
+        return out
 
     def judges(self) -> list[str]:
         """The judges the methods read (``rm``, ``coder``, ``reviewer``), in the order they first appear."""
@@ -111,7 +153,15 @@ class Problem:
     outputs: list[list[Any]] | None = None  # per candidate, per generated call: output (None: no output)
     expected: list[Any] | None = None  # per generated call: the value the test asserts
     signatures: list[str | None] | None = None  # per candidate, for voting (computed on first use)
-    cost: dict[str, float] = field(default_factory=dict)  # measured over all candidates of the problem
+    programs: list[int | None] | None = None  # per candidate, its distinct runnable program (None: none)
+    p_pass: list[float] | None = None  # per candidate, the RM's calibrated P(pass) (0 when invalid)
+    cost: dict[str, Any] = field(default_factory=dict)  # measured over all candidates of the problem
+
+    def distinct(self, subset: Sequence[int]) -> int:
+        """Distinct runnable programs among ``subset``: what running all of them costs."""
+        if self.programs is None:
+            return 0
+        return len({self.programs[i] for i in subset if self.programs[i] is not None})
 
 
 # ---- generated tests ---------------------------------------------------------------------------
@@ -208,43 +258,77 @@ def expected_pick(scores: dict[int, float] | dict[int, tuple], correct: list[boo
     return sum(correct[i] for i in tied) / len(tied)
 
 
-def select(method: str, problem: Problem, subset: Sequence[int]) -> float:
-    """Expected correctness of ``method``'s pick among ``subset``."""
-    correct = problem.correct
+class Pick(NamedTuple):
+    """A method's pick among a subset: its expected correctness, and the distinct programs it ran."""
+
+    correct: float
+    generated: float = 0  # programs run on the generated tests
+    verified: float = 0  # programs run on the problem's own tests
+
+
+def select(method: str, problem: Problem, subset: Sequence[int]) -> Pick:
+    """``method``'s pick among ``subset``."""
+    correct, kind, parameter = problem.correct, family(method), method.partition("@")[2]
     if method == "oracle":
-        return float(any(correct[i] for i in subset))
+        return Pick(float(any(correct[i] for i in subset)), verified=problem.distinct(subset))
     if method == "random":
-        return sum(correct[i] for i in subset) / len(subset)
+        return Pick(sum(correct[i] for i in subset) / len(subset))
     if method in _JUDGED:
         rewards = problem.rewards[method]
-        return expected_pick({i: rewards[i] for i in subset}, correct)
+        return Pick(expected_pick({i: rewards[i] for i in subset}, correct))
     if method in _SUMMED:
-        return expected_pick(summed_scores([problem.scores[j] for j in _parts(method)], subset), correct)
+        return Pick(expected_pick(summed_scores([problem.scores[j] for j in _parts(method)], subset), correct))
     if method in _Z_SCORED:
         parts = [summed_scores([problem.scores[j] for j in _parts(part)], subset) for part in _Z_SCORED[method]]
-        return expected_pick(z_summed(parts), correct)
+        return Pick(expected_pick(z_summed(parts), correct))
+    rewards = problem.rewards["rm"] if kind in _READS else []
+    judged = {i: rewards[i] for i in subset} if rewards else {}
+    if kind == "verify-top":
+        order = program_order(rewards, _programs(problem), subset)[: int(parameter)]
+        for ran, members in enumerate(order, start=1):
+            if correct[members[0]]:  # a program's candidates share its verdict
+                return Pick(1.0, verified=ran)
+        return Pick(expected_pick(judged, correct), verified=len(order))
+    if kind == "gate":
+        if problem.p_pass is None:
+            raise ValueError(f"{method} needs the RM's calibrated P(pass)")
+        if max(problem.p_pass[i] for i in subset) >= float(parameter):
+            return Pick(expected_pick(judged, correct))
+        kind = "rm+codet"  # unsure: run everything
     if problem.outputs is None or problem.expected is None:
         raise ValueError(f"method {method!r} needs generated tests; problem {problem.id!r} has none")
-    if method == "vote":
+    if kind == "vote":
         if problem.signatures is None:
             problem.signatures = [signature(o) if any(x is not None for x in o) else None for o in problem.outputs]
-        return expected_pick(vote_scores(problem.signatures, subset), correct)
+        return Pick(expected_pick(vote_scores(problem.signatures, subset), correct), problem.distinct(subset))
+    if kind == "cascade":
+        top = program_order(rewards, _programs(problem), subset)[: int(parameter)]
+        codet = codet_scores(problem.outputs, problem.expected, [i for members in top for i in members])
+        # what did not run never beats what did; the RM decides among equals and where nothing passed
+        return Pick(expected_pick({i: (codet.get(i, -1.0), r) for i, r in judged.items()}, correct), len(top))
     codet = codet_scores(problem.outputs, problem.expected, subset)
-    if method == "codet":
-        return expected_pick(codet, correct)
-    if method == "rm+codet":
-        rewards = problem.rewards["rm"]
-        return expected_pick({i: (codet[i], rewards[i]) for i in subset}, correct)
+    if kind == "codet":
+        return Pick(expected_pick(codet, correct), problem.distinct(subset))
+    if kind == "rm+codet":
+        return Pick(expected_pick({i: (codet[i], r) for i, r in judged.items()}, correct), problem.distinct(subset))
     raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+
+
+def _programs(problem: Problem) -> list[int | None]:
+    if problem.programs is None:
+        raise ValueError(f"problem {problem.id!r} has no program identities: selective methods need them")
+    return problem.programs
 
 
 def accuracy_at_n(
     problems: list[Problem], methods: Sequence[str], ns: Sequence[int], draws: int, seed: int
-) -> dict[str, dict[int, dict[str, float]]]:
-    """method -> N -> {mean, low, high, problems}: top-1 pass rate with a 95% interval over problems."""
-    table: dict[str, dict[int, dict[str, float]]] = {m: {} for m in methods}
+) -> dict[str, dict[int, dict[str, Any]]]:
+    """method -> N -> {mean, low, high, problems}: top-1 pass rate with a 95% interval over problems; with
+    the programs each pick ran (``generated``, ``verified``: means per problem) and their CPU and wall
+    seconds (None where a pool's labels carry no timing)."""
+    table: dict[str, dict[int, dict[str, Any]]] = {m: {} for m in methods}
     for n in ns:
-        per_method: dict[str, list[float]] = {m: [] for m in methods}
+        per_method: dict[str, list[tuple[Pick, float | None, float | None]]] = {m: [] for m in methods}
         for p in problems:
             size = len(p.correct)
             if size < n:
@@ -253,16 +337,42 @@ def accuracy_at_n(
             subsets = [list(range(size))] if n == size else [rng.sample(range(size), n) for _ in range(draws)]
             for m in methods:
                 if m == "random":  # its expectation over every subset of any size is the pool's pass rate
-                    per_method[m].append(sum(p.correct) / size)
+                    picks = [Pick(sum(p.correct) / size)]
                 else:
-                    per_method[m].append(sum(select(m, p, s) for s in subsets) / len(subsets))
-        for m, values in per_method.items():
-            if values:
+                    picks = [select(m, p, s) for s in subsets]
+                average = Pick(*(sum(column) / len(picks) for column in zip(*picks)))
+                per_method[m].append((average, _exec_seconds(p, average, "cpu"), _exec_seconds(p, average, "wall")))
+        for m, rows in per_method.items():
+            if rows:
+                values = [pick.correct for pick, _, _ in rows]
                 mean = sum(values) / len(values)
                 sd = math.sqrt(sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1))
                 half = 1.96 * sd / math.sqrt(len(values))
-                table[m][n] = {"mean": mean, "low": mean - half, "high": mean + half, "problems": len(values)}
+                cpu, wall = [c for _, c, _ in rows], [w for _, _, w in rows]
+                table[m][n] = {
+                    "mean": mean,
+                    "low": mean - half,
+                    "high": mean + half,
+                    "problems": len(values),
+                    "generated_programs": sum(pick.generated for pick, _, _ in rows) / len(rows),
+                    "verified_programs": sum(pick.verified for pick, _, _ in rows) / len(rows),
+                    "exec_cpu_s": None if None in cpu else sum(c for c in cpu if c is not None) / len(rows),
+                    "exec_wall_s": None if None in wall else sum(w for w in wall if w is not None) / len(rows),
+                }
     return table
+
+
+def _exec_seconds(problem: Problem, pick: Pick, clock: str) -> float | None:
+    """Seconds of the programs a pick ran: per kind of test, their count times the problem's measured
+    seconds per program (None where programs ran on tests that were never timed)."""
+    total = 0.0
+    for ran, kind in ((pick.generated, "exec"), (pick.verified, "truth")):
+        if ran:
+            measured, programs = problem.cost.get(f"{kind}_{clock}"), problem.cost.get(f"{kind}_programs")
+            if measured is None or not programs:
+                return None
+            total += ran * measured / programs
+    return total
 
 
 # ---- facts, cached -------------------------------------------------------------------------------
@@ -299,17 +409,40 @@ def _key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def ground_truth(pool: list[dict[str, Any]], sandbox, cache_dir: Path) -> list[list[bool]]:
-    """Per problem, per candidate: passes every real test (``labels`` when the pool has them)."""
+def program_ids(problem: dict[str, Any]) -> list[int | None]:
+    """Per candidate, which of the problem's distinct runnable programs it is (None: no program), as the
+    sandbox runs them: identical programs run once."""
+    ids: dict[str, int] = {}
+    out: list[int | None] = []
+    for response in problem["responses"]:
+        program = program_of(problem, response, "lenient")[0]
+        out.append(None if program is None else ids.setdefault(program, len(ids)))
+    return out
+
+
+def ground_truth(pool: list[dict[str, Any]], sandbox, cache_dir: Path) -> list[dict[str, Any]]:
+    """Per problem: ``passed``, per candidate, whether it passes every real test (the pool's ``labels`` where
+    it has them), and the ``wall`` and ``cpu`` seconds and distinct ``programs`` of running them (None for
+    labels: nothing ran)."""
     from codescaler.verify import verify_responses
 
-    keys = [_key("truth", p["id"], p["responses"], p.get("tests")) for p in pool]
+    out = []
     with _FactCache(cache_dir / "ground_truth.jsonl") as cache:
-        todo = [(p, k) for p, k in zip(pool, keys) if k not in cache.known and "labels" not in p]
-        if todo:
-            for (_, key), verdicts in zip(todo, verify_responses([p for p, _ in todo], sandbox)):
-                cache.put(key, [v.passed for v in verdicts])
-        return [[bool(x) for x in p["labels"]] if "labels" in p else cache.known[k] for p, k in zip(pool, keys)]
+        for problem in pool:
+            if "labels" in problem:
+                out.append(
+                    {"passed": [bool(x) for x in problem["labels"]], "wall": None, "cpu": None, "programs": None}
+                )
+                continue
+            key = _key("truth+cost", problem["id"], problem["responses"], problem.get("tests"))
+            if key not in cache.known:
+                wall, cpu = time.perf_counter(), sandbox.cpu_seconds
+                (verdicts,) = verify_responses([problem], sandbox)
+                wall, cpu = time.perf_counter() - wall, sandbox.cpu_seconds - cpu
+                programs = len({i for i in program_ids(problem) if i is not None})
+                cache.put(key, {"passed": [v.passed for v in verdicts], "wall": wall, "cpu": cpu, "programs": programs})
+            out.append(cache.known[key])
+    return out
 
 
 def run_generated(pool: list[dict[str, Any]], sandbox, cache_dir: Path) -> list[dict[str, Any]]:
@@ -431,7 +564,15 @@ def best_of_n(
     cache = out / "cache"  # large (every candidate's outputs): keep it out of version control
     cache.mkdir(parents=True, exist_ok=True)
     truth = ground_truth(pool, sandbox, cache)
-    problems = [Problem(p["id"], c) for p, c in zip(pool, truth)]
+    problems = [
+        Problem(
+            p["id"],
+            t["passed"],
+            programs=program_ids(p),
+            cost={"truth_wall": t["wall"], "truth_cpu": t["cpu"], "truth_programs": t["programs"]},
+        )
+        for p, t in zip(pool, truth)
+    ]
     judged = dict.fromkeys(j for m in methods for j in _READS.get(m, ()))  # in --methods order: a stable cache
     for method in judged:
         name, mode, check = _JUDGED[method]
@@ -442,6 +583,15 @@ def best_of_n(
             problem.cost.update(
                 {f"{method}_wall": facts["wall"], f"{method}_cpu": facts["cpu"], f"{method}_tokens": facts["tokens"]}
             )
+    if "gate" in methods:
+        calibration = getattr(judges["rm"], "calibration", None)
+        if calibration is None:
+            raise ValueError(
+                f"gate reads the RM's calibrated P(pass); {judge_ids.get('rm') or 'the RM'} has none "
+                "(fit one: codescaler calibrate verified.jsonl --save)"
+            )
+        for problem in problems:
+            problem.p_pass = [0.0 if s is None else calibration.p_pass(s) for s in problem.scores["rm"]]
     if set(methods) & _NEEDS_TESTS:
         for problem, facts in zip(problems, run_generated(pool, sandbox, cache)):
             # decoded once here: the selection loop compares them many times
@@ -457,6 +607,7 @@ def best_of_n(
             )
     size = min(len(p.correct) for p in problems)
     ns = sorted({n for n in config.n if n <= size})
+    methods = config.expanded()
     table = accuracy_at_n(problems, methods, ns, config.draws, config.seed)
     report = {
         "problems": len(problems),
@@ -464,42 +615,45 @@ def best_of_n(
         "judges": {name: judge_ids.get(name) for name in config.judges()},
         "problems_without_generated_tests": sum(1 for p in problems if p.expected == []),
         "config": asdict(config),
-        "accuracy": {m: {str(n): v for n, v in by_n.items()} for m, by_n in table.items()},
-        "latency": _latency(problems, methods, ns, size),
+        "accuracy": {
+            m: {str(n): {k: v[k] for k in ("mean", "low", "high", "problems")} for n, v in by_n.items()}
+            for m, by_n in table.items()
+        },
+        "latency": _latency(problems, table, ns, size),
     }
+    report["frontier"] = _frontier(report, methods, str(ns[-1]))
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "report.md").write_text(_markdown(report, methods, ns))
     _plots(report, methods, ns, out)
     return report
 
 
-def _latency(problems: list[Problem], methods: Sequence[str], ns: Sequence[int], size: int) -> dict[str, Any]:
-    """Seconds per problem at each N, prorated from the measured cost over all ``size`` candidates.
-
-    Both model and execution cost grow with the candidates they touch; the measured totals are per
-    problem over the whole pool, so the cost at N is total x N / size.
-    """
+def _latency(
+    problems: list[Problem], table: dict[str, dict[int, dict[str, Any]]], ns: Sequence[int], size: int
+) -> dict[str, Any]:
+    """Cost per problem at each N: the judges' seconds prorated from their measured cost over all ``size``
+    candidates (a judge reads every candidate, so N of them cost total x N / size), and the execution each
+    method's picks did (:func:`accuracy_at_n`)."""
 
     def mean(key: str) -> float:
         values = [p.cost.get(key, 0.0) for p in problems]
         return sum(values) / len(values)
 
     out: dict[str, Any] = {}
-    for m in methods:
-        # a method costs what each judge it reads costs (rm+codet: the RM's)
-        reads = _READS.get(m, ())
-        model = {k: sum(mean(f"{j}_{k}") for j in reads) for k in ("wall", "cpu", "tokens")} if reads else None
-        execution = {k: mean(f"exec_{k}") for k in ("wall", "cpu", "programs")} if m in _NEEDS_TESTS else None
+    for m, by_n in table.items():
+        reads = _READS.get(family(m), ())  # a method costs what each judge it reads costs
+        model = {k: sum(mean(f"{j}_{k}") for j in reads) for k in ("wall", "cpu", "tokens")}
         out[m] = {
             str(n): {
-                "model_wall_s": model["wall"] * n / size if model else 0.0,
-                "model_cpu_s": model["cpu"] * n / size if model else 0.0,
-                "exec_wall_s": execution["wall"] * n / size if execution else 0.0,
-                "exec_cpu_s": execution["cpu"] * n / size if execution else 0.0,
-                "forward_tokens": model["tokens"] * n / size if model else 0.0,
-                "programs_run": execution["programs"] * n / size if execution else 0.0,
+                "model_wall_s": model["wall"] * n / size,
+                "model_cpu_s": model["cpu"] * n / size,
+                "exec_wall_s": by_n[n]["exec_wall_s"],
+                "exec_cpu_s": by_n[n]["exec_cpu_s"],
+                "forward_tokens": model["tokens"] * n / size,
+                "programs_run": by_n[n]["generated_programs"] + by_n[n]["verified_programs"],
             }
             for n in ns
+            if n in by_n
         }
     return out
 
@@ -531,11 +685,55 @@ def _markdown(report: dict[str, Any], methods: Sequence[str], ns: Sequence[int])
     ]
     for m in methods:
         c = report["latency"][m][top]
+        seconds = ["n/a" if c[k] is None else f"{c[k]:.3f}" for k in ("exec_wall_s", "exec_cpu_s")]
         lines.append(
-            f"| {m} | {c['model_wall_s']:.3f} | {c['model_cpu_s']:.3f} | {c['exec_wall_s']:.3f} | "
-            f"{c['exec_cpu_s']:.3f} | {c['forward_tokens']:.0f} | {c['programs_run']:.1f} |"
+            f"| {m} | {c['model_wall_s']:.3f} | {c['model_cpu_s']:.3f} | {seconds[0]} | {seconds[1]} | "
+            f"{c['forward_tokens']:.0f} | {c['programs_run']:.1f} |"
         )
+    if report["frontier"]:
+        lines += ["", f"Selective execution at N={top}: the least budget that reaches full execution's top-1:", ""]
+        for kind, f in report["frontier"].items():
+            reached = (
+                f"`{f['first']}` reaches it ({100 * f['top1']:.1f}%) running {f['programs']:.1f} programs, "
+                f"{100 * f['fraction']:.0f}% of {f['reference']}'s"
+                if f["first"]
+                else "no budget tried reaches it"
+            )
+            lines.append(
+                f"* {kind}: {f['reference']} {100 * f['reference_top1']:.1f}% with {f['reference_programs']:.1f} "
+                f"programs run; {reached}."
+            )
     return "\n".join(lines) + "\n"
+
+
+# each selective family is measured against the full execution it saves: CodeT's (generated tests), or
+# running every program on the problem's own tests (the oracle)
+_REFERENCE = {"cascade": "codet", "gate": "codet", "verify-top": "oracle"}
+
+
+def _frontier(report: dict[str, Any], methods: Sequence[str], top: str) -> dict[str, Any]:
+    """Per selective family measured beside its reference: the first parameter (in the order given) whose
+    top-1 at N=``top`` is at least the reference's, with the programs it ran as a fraction of the reference's."""
+    out = {}
+    for kind in dict.fromkeys(family(m) for m in methods if family(m) in _REFERENCE):
+        reference = _REFERENCE[kind]
+        if reference not in methods:
+            continue
+        goal, spent = report["accuracy"][reference][top]["mean"], report["latency"][reference][top]["programs_run"]
+        first = next(
+            (m for m in methods if family(m) == kind and report["accuracy"][m][top]["mean"] >= goal - 1e-12), None
+        )
+        programs = report["latency"][first][top]["programs_run"] if first else None
+        out[kind] = {
+            "reference": reference,
+            "reference_top1": goal,
+            "reference_programs": spent,
+            "first": first,
+            "top1": report["accuracy"][first][top]["mean"] if first else None,
+            "programs": programs,
+            "fraction": programs / spent if first and spent else None,
+        }
+    return out
 
 
 def _plots(report: dict[str, Any], methods: Sequence[str], ns: Sequence[int], out: Path) -> None:
@@ -547,7 +745,8 @@ def _plots(report: dict[str, Any], methods: Sequence[str], ns: Sequence[int], ou
     except ImportError:
         return  # plots are optional: pip install 'codescaler[plots]'
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for m in methods:
+    plain = [m for m in methods if family(m) == m]  # the selective families are drawn in pareto.png
+    for m in plain:
         points = [(n, report["accuracy"][m][str(n)]) for n in ns if str(n) in report["accuracy"][m]]
         xs = [n for n, _ in points]
         ax.plot(xs, [100 * v["mean"] for _, v in points], marker="o", label=m)
@@ -563,9 +762,9 @@ def _plots(report: dict[str, Any], methods: Sequence[str], ns: Sequence[int], ou
     plt.close(fig)
     top = str(ns[-1])
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    shown = [m for m in methods if m not in ("random", "oracle")]
+    shown = [m for m in plain if m not in ("random", "oracle")]
     model_wall = [report["latency"][m][top]["model_wall_s"] for m in shown]
-    exec_wall = [report["latency"][m][top]["exec_wall_s"] for m in shown]
+    exec_wall = [report["latency"][m][top]["exec_wall_s"] or 0.0 for m in shown]
     ax.bar(shown, model_wall, label="reward model")
     ax.bar(shown, exec_wall, bottom=model_wall, label="execution of generated tests")
     ax.set_ylabel("wall seconds per problem")
@@ -574,3 +773,45 @@ def _plots(report: dict[str, Any], methods: Sequence[str], ns: Sequence[int], ou
     fig.tight_layout()
     fig.savefig(out / "latency.png", dpi=120)
     plt.close(fig)
+    _pareto(plt, report, methods, top, out)
+
+
+def _pareto(plt, report: dict[str, Any], methods: Sequence[str], top: str, out: Path) -> None:
+    """Top-1 against cost per problem at N=``top``: CPU seconds (judge + execution) and programs run. A
+    selective family is one curve over its budgets; every other method is a point; bars are 95% intervals."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
+    for ax, label in zip(axes, ("CPU seconds per problem (judge + execution)", "programs run per problem")):
+        for kind in dict.fromkeys(family(m) for m in methods):
+            members = [m for m in methods if family(m) == kind]
+            points = []
+            for m in members:
+                cost = report["latency"][m][top]
+                x = cost["programs_run"] if ax is axes[1] else _cpu(cost)
+                if x is not None:
+                    points.append((m, x, report["accuracy"][m][top]))
+            if not points:
+                continue
+            xs, ys = [x for _, x, _ in points], [100 * a["mean"] for _, _, a in points]
+            errors = [
+                [100 * (a["mean"] - a["low"]) for _, _, a in points],
+                [100 * (a["high"] - a["mean"]) for *_, a in points],
+            ]
+            ax.errorbar(
+                xs, ys, yerr=errors, marker="o", capsize=3, label=kind, linestyle="-" if len(points) > 1 else ""
+            )
+            for m, x, y in zip((m for m, _, _ in points), xs, ys):
+                if "@" in m:
+                    ax.annotate(m.partition("@")[2], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        ax.set_xscale("symlog", linthresh=1.0)
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("top-1 pass rate (%)")
+    axes[1].legend(fontsize=8)
+    fig.suptitle(f"Accuracy against execution budget at N={top}, {report['problems']} problems")
+    fig.tight_layout()
+    fig.savefig(out / "pareto.png", dpi=120)
+    plt.close(fig)
+
+
+def _cpu(cost: dict[str, Any]) -> float | None:
+    return None if cost["exec_cpu_s"] is None else cost["model_cpu_s"] + cost["exec_cpu_s"]

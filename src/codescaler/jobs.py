@@ -8,6 +8,7 @@ what makes ``--resume`` lose nothing. A malformed record yields an output record
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -122,9 +123,12 @@ def score_job(model, config=None) -> Process:
     return process
 
 
-def rank_job(model, config=None) -> Process:
-    """Per problem: a :class:`codescaler.schema.RankRow`, ``order`` best first."""
+def rank_job(model, config=None, *, verify_top: int = 0, sandbox=None) -> Process:
+    """Per problem: a :class:`codescaler.schema.RankRow`, ``order`` best first; with ``verify_top`` K, the
+    judge's top programs are also run against the problem's tests until one passes, at most K
+    (:func:`codescaler.selective.verify_top`), and ``verified`` says which ran and how they did."""
     from codescaler.reward import ranking, reward
+    from codescaler.selective import verify_top as verify
 
     def process(items: list[tuple[int, dict, dict]]) -> list[Output]:
         flat = [(p, r) for _, _, p in items for r in p["responses"]]
@@ -141,18 +145,19 @@ def rank_job(model, config=None) -> Process:
             mine = results[start : start + len(problem["responses"])]
             start += len(mine)
             rewards = [r.reward for r in mine]
-            outputs.append(
-                {
-                    "rewards": rewards,
-                    "scores": [r.score for r in mine],
-                    "p_pass": [r.p_pass for r in mine],
-                    "valid": [r.valid for r in mine],
-                    "reasons": [r.reason for r in mine],
-                    "truncated": [r.truncated for r in mine],
-                    "order": ranking(rewards),
-                    "codes": [r.code for r in mine],
-                }
-            )
+            row = {
+                "rewards": rewards,
+                "scores": [r.score for r in mine],
+                "p_pass": [r.p_pass for r in mine],
+                "valid": [r.valid for r in mine],
+                "reasons": [r.reason for r in mine],
+                "truncated": [r.truncated for r in mine],
+                "order": ranking(rewards),
+                "codes": [r.code for r in mine],
+            }
+            if verify_top:
+                row["verified"] = asdict(verify(problem, rewards, verify_top, sandbox))
+            outputs.append(row)
         return outputs
 
     return process

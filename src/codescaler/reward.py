@@ -11,23 +11,31 @@ only map their arguments onto it:
 * ``hybrid``: execution where the problem has tests, the RM where it has none. The scales differ (0/1
   against softplus scores), but GRPO normalises advantages within a group and a group shares its
   problem, so one group never mixes the two.
+* ``budgeted``: execution on a budget. In each group (the samples of one problem) only ``budget_k``
+  samples run (the judge's top, or the ones it is least sure of: :func:`codescaler.selective.budget_choice`)
+  and get the execution reward; the others get the judge's P(pass) (:func:`codescaler.shaping.pass_probability`
+  of its softplus reward), an estimate of the execution reward on the same 0..1 scale, so one group's
+  rewards stay comparable. Samples whose problem has no tests all get the judge's P(pass).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 from codescaler.extract import Check, Mode, extract_program
-from codescaler.shaping import Shaping, shape_reward
+from codescaler.selective import BudgetRule, budget_choice
+from codescaler.shaping import Shaping, pass_probability, shape_reward
 
 if TYPE_CHECKING:
     from codescaler.model import RewardModel
     from codescaler.sandbox import Sandbox
 
-RewardKind = Literal["rm", "execution", "hybrid"]
-REWARD_KINDS: tuple[str, ...] = ("rm", "execution", "hybrid")
+RewardKind = Literal["rm", "execution", "hybrid", "budgeted"]
+REWARD_KINDS: tuple[str, ...] = ("rm", "execution", "hybrid", "budgeted")
+T = TypeVar("T")
 # (questions, responses, code prefixes or None) -> one shaped RM reward per response
 RMFunction = Callable[[Sequence[str], Sequence[str], "Sequence[str | None] | None"], list[float]]
 
@@ -180,6 +188,37 @@ def execution_rewards(
     return out
 
 
+def _judge(rm: RMFunction, problems: Sequence[Mapping[str, Any]], responses: Sequence[str]) -> list[float]:
+    prefixes = [p.get("code_prefix") for p in problems]
+    return rm([p["question"] for p in problems], responses, prefixes if any(x is not None for x in prefixes) else None)
+
+
+def budgeted_rewards(
+    problems: Sequence[Mapping[str, Any]],
+    responses: Sequence[str],
+    *,
+    rm: RMFunction,
+    sandbox: Sandbox,
+    budget_k: int = 2,
+    budget_rule: BudgetRule = "top",
+    mode: Mode = "strict",
+) -> tuple[list[float], list[bool]]:
+    """The ``budgeted`` reward per response, and whether it was executed (see the module's docstring)."""
+    estimates = [pass_probability(r) for r in _judge(rm, problems, responses)]
+    testable = [i for i, p in enumerate(problems) if p.get("tests")]
+    # a group is the samples of one problem: the same question, prefix and tests
+    groups = [json.dumps([problems[i].get(k) for k in ("question", "code_prefix", "tests")]) for i in testable]
+    chosen = budget_choice([estimates[i] for i in testable], groups, budget_k, budget_rule)
+    run = [i for i, c in zip(testable, chosen) if c]
+    executed = [False] * len(responses)
+    rewards = list(estimates)
+    for i, value in zip(
+        run, execution_rewards([problems[i] for i in run], [responses[i] for i in run], sandbox, mode=mode)
+    ):
+        rewards[i], executed[i] = float(value or 0.0), True
+    return rewards, executed
+
+
 def kind_rewards(
     kind: str,
     problems: Sequence[Mapping[str, Any]],
@@ -188,28 +227,41 @@ def kind_rewards(
     rm: RMFunction | None = None,
     sandbox: Sandbox | None = None,
     mode: Mode = "strict",
+    budget_k: int = 2,
+    budget_rule: BudgetRule = "top",
 ) -> list[float | None]:
     """One reward of ``kind`` per response to the problem beside it (``question``, ``tests``, ``entry_point``,
-    ``code_prefix``, ``prelude``, ``language``, as in a problem record). None: execution with no tests."""
+    ``code_prefix``, ``prelude``, ``language``, as in a problem record). None: execution with no tests.
+    ``budget_k`` and ``budget_rule``: the ``budgeted`` kind's executions per group and which ones."""
     if kind not in REWARD_KINDS:
-        raise ValueError(f"reward kind must be rm, execution or hybrid, got {kind!r}")
+        raise ValueError(f"reward kind must be one of {', '.join(REWARD_KINDS)}, got {kind!r}")
     if len(problems) != len(responses):
         raise ValueError(f"got {len(problems)} problems but {len(responses)} responses")
+    if kind == "budgeted":
+        rewards, _ = budgeted_rewards(
+            problems,
+            responses,
+            rm=_required(rm, kind, "a reward model"),
+            sandbox=_required(sandbox, kind, "a sandbox"),
+            budget_k=budget_k,
+            budget_rule=budget_rule,
+            mode=mode,
+        )
+        return list(rewards)
     out: list[float | None] = [None] * len(responses)
     if kind != "rm":
-        if sandbox is None:
-            raise ValueError(f"reward kind {kind!r} needs a sandbox")
-        out = execution_rewards(problems, responses, sandbox, mode=mode)
+        out = execution_rewards(problems, responses, _required(sandbox, kind, "a sandbox"), mode=mode)
     judged = [i for i, r in enumerate(out) if r is None] if kind != "execution" else []
     if judged:
-        if rm is None:
-            raise ValueError(f"reward kind {kind!r} needs a reward model")
-        prefixes = [problems[i].get("code_prefix") for i in judged]
-        scored = rm(
-            [problems[i]["question"] for i in judged],
-            [responses[i] for i in judged],
-            prefixes if any(p is not None for p in prefixes) else None,
+        scored = _judge(
+            _required(rm, kind, "a reward model"), [problems[i] for i in judged], [responses[i] for i in judged]
         )
         for i, value in zip(judged, scored):
             out[i] = value
     return out
+
+
+def _required(value: T | None, kind: str, what: str) -> T:
+    if value is None:
+        raise ValueError(f"reward kind {kind!r} needs {what}")
+    return value

@@ -22,8 +22,12 @@ class RLConfig:
     """Defaults follow the paper's GRPO (lr 1e-6, clip 0.2/0.28, no KL, temperature 0.6), scaled to a CPU."""
 
     policy: str = field(default="smollm2-135m", metadata={"help": "causal LM to train: hub id, folder or packaged"})
-    reward: Literal["rm", "execution", "hybrid"] = field(default="rm", metadata={"help": "reward kind"})
-    reward_model: str = field(default=DEFAULT_MODEL, metadata={"help": "RM for --reward rm/hybrid"})
+    reward: Literal["rm", "execution", "hybrid", "budgeted"] = field(default="rm", metadata={"help": "reward kind"})
+    reward_model: str = field(default=DEFAULT_MODEL, metadata={"help": "RM for --reward rm/hybrid/budgeted"})
+    budget_k: int = field(default=2, metadata={"help": "--reward budgeted: samples executed per group"})
+    budget_rule: Literal["top", "unsure"] = field(
+        default="top", metadata={"help": "--reward budgeted: execute the judge's top, or its least sure"}
+    )
     problems: str = field(default="mbpp", metadata={"help": "dataset name (codescaler data list)"})
     steps: int = field(default=30, metadata={"help": "optimizer steps"})
     prompts_per_step: int = field(default=2, metadata={"help": "problems per step"})
@@ -79,7 +83,7 @@ def train_policy(config: RLConfig) -> dict[str, Any]:
     from trl import GRPOConfig, GRPOTrainer
 
     from codescaler.benchmarks import ANSWER_FORMAT
-    from codescaler.integrations.trl import ExecutionReward, HybridReward, RMReward
+    from codescaler.integrations.trl import BudgetedReward, ExecutionReward, HybridReward, RMReward
     from codescaler.sandbox import Sandbox
     from codescaler.weights import resolve_model_path
 
@@ -104,9 +108,16 @@ def train_policy(config: RLConfig) -> dict[str, Any]:
         rewards: list[Any]
         if config.reward == "execution":
             rewards = [ExecutionReward(sandbox)]
+        elif config.reward == "rm":
+            rewards = [RMReward(config.reward_model)]
+        elif config.reward == "hybrid":
+            rewards = [HybridReward(RMReward(config.reward_model), ExecutionReward(sandbox))]
         else:
-            rm = RMReward(config.reward_model)
-            rewards = [rm if config.reward == "rm" else HybridReward(rm, ExecutionReward(sandbox))]
+            rewards = [
+                BudgetedReward(
+                    RMReward(config.reward_model), ExecutionReward(sandbox), config.budget_k, config.budget_rule
+                )
+            ]
         args = GRPOConfig(
             output_dir=str(out),
             max_steps=config.steps,

@@ -109,6 +109,16 @@ class ScoreRow(TypedDict):
     p_pass: float | None  # calibrated P(pass), where the judge carries a calibration
 
 
+class VerifiedRow(TypedDict):
+    """``codescaler rank --verify-top K``: the candidates whose programs ran, in the judge's order, until one
+    passed; ``pick`` is the one that passed, else the judge's top-1."""
+
+    pick: int
+    passed: bool
+    run: list[int]
+    verdicts: list[bool]
+
+
 class RankRow(TypedDict):
     """``codescaler rank``: per problem, one entry per response, and ``order`` best first."""
 
@@ -122,6 +132,7 @@ class RankRow(TypedDict):
     truncated: list[bool]
     order: list[int]
     codes: list[str]
+    verified: NotRequired[VerifiedRow]
 
 
 class VerifyRow(TypedDict):

@@ -38,6 +38,15 @@ _POSITIVE: dict[str, Callable[[float], float]] = {"softplus": _softplus, "sigmoi
 SHAPINGS: tuple[str, ...] = ("softplus", "sigmoid", "raw")
 
 
+def pass_probability(reward: float) -> float:
+    """The probability a softplus-shaped reward stands for: ``r = softplus(x)`` gives ``σ(x) = 1 - e^(-r)``.
+
+    Over a calibrated judge ``x`` is the calibrated logit, so this is its P(pass); over an uncalibrated RM
+    it is the Bradley–Terry model's own reading of its score. An invalid answer's reward of 0 gives 0.
+    """
+    return -math.expm1(-reward)
+
+
 def shape_reward(score: float | None, valid: bool, shaping: Shaping = "softplus", invalid_reward: float = 0.0) -> float:
     """The reward for one answer from its RM ``score`` and whether its code is ``valid``.
 

@@ -11,6 +11,7 @@ from codescaler.cli.flags import (
     add_config_flags,
     add_engine_flags,
     add_model_flags,
+    add_sandbox_flags,
     config_from_args,
     load_model,
     model_kwargs,
@@ -36,6 +37,14 @@ def register(commands: Any) -> None:
         None,
     )
     rank.add_argument("--top", type=int, default=10, help="rows printed per problem (default: 10)")
+    rank.add_argument(
+        "--verify-top",
+        type=int,
+        default=0,
+        metavar="K",
+        help="run the judge's top programs against each record's tests, best first, until one passes (at most K)",
+    )
+    add_sandbox_flags(rank)
     for parser, run, judge in ((score, run_score, REWARD_JUDGE), (rank, run_rank, SELECTION_JUDGE)):
         add_model_flags(parser, default_judge=judge)
         add_config_flags(parser, ScoringConfig)
@@ -43,19 +52,23 @@ def register(commands: Any) -> None:
         parser.set_defaults(run=run)
 
 
-def _job(args: argparse.Namespace, kind: str):
+def _job(args: argparse.Namespace, kind: str, sandbox=None):
     """The score or rank processor: the model loaded here, or once in each Ray actor."""
     from codescaler import jobs
 
     config = config_from_args(args, ScoringConfig)
     if args.engine == "ray":
+        if sandbox is not None:
+            raise SystemExit("--verify-top runs the sandbox on this machine: use it without --engine ray")
         from codescaler.integrations.ray import distributed, score_process
 
         quiet_transformers(args)
         return distributed(
             partial(score_process, model_kwargs(args), config, kind), args.ray_actors, num_gpus=args.ray_gpus
         )
-    return (jobs.score_job if kind == "score" else jobs.rank_job)(load_model(args), config)
+    if kind == "score":
+        return jobs.score_job(load_model(args), config)
+    return jobs.rank_job(load_model(args), config, verify_top=args.verify_top, sandbox=sandbox)
 
 
 def _chunk(args: argparse.Namespace, per_actor: int) -> int:
@@ -87,28 +100,54 @@ def _first_line(code: str, width: int = 60) -> str:
 
 
 def run_rank(args: argparse.Namespace) -> int:
+    from contextlib import nullcontext
+
     from codescaler.jobs import problem_parser, run_chunked
 
-    for problem in run_chunked(
-        args.input,
-        args.output,
-        problem_parser("responses"),
-        _job(args, "rank"),
-        resume=args.resume,
-        chunk_size=_chunk(args, 16),
-        desc="rank",
-    ):
-        print(f"\n{problem['id']!s}")
-        if "error" in problem:
-            print(f"  error: {problem['error']}")
-            continue
-        print(f"  {'rank':>4}  {'cand':>4}  {'p_pass':>6}  {'score':>8}  {'reward':>8}  {'valid':<22}  first code line")
-        for position, i in enumerate(problem["order"][: args.top], start=1):
-            validity = "yes" if problem["valid"][i] else f"no ({problem['reasons'][i]})"
-            p_pass, score = problem["p_pass"][i], problem["scores"][i]
-            print(
-                f"  {position:>4}  {i:>4}  {'' if p_pass is None else f'{p_pass:.3f}':>6}  "
-                f"{'' if score is None else f'{score:.3f}':>8}  {problem['rewards'][i]:>8.4f}  {validity:<22}  "
-                f"{_first_line(problem['codes'][i])}"
-            )
+    if args.verify_top < 0:
+        raise SystemExit(f"--verify-top must be at least 0, got {args.verify_top}")
+    required = ("responses", "tests") if args.verify_top else ("responses",)
+    with _sandbox(args) if args.verify_top else nullcontext() as sandbox:
+        for problem in run_chunked(
+            args.input,
+            args.output,
+            problem_parser(*required),
+            _job(args, "rank", sandbox),
+            resume=args.resume,
+            chunk_size=_chunk(args, 16),
+            desc="rank",
+        ):
+            _print_ranking(problem, args.top)
     return 0
+
+
+def _sandbox(args: argparse.Namespace):
+    from codescaler.sandbox import Sandbox
+
+    return Sandbox(workers=args.workers)
+
+
+def _print_ranking(problem: dict[str, Any], top: int) -> None:
+    print(f"\n{problem['id']!s}")
+    if "error" in problem:
+        print(f"  error: {problem['error']}")
+        return
+    verified = problem.get("verified")
+    ran = dict(zip(verified["run"], verified["verdicts"])) if verified else {}
+    run_column = f"  {'run':<6}" if verified else ""  # which programs --verify-top ran, and how they did
+    print(
+        f"  {'rank':>4}  {'cand':>4}  {'p_pass':>6}  {'score':>8}  {'reward':>8}  {'valid':<22}{run_column}"
+        "  first code line"
+    )
+    for position, i in enumerate(problem["order"][:top], start=1):
+        validity = "yes" if problem["valid"][i] else f"no ({problem['reasons'][i]})"
+        p_pass, score = problem["p_pass"][i], problem["scores"][i]
+        run = f"  {('passed' if ran[i] else 'failed') if i in ran else '':<6}" if verified else ""
+        print(
+            f"  {position:>4}  {i:>4}  {'' if p_pass is None else f'{p_pass:.3f}':>6}  "
+            f"{'' if score is None else f'{score:.3f}':>8}  {problem['rewards'][i]:>8.4f}  {validity:<22}{run}  "
+            f"{_first_line(problem['codes'][i])}"
+        )
+    if verified:
+        outcome = "passed" if verified["passed"] else "none passed; the judge's top-1 stands"
+        print(f"  verified: ran {len(verified['run'])} program(s) best first, {outcome}: pick {verified['pick']}")

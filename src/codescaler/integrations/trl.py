@@ -9,6 +9,8 @@ These classes only map TRL's arguments onto :func:`codescaler.reward.kind_reward
 * :class:`RMReward`: the CodeScaler reward: extract, score with the RM, shape (invalid -> 0).
 * :class:`ExecutionReward`: the paper's baseline: 1.0 when every test passes, else 0.0 (None: no tests).
 * :class:`HybridReward`: execution where a sample's problem has tests, the RM where it has none.
+* :class:`BudgetedReward`: execution for ``budget_k`` samples of each group, the RM's P(pass) for the rest;
+  it logs the fraction executed as ``codescaler/executed_fraction`` (TRL's ``log_metric``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from codescaler.reward import RMFunction, ScoringConfig, kind_rewards, model_rewards
+from codescaler.reward import RMFunction, ScoringConfig, budgeted_rewards, kind_rewards, model_rewards
+from codescaler.selective import BudgetRule
 from codescaler.weights import DEFAULT_MODEL
 
 # Dataset columns that describe a sample's problem, as in a problem record.
@@ -101,3 +104,30 @@ class HybridReward(_KindReward):
 
     def __init__(self, rm: RMReward, execution: ExecutionReward) -> None:
         super().__init__(rm=rm.rm, sandbox=execution.sandbox)
+
+
+class BudgetedReward(_KindReward):
+    """Per group, execution for the judge's top ``budget_k`` samples (``budget_rule="unsure"``: the ones whose
+    P(pass) is nearest 1/2), the judge's P(pass) for the others: a sandbox cost per step that is bounded."""
+
+    kind = "budgeted"
+
+    def __init__(
+        self, rm: RMReward, execution: ExecutionReward, budget_k: int = 2, budget_rule: BudgetRule = "top"
+    ) -> None:
+        super().__init__(rm=rm.rm, sandbox=execution.sandbox)
+        self.budget_k, self.budget_rule = budget_k, budget_rule
+
+    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
+        assert self.rm is not None
+        rewards, executed = budgeted_rewards(
+            _problems(prompts, columns),
+            [message_text(c, "assistant") for c in completions],
+            rm=self.rm,
+            sandbox=self.sandbox,
+            budget_k=self.budget_k,
+            budget_rule=self.budget_rule,
+        )
+        if columns.get("log_metric") is not None:  # TRL >= 1.0 passes it; the mean over a step is logged
+            columns["log_metric"]("codescaler/executed_fraction", sum(executed) / max(len(executed), 1))
+        return list(rewards)

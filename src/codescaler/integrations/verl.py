@@ -10,8 +10,12 @@ In a verl config::
 Rows come from ``codescaler data export NAME --format verl``: ``reward_model.ground_truth`` is the JSON
 of the problem's tests (and entry point / code prefix), ``extra_info.question`` the question the RM reads.
 
-Which reward: ``CODESCALER_REWARD`` = ``rm`` (default), ``execution`` (the binary baseline) or ``hybrid``
-(execution where tests exist). The RM is ``CODESCALER_SERVER`` (a running ``codescaler serve``, shared by
+Which reward: ``CODESCALER_REWARD`` = ``rm`` (default), ``execution`` (the binary baseline), ``hybrid``
+(execution where tests exist) or ``budgeted`` (execution for ``CODESCALER_BUDGET_K`` samples per group,
+default 2, chosen by ``CODESCALER_BUDGET_RULE`` = ``top`` or ``unsure``; the RM's P(pass) for the rest:
+:func:`codescaler.reward.budgeted_rewards`); ``reward_kwargs`` of the same names (``reward``,
+``budget_k``, ``budget_rule``) override them. ``budgeted`` needs the batch reward manager, which sees whole
+groups. The RM is ``CODESCALER_SERVER`` (a running ``codescaler serve``, shared by
 every verl worker) when set, else ``CODESCALER_MODEL`` (default: the packaged ``codescaler-mini``) loaded
 once per worker process.
 """
@@ -65,6 +69,8 @@ def compute_score_batch(
         list(solution_strs),
         rm=_rm() if kind != "execution" else None,
         sandbox=_sandbox() if kind != "rm" else None,
+        budget_k=int(kwargs.get("budget_k", os.environ.get("CODESCALER_BUDGET_K", 2))),
+        budget_rule=kwargs.get("budget_rule", os.environ.get("CODESCALER_BUDGET_RULE", "top")),
     )
     return [0.0 if r is None else r for r in rewards]  # verl needs a number: no tests scores as a failure
 
