@@ -2,7 +2,8 @@
 
 A pool of sampled programs with their ground truth stands for the rollouts of GRPO steps: each problem's
 candidates are cut, in order, into groups of ``--group-size`` (the samples of one prompt). For each budget
-K and rule (``top``: the judge's top K of each group run; ``unsure``: the K whose P(pass) is nearest 1/2),
+K and rule (``top``: the judge's top K of each group run; ``unsure``: the K whose P(pass) is nearest 1/2;
+``random``: K at random, the control a judge's choice must beat),
 the budgeted reward is the execution reward where the sample ran and the judge's P(pass) elsewhere, decided
 by the same :func:`codescaler.selective.budget_choice` the ``budgeted`` reward calls. It is measured against
 full execution (every sample run, the paper's baseline reward):
@@ -23,8 +24,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import random
 import time
 from pathlib import Path
+from typing import Any
 
 from common import write_result
 
@@ -50,14 +53,23 @@ def pearson(x: list[float], y: list[float]) -> float:
     return sxy / (sx * sy) if sx and sy else float("nan")
 
 
-def measure(groups: list[tuple[list[float], list[bool]]], k: int, rule: str) -> dict[str, float]:
+def choose(estimates: list[float], k: int, rule: str, rng: random.Random) -> list[bool]:
+    """The library's choice for one group; ``random`` (K samples at random) is the control it must beat."""
+    if rule == "random":
+        picked = set(rng.sample(range(len(estimates)), min(k, len(estimates))))
+        return [i in picked for i in range(len(estimates))]
+    return budget_choice(estimates, [0] * len(estimates), k, rule)
+
+
+def measure(groups: list[tuple[list[float], list[bool]]], k: int, rule: str) -> dict[str, Any]:
     """Budgeted against full execution over ``groups`` of (judge P(pass), passed) per sample."""
     executed = total = 0
     agree = pairs = 0.0
     budgeted_adv: list[float] = []
     execution_adv: list[float] = []
+    rng = random.Random(0)
     for estimates, passed in groups:
-        chosen = budget_choice(estimates, [0] * len(estimates), k, rule)  # one group
+        chosen = choose(estimates, k, rule, rng)
         rewards = [float(y) if c else p for p, y, c in zip(estimates, passed, chosen)]
         executed, total = executed + sum(chosen), total + len(chosen)
         for i, yi in enumerate(passed):
@@ -100,7 +112,7 @@ def main() -> None:
         estimates = [pass_probability(r) for r in fact["rewards"]]
         for g in range(0, len(estimates) - args.group_size + 1, args.group_size):
             groups.append((estimates[g : g + args.group_size], t["passed"][g : g + args.group_size]))
-    rows = [measure(groups, k, rule) for rule in BUDGET_RULES for k in args.k if k or rule == "top"]
+    rows = [measure(groups, k, rule) for rule in (*BUDGET_RULES, "random") for k in args.k if k or rule == "top"]
     print(f"{len(groups)} groups of {args.group_size} from {len(pool)} problems, judge {args.model}")
     print(f"{'rule':<7} {'K':>3} {'executed':>9} {'pair agreement':>15} {'advantage r':>12}")
     for row in rows:

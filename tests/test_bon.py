@@ -219,6 +219,7 @@ def test_problem_without_generated_tests_ties_for_codet_and_falls_back_to_rm(tmp
     assert accuracy["codet"] == accuracy["vote"] == accuracy["random"]
     assert accuracy["rm+codet"] == accuracy["rm"]
     assert report["problems_without_generated_tests"] == 1
+    assert report["latency"]["codet"]["5"]["programs_run"] == report["latency"]["codet"]["5"]["exec_cpu_s"] == 0
 
 
 def test_tuple_outputs_survive_the_sandbox(tmp_path):

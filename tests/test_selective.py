@@ -109,9 +109,11 @@ def test_verl_budgeted_reward(monkeypatch):
     truth, info = json.dumps({"tests": TESTS}), {"question": QUESTION}
     monkeypatch.setenv("CODESCALER_REWARD", "budgeted")
     monkeypatch.setenv("CODESCALER_BUDGET_K", "2")
-    assert verl.compute_score_batch(["d"] * 2, [RIGHT, WRONG], [truth] * 2, [info] * 2) == [1.0, 0.0]
+    both = verl.compute_score_batch(["d"] * 2, [RIGHT, WRONG], [truth] * 2, [info] * 2)
+    assert both == [{"score": 1.0, "executed": 1.0}, {"score": 0.0, "executed": 1.0}]
     one = verl.compute_score_batch(["d"] * 2, [RIGHT, WRONG], [truth] * 2, [info] * 2, budget_k=1)
-    assert one == pytest.approx([1 / (1 + math.exp(-1.0)), 0.0])
+    assert [r["executed"] for r in one] == [0.0, 1.0]  # the judge's top (WRONG) ran; verl logs the flags
+    assert [r["score"] for r in one] == pytest.approx([1 / (1 + math.exp(-1.0)), 0.0])
 
 
 def test_rank_verify_top_says_what_ran(tiny_model_dir, tmp_path, capsys):

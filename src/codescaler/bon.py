@@ -50,7 +50,7 @@ import json
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -297,20 +297,22 @@ def select(method: str, problem: Problem, subset: Sequence[int]) -> Pick:
         kind = "rm+codet"  # unsure: run everything
     if problem.outputs is None or problem.expected is None:
         raise ValueError(f"method {method!r} needs generated tests; problem {problem.id!r} has none")
+    runs = 1 if problem.expected else 0  # with no usable generated test nothing runs, and all tie
     if kind == "vote":
         if problem.signatures is None:
             problem.signatures = [signature(o) if any(x is not None for x in o) else None for o in problem.outputs]
-        return Pick(expected_pick(vote_scores(problem.signatures, subset), correct), problem.distinct(subset))
+        return Pick(expected_pick(vote_scores(problem.signatures, subset), correct), runs * problem.distinct(subset))
     if kind == "cascade":
         top = program_order(rewards, _programs(problem), subset)[: int(parameter)]
         codet = codet_scores(problem.outputs, problem.expected, [i for members in top for i in members])
         # what did not run never beats what did; the RM decides among equals and where nothing passed
-        return Pick(expected_pick({i: (codet.get(i, -1.0), r) for i, r in judged.items()}, correct), len(top))
+        return Pick(expected_pick({i: (codet.get(i, -1.0), r) for i, r in judged.items()}, correct), runs * len(top))
     codet = codet_scores(problem.outputs, problem.expected, subset)
     if kind == "codet":
-        return Pick(expected_pick(codet, correct), problem.distinct(subset))
+        return Pick(expected_pick(codet, correct), runs * problem.distinct(subset))
     if kind == "rm+codet":
-        return Pick(expected_pick({i: (codet[i], r) for i, r in judged.items()}, correct), problem.distinct(subset))
+        pick = expected_pick({i: (codet[i], r) for i, r in judged.items()}, correct)
+        return Pick(pick, runs * problem.distinct(subset))
     raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
 
 
@@ -777,36 +779,40 @@ def _plots(report: dict[str, Any], methods: Sequence[str], ns: Sequence[int], ou
 
 
 def _pareto(plt, report: dict[str, Any], methods: Sequence[str], top: str, out: Path) -> None:
-    """Top-1 against cost per problem at N=``top``: CPU seconds (judge + execution) and programs run. A
-    selective family is one curve over its budgets; every other method is a point; bars are 95% intervals."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
-    for ax, label in zip(axes, ("CPU seconds per problem (judge + execution)", "programs run per problem")):
+    """Top-1 against cost per problem at N=``top``: CPU seconds of judge and execution together, of execution
+    alone (a judge's cost is the same at every budget, and on a CPU it can dwarf execution), and programs
+    run. A selective family is one curve over its budgets; every other method is a point; bars: 95%."""
+    panels: list[tuple[str, Callable[[dict[str, Any]], float | None]]] = [
+        ("CPU seconds per problem (judge + execution)", _cpu),
+        ("execution CPU seconds per problem", lambda cost: cost["exec_cpu_s"]),
+        ("programs run per problem", lambda cost: cost["programs_run"]),
+    ]
+    fig, axes = plt.subplots(1, len(panels), figsize=(17, 4.8), sharey=True)
+    for ax, (label, x_of) in zip(axes, panels):
         for kind in dict.fromkeys(family(m) for m in methods):
-            members = [m for m in methods if family(m) == kind]
-            points = []
-            for m in members:
-                cost = report["latency"][m][top]
-                x = cost["programs_run"] if ax is axes[1] else _cpu(cost)
-                if x is not None:
-                    points.append((m, x, report["accuracy"][m][top]))
+            points = [
+                (m, x, report["accuracy"][m][top])
+                for m in methods
+                if family(m) == kind and (x := x_of(report["latency"][m][top])) is not None
+            ]
             if not points:
                 continue
             xs, ys = [x for _, x, _ in points], [100 * a["mean"] for _, _, a in points]
             errors = [
-                [100 * (a["mean"] - a["low"]) for _, _, a in points],
+                [100 * (a["mean"] - a["low"]) for *_, a in points],
                 [100 * (a["high"] - a["mean"]) for *_, a in points],
             ]
             ax.errorbar(
                 xs, ys, yerr=errors, marker="o", capsize=3, label=kind, linestyle="-" if len(points) > 1 else ""
             )
-            for m, x, y in zip((m for m, _, _ in points), xs, ys):
+            for (m, _, _), x, y in zip(points, xs, ys):
                 if "@" in m:
                     ax.annotate(m.partition("@")[2], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
-        ax.set_xscale("symlog", linthresh=1.0)
+        ax.set_xscale("symlog", linthresh=0.01 if "execution CPU" in label else 1.0)
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("top-1 pass rate (%)")
-    axes[1].legend(fontsize=8)
+    axes[-1].legend(fontsize=8)
     fig.suptitle(f"Accuracy against execution budget at N={top}, {report['problems']} problems")
     fig.tight_layout()
     fig.savefig(out / "pareto.png", dpi=120)

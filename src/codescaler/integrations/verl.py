@@ -15,7 +15,7 @@ Which reward: ``CODESCALER_REWARD`` = ``rm`` (default), ``execution`` (the binar
 default 2, chosen by ``CODESCALER_BUDGET_RULE`` = ``top`` or ``unsure``; the RM's P(pass) for the rest:
 :func:`codescaler.reward.budgeted_rewards`); ``reward_kwargs`` of the same names (``reward``,
 ``budget_k``, ``budget_rule``) override them. ``budgeted`` needs the batch reward manager, which sees whole
-groups. The RM is ``CODESCALER_SERVER`` (a running ``codescaler serve``, shared by
+groups, and answers ``{"score", "executed"}`` per sample (verl logs the extra keys). The RM is ``CODESCALER_SERVER`` (a running ``codescaler serve``, shared by
 every verl worker) when set, else ``CODESCALER_MODEL`` (default: the packaged ``codescaler-mini``) loaded
 once per worker process.
 """
@@ -27,7 +27,7 @@ import os
 from functools import cache
 from typing import Any
 
-from codescaler.reward import RMFunction, kind_rewards, model_rewards
+from codescaler.reward import RMFunction, budgeted_rewards, kind_rewards, model_rewards
 
 
 @cache
@@ -57,22 +57,31 @@ def _truth(ground_truth: Any) -> dict[str, Any]:
 
 def compute_score_batch(
     data_sources: list[str], solution_strs: list[str], ground_truths: list[Any], extra_infos: list[Any], **kwargs: Any
-) -> list[float]:
-    """One reward per sample, computed in one RM batch (verl's batch reward manager)."""
+) -> list[float] | list[dict[str, float]]:
+    """One reward per sample, computed in one RM batch (verl's batch reward manager). ``budgeted`` answers
+    ``{"score", "executed"}`` per sample, so verl's ``reward_extra_info`` logs the fraction executed."""
     kind = kwargs.get("reward", os.environ.get("CODESCALER_REWARD", "rm"))
     problems = []
     for truth, extra in zip(map(_truth, ground_truths), extra_infos):
         problems.append({**truth, "question": (extra or {}).get("question") or truth.get("question", "")})
-    rewards = kind_rewards(
+    if kind == "budgeted":
+        rewards, executed = budgeted_rewards(
+            problems,
+            list(solution_strs),
+            rm=_rm(),
+            sandbox=_sandbox(),
+            budget_k=int(kwargs.get("budget_k", os.environ.get("CODESCALER_BUDGET_K", 2))),
+            budget_rule=kwargs.get("budget_rule", os.environ.get("CODESCALER_BUDGET_RULE", "top")),
+        )
+        return [{"score": r, "executed": float(e)} for r, e in zip(rewards, executed)]
+    scored = kind_rewards(
         kind,
         problems,
         list(solution_strs),
         rm=_rm() if kind != "execution" else None,
         sandbox=_sandbox() if kind != "rm" else None,
-        budget_k=int(kwargs.get("budget_k", os.environ.get("CODESCALER_BUDGET_K", 2))),
-        budget_rule=kwargs.get("budget_rule", os.environ.get("CODESCALER_BUDGET_RULE", "top")),
     )
-    return [0.0 if r is None else r for r in rewards]  # verl needs a number: no tests scores as a failure
+    return [0.0 if r is None else r for r in scored]  # verl needs a number: no tests scores as a failure
 
 
 def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_info: Any = None, **kwargs: Any):
