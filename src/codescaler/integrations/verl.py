@@ -15,9 +15,10 @@ Which reward: ``CODESCALER_REWARD`` = ``rm`` (default), ``execution`` (the binar
 default 2, chosen by ``CODESCALER_BUDGET_RULE`` = ``top`` or ``unsure``; the RM's P(pass) for the rest:
 :func:`codescaler.reward.budgeted_rewards`); ``reward_kwargs`` of the same names (``reward``,
 ``budget_k``, ``budget_rule``) override them. ``budgeted`` needs the batch reward manager, which sees whole
-groups, and answers ``{"score", "executed"}`` per sample (verl logs the extra keys). The RM is ``CODESCALER_SERVER`` (a running ``codescaler serve``, shared by
-every verl worker) when set, else ``CODESCALER_MODEL`` (default: the packaged ``codescaler-mini``) loaded
-once per worker process.
+groups, and answers ``{"score", "executed"}`` per sample (verl logs the extra keys).
+
+The RM is ``CODESCALER_SERVER`` (a running ``codescaler serve``, shared by every verl worker) when set,
+else ``CODESCALER_MODEL`` (default: the packaged ``codescaler-mini``) loaded once per worker process.
 """
 
 from __future__ import annotations
