@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from common import write_result
 
 from codescaler.bon import ground_truth, judge_facts
@@ -44,13 +45,6 @@ def advantages(rewards: list[float]) -> list[float]:
     mean = sum(rewards) / len(rewards)
     sd = math.sqrt(sum((r - mean) ** 2 for r in rewards) / len(rewards))
     return [(r - mean) / (sd + 1e-4) for r in rewards]
-
-
-def pearson(x: list[float], y: list[float]) -> float:
-    mx, my = sum(x) / len(x), sum(y) / len(y)
-    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
-    sx, sy = math.sqrt(sum((a - mx) ** 2 for a in x)), math.sqrt(sum((b - my) ** 2 for b in y))
-    return sxy / (sx * sy) if sx and sy else float("nan")
 
 
 def choose(estimates: list[float], k: int, rule: str, rng: random.Random) -> list[bool]:
@@ -85,7 +79,7 @@ def measure(groups: list[tuple[list[float], list[bool]]], k: int, rule: str) -> 
         "rule": rule,
         "executed": executed / total,
         "pair_agreement": agree / pairs if pairs else float("nan"),
-        "advantage_r": pearson(budgeted_adv, execution_adv),
+        "advantage_r": float(np.corrcoef(budgeted_adv, execution_adv)[0, 1]) if budgeted_adv else float("nan"),
     }
 
 

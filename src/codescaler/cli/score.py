@@ -106,8 +106,10 @@ def run_rank(args: argparse.Namespace) -> int:
 
     if args.verify_top < 0:
         raise SystemExit(f"--verify-top must be at least 0, got {args.verify_top}")
+    from codescaler.sandbox import Sandbox
+
     required = ("responses", "tests") if args.verify_top else ("responses",)
-    with _sandbox(args) if args.verify_top else nullcontext() as sandbox:
+    with Sandbox(workers=args.workers) if args.verify_top else nullcontext() as sandbox:
         for problem in run_chunked(
             args.input,
             args.output,
@@ -119,12 +121,6 @@ def run_rank(args: argparse.Namespace) -> int:
         ):
             _print_ranking(problem, args.top)
     return 0
-
-
-def _sandbox(args: argparse.Namespace):
-    from codescaler.sandbox import Sandbox
-
-    return Sandbox(workers=args.workers)
 
 
 def _print_ranking(problem: dict[str, Any], top: int) -> None:
