@@ -24,7 +24,6 @@ import logging
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,21 +31,14 @@ import torch
 from tqdm.auto import tqdm
 
 from codescaler.calibration import Calibration
+from codescaler.judges import Judge, ScoredPair, batches
+from codescaler.rm_input import RMInput, load_rm_tokenizer
 from codescaler.weights import DTYPES, HEAD_FILE, read_calibration, resolve_model_path, split_adapter
 
 logger = logging.getLogger(__name__)
 
 # A shared prefix shorter than this is not worth a separate forward pass.
 _MIN_SHARED_PREFIX = 8
-
-
-@dataclass(frozen=True)
-class ScoredPair:
-    """One pair's RM output: the raw scalar, whether the input was cut to ``max_length``, its length."""
-
-    score: float
-    truncated: bool
-    num_tokens: int
 
 
 def gguf_load_dtype(torch_dtype: torch.dtype | str, gguf_file: str | None) -> torch.dtype | str:
@@ -86,7 +78,7 @@ def load_causal_lm(
     return cast_to(model, torch_dtype).to(device).eval(), tokenizer
 
 
-class PairScorer:
+class PairScorer(Judge):
     """What every judge of (question, code) pairs shares: a decoder backbone run over each pair's tokens,
     duplicates once, shared prefixes once, length-sorted batches under a token budget, and a progress bar.
 
@@ -136,28 +128,6 @@ class PairScorer:
         raise NotImplementedError
 
     # ---- scoring ------------------------------------------------------------------------------
-
-    def score(
-        self,
-        questions: Sequence[str],
-        codes: Sequence[str],
-        *,
-        batch_size: int | None = None,
-        max_batch_tokens: int = 16384,
-        show_progress: bool = True,
-    ) -> list[float]:
-        """Raw scores, one Python float per (question, code) pair, in input order.
-
-        ``batch_size`` defaults to 8 on CPU, where small batches pad less and stay in cache (measured
-        2x faster than 32 on 2 cores), and 64 on GPU.
-        """
-        scored = self.score_pairs(
-            questions, codes, batch_size=batch_size, max_batch_tokens=max_batch_tokens, show_progress=show_progress
-        )
-        return [s.score for s in scored]
-
-    def score_one(self, question: str, code: str) -> float:
-        return self.score([question], [code], show_progress=False)[0]
 
     def score_pairs(
         self,
@@ -261,8 +231,9 @@ class PairScorer:
         return input_ids.to(self.device), mask.to(self.device)
 
 
-class RewardModel(PairScorer):
-    """A sequence-classification reward model with a single-logit ``score`` head, read at the last token."""
+class RewardModel(RMInput, PairScorer):
+    """A sequence-classification reward model with a single-logit ``score`` head, read at the last token.
+    Its input (chat template, truncation) is :class:`codescaler.rm_input.RMInput`'s."""
 
     def __init__(self, model: torch.nn.Module, tokenizer: Any, **options: Any) -> None:
         """``options``: :class:`PairScorer`'s (``max_length``, ``mixed_bf16``, ``calibration``)."""
@@ -296,10 +267,11 @@ class RewardModel(PairScorer):
         about as fast as ``bfloat16`` on CPUs with AVX512-BF16 or AMX and closer to fp32 rankings.
         Dynamic int8 was tried and dropped: per-batch activation scales make a score depend on its batch.
         """
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification
 
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        tokenizer = load_rm_tokenizer(name_or_path, gguf_file=gguf_file, revision=revision)
         path, gguf_file = resolve_model_path(name_or_path, gguf_file)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         torch_dtype = resolve_torch_dtype(dtype, device)
@@ -307,13 +279,6 @@ class RewardModel(PairScorer):
         base, base_gguf, adapter = split_adapter(path, gguf_file)
         path, gguf_file = resolve_model_path(base, base_gguf)
         kwargs = {"revision": revision, "trust_remote_code": trust_remote_code, "gguf_file": gguf_file}
-        # An adapter folder may carry its tokenizer; else (codescaler-mini) the base's is the one it was trained with.
-        own_tokenizer = adapter is not None and (Path(adapter) / "tokenizer_config.json").is_file()
-        tokenizer = (
-            AutoTokenizer.from_pretrained(adapter, revision=revision)
-            if own_tokenizer
-            else (AutoTokenizer.from_pretrained(path, **kwargs))
-        )
         # A backbone's fresh head is drawn from a fixed seed, so an untrained model scores reproducibly.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
@@ -336,52 +301,6 @@ class RewardModel(PairScorer):
             )
         model = cast_to(model, torch_dtype).to(device)  # after any adapter is merged, in full precision
         return cls(model, tokenizer, max_length=max_length, mixed_bf16=dtype == "bf16-mixed", calibration=calibration)
-
-    # ---- formatting ---------------------------------------------------------------------------
-
-    def format(self, question: str, code: str) -> str:
-        """The exact text the RM reads for one pair."""
-        messages = [{"role": "user", "content": question}, {"role": "assistant", "content": code}]
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
-
-    def _ids(self, texts: list[str]) -> list[list[int]]:
-        # The template already holds any BOS the model expects.
-        return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
-
-    def _truncate(self, question: str, code: str) -> list[int]:
-        """Cut the question from its middle, then the code from its start, until the pair fits.
-
-        The score is read at the end of the code, so the end is what must survive. Cuts only grow,
-        measured against the original token ids, so the loop ends.
-        """
-        q_ids, c_ids = self._ids([question, code])
-        q_cut = c_cut = 0
-        while True:
-            keep = len(q_ids) - q_cut
-            q = question if q_cut == 0 else ""
-            if 0 < q_cut < len(q_ids):
-                head, tail = q_ids[: keep // 2], q_ids[len(q_ids) - (keep - keep // 2) :]
-                q = self.tokenizer.decode(head) + "\n...\n" + self.tokenizer.decode(tail)
-            c = code if c_cut == 0 else self.tokenizer.decode(c_ids[c_cut:])
-            ids = self._ids([self.format(q, c)])[0]
-            excess = len(ids) - self.max_length
-            if excess <= 0:
-                return ids
-            step = excess + 2  # re-tokenising at the seams can add a token or two
-            if q_cut < len(q_ids):
-                q_cut = min(len(q_ids), q_cut + step)
-            else:
-                c_cut += step
-                if c_cut >= len(c_ids):
-                    raise ValueError(f"max_length={self.max_length} leaves no room for code after the chat template")
-
-    def encode(self, questions: Sequence[str], codes: Sequence[str]) -> list[tuple[list[int], bool]]:
-        """Token ids for each pair, and whether it had to be truncated."""
-        ids = self._ids([self.format(q, c) for q, c in zip(questions, codes)])
-        return [
-            (seq, False) if len(seq) <= self.max_length else (self._truncate(q, c), True)
-            for seq, q, c in zip(ids, questions, codes)
-        ]
 
     def _sequences(self, questions: Sequence[str], codes: Sequence[str]) -> list[tuple[list[int], bool, int]]:
         return [(ids, truncated, len(ids) - 1) for ids, truncated in self.encode(questions, codes)]
@@ -425,23 +344,3 @@ def common_prefix_length(rows: list[list[int]]) -> int:
     while n < shortest - 1 and all(r[n] == first[n] for r in rows):
         n += 1
     return n
-
-
-def batches(items: list[int], lengths: list[int], batch_size: int, max_tokens: int) -> list[list[int]]:
-    """Consecutive batches of at most ``batch_size`` items whose padded size fits ``max_tokens``.
-
-    ``items`` come sorted longest first, so a batch's first length is its padded width.
-    """
-    batches: list[list[int]] = []
-    current: list[int] = []
-    width = 0
-    for item, length in zip(items, lengths):
-        width_if_added = max(width, length)
-        if current and (len(current) >= batch_size or width_if_added * (len(current) + 1) > max_tokens):
-            batches.append(current)
-            current, width_if_added = [], length
-        current.append(item)
-        width = width_if_added
-    if current:
-        batches.append(current)
-    return batches

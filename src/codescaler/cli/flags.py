@@ -72,8 +72,14 @@ def add_model_flags(parser: argparse.ArgumentParser, *, judge: bool = True, defa
     parser.add_argument(
         "--model",
         default=None,
-        help=f"hub id, local folder, .gguf file, or a named model ({names}; default: {DEFAULT_MODEL} for the rm judge, "
+        help=f"hub id, local folder, .gguf file, a named model ({names}), or an engine-served RM: "
+        f"vllm+http://host:port, sglang+http://host:port (default: {DEFAULT_MODEL} for the rm judge, "
         f"{DEFAULT_LM} for the likelihood judges)",
+    )
+    parser.add_argument(
+        "--tokenizer",
+        default=None,
+        help="an engine-served --model's tokenizer, to format its input here (default: the model it serves)",
     )
     parser.add_argument("--gguf-file", default=None, help="GGUF file inside --model's folder")
     parser.add_argument("--dtype", default="auto", choices=DTYPES, help="weights precision (default: auto)")
@@ -94,6 +100,7 @@ def model_kwargs(args: argparse.Namespace, name: str | None = None) -> dict[str,
         "dtype": args.dtype,
         "device": args.device,
         "max_length": args.max_length,
+        "tokenizer": args.tokenizer,
     }
 
 

@@ -1,10 +1,12 @@
-"""A client of ``codescaler serve`` with retries (503 with Retry-After, dropped connections)."""
+"""A client of ``codescaler serve`` with retries (503 with Retry-After, dropped connections): see
+:func:`codescaler.httpclient.post_json`."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
+
+from codescaler.httpclient import post_json
 
 
 class RewardClient:
@@ -16,23 +18,7 @@ class RewardClient:
         self.http = httpx.Client(timeout=timeout)
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        import httpx
-
-        delay = 0.5
-        for attempt in range(self.retries + 1):
-            try:
-                response = self.http.post(self.url + path, json=body)
-            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
-                if attempt == self.retries:
-                    raise
-            else:
-                if response.status_code != 503 or attempt == self.retries:
-                    response.raise_for_status()
-                    return response.json()
-                delay = float(response.headers.get("Retry-After", delay))
-            time.sleep(delay)
-            delay = min(delay * 2, 30.0)
-        raise RuntimeError("unreachable")
+        return post_json(self.http, self.url + path, body, retries=self.retries)
 
     def score(
         self, questions: Sequence[str], responses: Sequence[str], code_prefixes: Sequence[str | None] | None = None

@@ -62,15 +62,16 @@ class _KindReward:
 
 
 class RMReward(_KindReward):
-    """Scores completions with a reward model (a loaded one, or a name or folder to load)."""
+    """Scores completions with a reward model: a loaded one, or what ``--model`` takes (a name, a folder, or an
+    engine's address such as ``vllm+http://rm-node:8000``)."""
 
     kind = "rm"
 
     def __init__(self, model: Any = DEFAULT_MODEL, config: ScoringConfig | None = None) -> None:
         if isinstance(model, str):
-            from codescaler.model import RewardModel
+            from codescaler.judges import load_judge
 
-            model = RewardModel.from_pretrained(model)
+            model = load_judge("rm", model)
         super().__init__(rm=model_rewards(model, config))
 
 

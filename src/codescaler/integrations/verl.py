@@ -18,7 +18,8 @@ default 2, chosen by ``CODESCALER_BUDGET_RULE`` = ``top`` or ``unsure``; the RM'
 groups, and answers ``{"score", "executed"}`` per sample (verl logs the extra keys).
 
 The RM is ``CODESCALER_SERVER`` (a running ``codescaler serve``, shared by every verl worker) when set,
-else ``CODESCALER_MODEL`` (default: the packaged ``codescaler-mini``) loaded once per worker process.
+else ``CODESCALER_MODEL`` (default: the packaged ``codescaler-mini``) loaded once per worker process; an
+engine's address there (``vllm+http://rm-node:8000``, ``sglang+http://...``) scores on that server instead.
 """
 
 from __future__ import annotations
@@ -37,10 +38,9 @@ def _rm() -> RMFunction:
         from codescaler.integrations.client import RewardClient
 
         return RewardClient(os.environ["CODESCALER_SERVER"]).rewards
-    from codescaler.model import RewardModel
-    from codescaler.weights import DEFAULT_MODEL
+    from codescaler.judges import load_judge
 
-    return model_rewards(RewardModel.from_pretrained(os.environ.get("CODESCALER_MODEL", DEFAULT_MODEL)))
+    return model_rewards(load_judge("rm", os.environ.get("CODESCALER_MODEL")))
 
 
 @cache
