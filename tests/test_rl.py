@@ -42,3 +42,9 @@ def test_two_grpo_steps(tmp_path, tiny_policy, tiny_model_dir, kind):
     assert len(steps) == 2
     assert all("rewards/valid_code/mean" in row for row in steps)
     assert 0.0 <= report["pass_rate_before"] <= 1.0 and report["held_out_problems"] == 2
+    assert (out / "curves.png").is_file()
+    if kind == "rm":  # the reward-hacking monitor ran both rollouts of each step and logged it with the step
+        assert [row["monitor/executed"] for row in report["monitor"]] == [2, 2]
+        assert all(row["monitor/executed"] == 2 for row in steps)
+    else:
+        assert report["monitor"] == [] and not any("monitor/executed" in row for row in steps)

@@ -4,10 +4,13 @@ A recipe over public APIs: :class:`trl.GRPOTrainer` with :mod:`codescaler.integr
 Problems are MBPP's training side of the same problem-level split the pairs use; the pass rate before
 and after is measured by greedy decoding on a fixed held-out sample from the other side, with the
 sandbox. A zero-weight ``valid`` reward makes TRL log the fraction of completions with valid code.
+Against a learned reward the reward-hacking monitor (:mod:`codescaler.monitor`) executes a slice of each
+step's rollouts; ``curves.png`` plots its agreement with execution beside the reward curves.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
 from dataclasses import asdict, dataclass, field
@@ -40,6 +43,11 @@ class RLConfig:
         default=0.1, metadata={"help": "problems held out, as `codescaler pairs --validation-fraction` holds them"}
     )
     split_seed: int = field(default=0, metadata={"help": "seed of that split, as `codescaler pairs --seed`"})
+    monitor_budget: int = field(
+        default=8, metadata={"help": "reward-hacking monitor: rollouts executed per step (0: off; not for execution)"}
+    )
+    monitor_window: int = field(default=5, metadata={"help": "monitor: steps pooled, recent against first"})
+    monitor_margin: float = field(default=0.1, metadata={"help": "monitor: warn when agreement drops by more"})
     output_dir: str = field(default="rl-out", metadata={"help": "logs, curves and the policy"})
     seed: int = field(default=0, metadata={"help": "seed"})
 
@@ -83,7 +91,14 @@ def train_policy(config: RLConfig) -> dict[str, Any]:
     from trl import GRPOConfig, GRPOTrainer
 
     from codescaler.benchmarks import ANSWER_FORMAT
-    from codescaler.integrations.trl import BudgetedReward, ExecutionReward, HybridReward, RMReward
+    from codescaler.integrations.trl import (
+        BudgetedReward,
+        ExecutionReward,
+        HybridReward,
+        RewardHackingCallback,
+        RMReward,
+    )
+    from codescaler.monitor import MonitorConfig
     from codescaler.sandbox import Sandbox
     from codescaler.weights import resolve_model_path
 
@@ -118,6 +133,11 @@ def train_policy(config: RLConfig) -> dict[str, Any]:
                     RMReward(config.reward_model), ExecutionReward(sandbox), config.budget_k, config.budget_rule
                 )
             ]
+        monitor = None
+        if config.monitor_budget and config.reward != "execution":
+            watch = MonitorConfig(config.monitor_budget, config.monitor_window, config.monitor_margin, seed=config.seed)
+            monitor = RewardHackingCallback(sandbox, watch)
+            rewards = [monitor.watch(rewards[0])]
         args = GRPOConfig(
             output_dir=str(out),
             max_steps=config.steps,
@@ -143,6 +163,7 @@ def train_policy(config: RLConfig) -> dict[str, Any]:
             args=args,
             train_dataset=datasets.Dataset.from_list(rows),
             processing_class=tokenizer,
+            callbacks=[monitor] if monitor else None,
         )
         trainer.train()
         after = pass_rate(trainer.model, tokenizer, held, sandbox, config.max_completion_length)
@@ -152,7 +173,62 @@ def train_policy(config: RLConfig) -> dict[str, Any]:
         "pass_rate_before": before,
         "pass_rate_after": after,
         "log_history": trainer.state.log_history,
+        "monitor": monitor.monitor.history if monitor else [],
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    if importlib.util.find_spec("matplotlib"):  # the `plots` extra
+        plot_reports([report], out / "curves.png")
     return report
+
+
+def _series(rows: list[dict], key: str) -> tuple[list[int], list[float]]:
+    rows = [r for r in rows if key in r]
+    return [r["step"] for r in rows], [r[key] for r in rows]
+
+
+def plot_reports(reports: list[dict[str, Any]], path: Path) -> None:
+    """Reward, validity and length curves of ``codescaler rl`` runs side by side, and the monitor's agreement
+    with execution: each step's within-group pairwise accuracy (points), the recent pool's (line), the alarm
+    threshold (first pool minus the margin, dashed). Needs matplotlib (the ``plots`` extra)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [
+        ("reward", "reward (mean over the batch)"),
+        ("reward_std", "reward std"),
+        ("rewards/valid_code/mean", "fraction with valid code"),
+        ("completions/mean_length", "completion length (tokens)"),
+    ]
+    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(4.2 * (len(panels) + 1), 3.6))
+    for report in reports:
+        c = report["config"]
+        label = f"{c['reward']}: pass {100 * report['pass_rate_before']:.0f}% -> {100 * report['pass_rate_after']:.0f}%"
+        for ax, (key, title) in zip(axes, panels):
+            ax.plot(*_series(report["log_history"], key), marker=".", label=label)
+            ax.set_title(title)
+        monitor = report.get("monitor") or []
+        if monitor:
+            line = axes[-1].plot(*_series(monitor, "monitor/recent_pairwise_accuracy"), label=f"{label}, recent")
+            axes[-1].scatter(*_series(monitor, "monitor/pairwise_accuracy"), s=10, color=line[0].get_color())
+            first = [
+                r.get("monitor/first_pairwise_accuracy") for r in monitor if "monitor/first_pairwise_accuracy" in r
+            ]
+            if first:
+                axes[-1].axhline(first[-1] - c["monitor_margin"], ls="--", color=line[0].get_color(), lw=1)
+            alarms = [r["step"] for r in monitor if r.get("monitor/alarm")]
+            axes[-1].scatter(alarms, [0.02] * len(alarms), marker="^", color="red", label="alarm" if alarms else None)
+    axes[-1].set_title("RM vs execution: pairwise accuracy")
+    axes[-1].set_ylim(0, 1.05)
+    for ax in axes:
+        ax.set_xlabel("GRPO step")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    if any(report.get("monitor") for report in reports):
+        axes[-1].legend(fontsize=7)
+    fig.suptitle("GRPO with codescaler rewards (greedy pass rate on held-out problems in the legend)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

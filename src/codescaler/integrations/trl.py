@@ -11,6 +11,8 @@ These classes only map TRL's arguments onto :func:`codescaler.reward.kind_reward
 * :class:`HybridReward`: execution where a sample's problem has tests, the RM where it has none.
 * :class:`BudgetedReward`: execution for ``budget_k`` samples of each group, the RM's P(pass) for the rest;
   it logs the fraction executed as ``codescaler/executed_fraction`` (TRL's ``log_metric``).
+* :class:`RewardHackingCallback`: executes a slice of each step's rollouts and logs how well a reward still
+  agrees with execution (:mod:`codescaler.monitor`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from transformers import TrainerCallback
+
+from codescaler.monitor import MonitorConfig, RewardHackingMonitor
 from codescaler.reward import RMFunction, ScoringConfig, budgeted_rewards, kind_rewards, model_rewards
 from codescaler.selective import BudgetRule
 from codescaler.weights import DEFAULT_MODEL
@@ -132,3 +137,39 @@ class BudgetedReward(_KindReward):
         if columns.get("log_metric") is not None:  # TRL >= 1.0 passes it; the mean over a step is logged
             columns["log_metric"]("codescaler/executed_fraction", sum(executed) / max(len(executed), 1))
         return list(rewards)
+
+
+class RewardHackingCallback(TrainerCallback):
+    """The reward-hacking monitor (:mod:`codescaler.monitor`) as a TRL callback::
+
+        monitor = RewardHackingCallback(sandbox, MonitorConfig(budget=8))
+        GRPOTrainer(..., reward_funcs=[monitor.watch(RMReward(...))], callbacks=[monitor])
+
+    :meth:`watch` wraps the reward whose agreement with execution is watched: it sees each batch of
+    rollouts with their rewards and executes the step's slice. At each step's end the ``monitor/...``
+    metrics join that step's log (``log_history``, wandb, ...), and a drop below the first steps' agreement
+    logs a warning."""
+
+    def __init__(self, sandbox: Any, config: MonitorConfig | None = None) -> None:
+        self.monitor = RewardHackingMonitor(sandbox, config)
+        self._latest: dict[str, float] | None = None
+
+    def watch(self, reward: Any) -> Any:
+        def watched(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
+            rewards = reward(prompts, completions, **columns)
+            responses = [message_text(c, "assistant") for c in completions]
+            self.monitor.observe(_problems(prompts, columns), responses, rewards)
+            return rewards
+
+        watched.__name__ = getattr(reward, "__name__", "reward")  # TRL logs a reward under its function's name
+        return watched
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._latest = self.monitor.end_step(state.global_step)
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        if logs is not None and self._latest is not None and "loss" in logs:  # a training log, not an eval one
+            # The Trainer appended a copy of `logs` to log_history before calling us: update both.
+            logs.update(self._latest)
+            state.log_history[-1].update(self._latest)
+            self._latest = None
