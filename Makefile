@@ -4,7 +4,11 @@ PY := $(VENV)/bin/python
 # The CPU wheel of torch; an unpinned torch pulls a multi-GB CUDA build. GPU users: TORCH=torch make install
 TORCH ?= torch==2.13.0
 
-.PHONY: install test lint demo bench clean
+# verl pins transformers <= 5.10.4: it gets its own environment, where tests/verl run verl itself.
+VERL_VENV ?= .venv-verl
+VERL ?= verl==0.9.1
+
+.PHONY: install test lint demo bench clean verl-env verl-test
 
 install: $(VENV)/.installed
 
@@ -24,6 +28,19 @@ lint: install
 
 test: lint
 	$(PY) -m pytest -q
+	$(MAKE) verl-test
+
+verl-env: $(VERL_VENV)/.installed
+
+$(VERL_VENV)/.installed: pyproject.toml
+	python3 -m venv $(VERL_VENV)
+	$(VERL_VENV)/bin/python -m pip install -q --upgrade pip
+	$(VERL_VENV)/bin/python -m pip install -q "$(TORCH)"
+	$(VERL_VENV)/bin/python -m pip install -q "$(VERL)" "transformers<=5.10.4" pytest -e .
+	touch $@
+
+verl-test: verl-env
+	$(VERL_VENV)/bin/python -m pytest -q tests/verl
 
 demo: install
 	$(VENV)/bin/codescaler rank examples/subarray_sum.jsonl
@@ -32,4 +49,4 @@ bench: install
 	$(PY) bench/extract_speed.py && $(PY) bench/score_throughput.py && $(PY) bench/rank_throughput.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) $(VERL_VENV) build *.egg-info src/*.egg-info

@@ -55,7 +55,7 @@ def test_execution_reward_closes_the_sandbox_it_started():
 
 
 def test_verl_compute_score(monkeypatch, tiny_rm):
-    monkeypatch.setattr(verl, "_rm", lambda: model_rewards(tiny_rm))
+    monkeypatch.setattr(verl, "_rm", lambda model=None: model_rewards(tiny_rm))
     truth = json.dumps({"tests": TESTS})
     info = {"question": QUESTION}
     rm = verl.compute_score("codescaler/mbpp", GOOD, truth, info)
@@ -66,6 +66,8 @@ def test_verl_compute_score(monkeypatch, tiny_rm):
     monkeypatch.setenv("CODESCALER_REWARD", "hybrid")
     mixed = verl.compute_score_batch(["d"] * 2, [BAD, GOOD], [truth, ""], [info, info])
     assert mixed[0] == 0.0 and math.isclose(mixed[1], rm, rel_tol=1e-5)
+    with pytest.raises(ValueError, match="compute_score sees one sample"):
+        verl.compute_score("d", GOOD, truth, info, reward="budgeted")
     monkeypatch.setenv("CODESCALER_REWARD", "nonsense")
     with pytest.raises(ValueError, match="reward kind must be one of rm, execution, hybrid, budgeted"):
         verl.compute_score("d", GOOD, truth, info)
@@ -109,12 +111,13 @@ def test_verl_recipe_config_matches_the_paper():
     assert actor["use_kl_loss"] is False and config["algorithm"]["use_kl_in_reward"] is False
     assert rollout["n"] == 8 and rollout["temperature"] == 0.6
     assert config["defaults"] == ["ppo_trainer", "_self_"]
-    # the reward function the config names exists with verl's batch signature
-    assert config["custom_reward_function"]["name"] == "compute_score_batch"
-    assert config["reward_model"]["reward_manager"] == "batch"
+    # the reward function the config names exists with verl's per-sample signature (tests/verl load it in verl)
+    reward = config["reward"]
+    assert reward["custom_reward_function"]["name"] == "compute_score"
+    assert reward["reward_manager"] == {"source": "register", "name": "naive"}
     import inspect
 
-    params = inspect.signature(verl.compute_score_batch).parameters
-    assert list(params)[:4] == ["data_sources", "solution_strs", "ground_truths", "extra_infos"]
+    params = inspect.signature(verl.compute_score).parameters
+    assert list(params)[:4] == ["data_source", "solution_str", "ground_truth", "extra_info"]
     script = (root / "run_grpo_qwen3_8b.sh").read_text()
     assert "--config-name codescaler_grpo" in script and "python -m codescaler.integrations.verl" in script

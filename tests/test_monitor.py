@@ -90,3 +90,23 @@ def test_trl_callback_puts_the_metrics_in_the_step_log():
         logs = {"loss": 0.1}
         callback.on_log(None, state, None, logs=logs)
     assert logs["monitor/pairwise_accuracy"] == 1.0 and state.log_history[-1]["monitor/executed"] == 2
+
+
+def test_verl_metric_helper_reads_verl_rows():
+    import json
+
+    from codescaler.integrations.verl import monitor_metrics
+
+    truth = json.dumps({"tests": ADD["tests"]})
+    with Sandbox(workers=1) as sandbox:
+        monitor = RewardHackingMonitor(sandbox, MonitorConfig(budget=8))
+        metrics = monitor_metrics(
+            monitor,
+            [RIGHT["add"], WRONG["add"], WRONG["add"]],
+            [truth] * 3,
+            [{"question": ADD["question"]}] * 3,
+            [0.1, 0.9, 0.0],  # the wrong answer scored above the right one: half the pairs right
+            step=7,
+        )
+    assert metrics["monitor/executed"] == 3 and metrics["monitor/pairwise_accuracy"] == 0.5
+    assert monitor.history[-1]["step"] == 7

@@ -2,13 +2,13 @@
 # GRPO of Qwen3-8B-Base with a CodeScaler reward on a Ray cluster (4 nodes x 8 GPUs by default).
 #
 #   1. On every node: pip install 'codescaler[verl]' (and verl with its vLLM).
-#   2. On one node, the reward server (one RM shared by every verl worker):
-#        codescaler serve --model LARK-Lab/CodeScaler-8B --host 0.0.0.0 --port 8000
-#      or a vLLM pooling server (see docs/vllm.md) behind the same endpoint.
-#   3. On the Ray head: CODESCALER_SERVER=http://<rm-node>:8000 bash recipes/verl/run_grpo_qwen3_8b.sh
+#   2. On one node, the RM on an inference engine (docs/engines.md):
+#        vllm serve LARK-Lab/CodeScaler-8B --runner pooling --convert classify --max-model-len 4096 --port 8000
+#   3. On the Ray head: RM=vllm+http://<rm-node>:8000 bash recipes/verl/run_grpo_qwen3_8b.sh
 #
-# Without CODESCALER_SERVER each verl reward worker loads CODESCALER_MODEL itself.
-# CODESCALER_REWARD=execution runs the paper's binary execution baseline instead.
+# Without RM each verl reward worker loads LARK-Lab/CodeScaler-8B itself (CODESCALER_SERVER=http://...
+# points them at a `codescaler serve` instead).
+# REWARD=execution runs the paper's binary execution baseline instead (or hybrid: execution where tests exist).
 set -euo pipefail
 DATA=${DATA:-$HOME/data/codescaler-deepcoder}
 NNODES=${NNODES:-4}
@@ -25,6 +25,8 @@ python -m verl.trainer.main_ppo \
   --config-path "$HERE" --config-name codescaler_grpo \
   data.train_files="[$DATA/lcb-train.parquet,$DATA/codeforces.parquet,$DATA/codecontests.parquet,$DATA/leetcode-train.parquet]" \
   data.val_files="[$DATA/lcb-test.parquet]" \
-  custom_reward_function.path="$REWARD_FN" \
+  reward.custom_reward_function.path="$REWARD_FN" \
+  +reward.custom_reward_function.reward_kwargs.model="${RM:-LARK-Lab/CodeScaler-8B}" \
+  +reward.custom_reward_function.reward_kwargs.reward="${REWARD:-rm}" \
   trainer.nnodes="$NNODES" \
   "$@"
