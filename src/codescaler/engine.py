@@ -2,10 +2,10 @@
 
 ``EngineRewardModel.from_pretrained("vllm+http://rm-node:8000")`` (or ``--model vllm+http://...`` on any
 command) scores like :class:`codescaler.model.RewardModel`, so extraction, shaping, calibration, ``rank``,
-``bon``, ``serve`` and the TRL/verl adapters work unchanged over it. No torch and no weights here: the
-client formats each pair with the RM's own tokenizer (:class:`codescaler.rm_input.RMInput`, the same chat
-template and truncation as the local model) and sends **token ids**, so the server reads exactly what a
-local forward pass would.
+``bon``, ``serve`` and the TRL/verl adapters work unchanged over it. No weights load here, and this module
+imports no torch (transformers' tokenizers need none where it is absent). The client formats each pair
+with the RM's own tokenizer (:class:`codescaler.rm_input.RMInput`: the same chat template and truncation
+as the local model) and sends **token ids**, so the server reads exactly what a local forward pass would.
 
 The wire formats are the ones verl 0.9's reward loop uses for discriminative RMs:
 
