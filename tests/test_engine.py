@@ -164,3 +164,15 @@ def test_rank_command_over_an_engine(stub, tiny_model_dir, tmp_path, capsys):
     ranked = [line for line in out.read_text().splitlines() if line]
     assert ranked and stub.requests  # every record answered, scored on the server
     assert "subarray-sum" in capsys.readouterr().out
+
+
+def test_serve_in_front_of_an_engine(stub, tiny_model_dir, tiny_rm):
+    from fastapi.testclient import TestClient
+
+    from codescaler.serve import create_app
+
+    engine = EngineRewardModel.from_pretrained(stub.address("sglang"), tokenizer=str(tiny_model_dir), max_length=512)
+    item = {"question": Q, "response": f"```python\n{CODES[0]}```"}
+    with TestClient(create_app(engine)) as client:
+        served = client.post("/score", json={"items": [item]}).json()["results"][0]
+    assert served["reward"] == pytest.approx(reward(tiny_rm, [Q], [item["response"]])[0].reward, abs=1e-4)
