@@ -129,10 +129,12 @@ class RewardHackingMonitor:
         """Execute this step's share of the budget from these rollouts (problem records beside responses)."""
         if not (len(problems) == len(responses) == len(rewards)):
             raise ValueError(f"got {len(problems)} problems, {len(responses)} responses, {len(rewards)} rewards")
+        scored = {i: float(r) for i, r in enumerate(rewards) if r is not None and problems[i].get("tests")}
         members: dict[str, list[int]] = defaultdict(list)
-        for i, p in enumerate(problems):
-            if p.get("tests") and rewards[i] is not None:
-                members[json.dumps([p.get(k) for k in ("question", "code_prefix", "tests")], default=str)].append(i)
+        for i in scored:
+            members[json.dumps([problems[i].get(k) for k in ("question", "code_prefix", "tests")], default=str)].append(
+                i
+            )
         groups = list(members.values())
         self.rng.shuffle(groups)
         chosen: list[list[int]] = []
@@ -148,9 +150,7 @@ class RewardHackingMonitor:
             return
         passed = execution_rewards([problems[i] for i in run], [responses[i] for i in run], self.sandbox)
         outcome = dict(zip(run, passed))
-        self._step.add(
-            agreement_counts([([float(rewards[i]) for i in g], [outcome[i] == 1.0 for i in g]) for g in chosen])  # type: ignore[arg-type]
-        )
+        self._step.add(agreement_counts([([scored[i] for i in g], [outcome[i] == 1.0 for i in g]) for g in chosen]))
 
     def end_step(self, step: int | None = None) -> dict[str, float]:
         """This step's metrics (``monitor/...``) with the pooled ones and the alarm; kept in :attr:`history`."""
