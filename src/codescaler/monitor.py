@@ -50,7 +50,7 @@ class MonitorConfig:
 
 
 @dataclass
-class _Counts:
+class AgreementCounts:
     """What pools across steps: ordered pairs within groups, pairs across the slice, top picks."""
 
     right: float = 0.0
@@ -63,7 +63,7 @@ class _Counts:
     executed: int = 0
     passed: int = 0
 
-    def add(self, other: _Counts) -> None:
+    def add(self, other: AgreementCounts) -> None:
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
@@ -72,9 +72,9 @@ def _ordered(high: float, low: float) -> float:
     return 1.0 if high > low else 0.5 if high == low else 0.0
 
 
-def agreement_counts(groups: Sequence[tuple[Sequence[float], Sequence[bool]]]) -> _Counts:
+def agreement_counts(groups: Sequence[tuple[Sequence[float], Sequence[bool]]]) -> AgreementCounts:
     """The counts behind the metrics, for groups of (rewards, passed) of executed samples."""
-    counts = _Counts()
+    counts = AgreementCounts()
     everyone: list[tuple[float, bool]] = []
     for rewards, passed in groups:
         members = list(zip(rewards, passed))
@@ -97,7 +97,7 @@ def agreement_counts(groups: Sequence[tuple[Sequence[float], Sequence[bool]]]) -
     return counts
 
 
-def agreement_metrics(counts: _Counts, prefix: str = "") -> dict[str, float]:
+def agreement_metrics(counts: AgreementCounts, prefix: str = "") -> dict[str, float]:
     """Rates from counts; a rate with nothing to measure is left out."""
     out: dict[str, float] = {f"{prefix}executed": counts.executed, f"{prefix}pairs": counts.pairs}
     if counts.executed:
@@ -119,8 +119,8 @@ class RewardHackingMonitor:
         self.sandbox, self.config = sandbox, config or MonitorConfig()
         self.rng = random.Random(self.config.seed)
         self.history: list[dict[str, float]] = []
-        self._steps: list[_Counts] = []  # one per closed step
-        self._step = _Counts()
+        self._steps: list[AgreementCounts] = []  # one per closed step
+        self._step = AgreementCounts()
         self._spent = 0
 
     def observe(
@@ -154,12 +154,12 @@ class RewardHackingMonitor:
 
     def end_step(self, step: int | None = None) -> dict[str, float]:
         """This step's metrics (``monitor/...``) with the pooled ones and the alarm; kept in :attr:`history`."""
-        counts, self._step, self._spent = self._step, _Counts(), 0
+        counts, self._step, self._spent = self._step, AgreementCounts(), 0
         self._steps.append(counts)
         metrics = {f"monitor/{k}": v for k, v in agreement_metrics(counts).items()}
         window = self.config.window
         first = [c for c in self._steps if c.pairs][:window]
-        baseline, recent = _Counts(), _Counts()
+        baseline, recent = AgreementCounts(), AgreementCounts()
         for c in first:
             baseline.add(c)
         for c in self._steps[-window:]:
