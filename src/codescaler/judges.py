@@ -53,21 +53,11 @@ class Judge:
         """One :class:`ScoredPair` per (question, code), in input order."""
         raise NotImplementedError
 
-    def score(
-        self,
-        questions: Sequence[str],
-        codes: Sequence[str],
-        *,
-        batch_size: int | None = None,
-        max_batch_tokens: int = 16384,
-        show_progress: bool = True,
-    ) -> list[float]:
+    def score(self, questions: Sequence[str], codes: Sequence[str], **options: Any) -> list[float]:
         """Raw scores, one Python float per (question, code) pair, in input order; batched, deduplicated and
-        length-sorted by the judge (``batch_size`` and ``max_batch_tokens`` bound one forward pass or request)."""
-        scored = self.score_pairs(
-            questions, codes, batch_size=batch_size, max_batch_tokens=max_batch_tokens, show_progress=show_progress
-        )
-        return [s.score for s in scored]
+        length-sorted by the judge. ``options``: :meth:`score_pairs`'s (``batch_size``, ``max_batch_tokens``
+        bound one forward pass or request; ``show_progress``)."""
+        return [s.score for s in self.score_pairs(questions, codes, **options)]
 
     def score_one(self, question: str, code: str) -> float:
         return self.score([question], [code], show_progress=False)[0]
