@@ -14,7 +14,8 @@ with execution:
 
 A single step's slice is small, so the alarm compares pools: the last ``window`` steps against the first
 ``window`` steps that had pairs. ``alarm`` is 1 when the recent pool's pairwise accuracy falls below the
-first one's by more than ``margin`` (both with at least ``min_pairs`` pairs); a warning is logged then.
+first one's by more than ``margin`` (both with at least ``min_pairs`` pairs, and the recent pool wholly after
+the first); a warning is logged then.
 Metrics a step cannot define (no pass/fail pair) are left out rather than logged as NaN.
 """
 
@@ -158,7 +159,8 @@ class RewardHackingMonitor:
         self._steps.append(counts)
         metrics = {f"monitor/{k}": v for k, v in agreement_metrics(counts).items()}
         window = self.config.window
-        first = [c for c in self._steps if c.pairs][:window]
+        with_pairs = [i for i, c in enumerate(self._steps) if c.pairs][:window]
+        first = [self._steps[i] for i in with_pairs]
         baseline, recent = AgreementCounts(), AgreementCounts()
         for c in first:
             baseline.add(c)
@@ -169,7 +171,7 @@ class RewardHackingMonitor:
         alarm = (
             baseline.pairs >= self.config.min_pairs
             and recent.pairs >= self.config.min_pairs
-            and len(self._steps) > window  # the recent pool has moved past the first one
+            and len(self._steps) - window > with_pairs[-1]  # the recent pool lies wholly after the first one
             and recent.right / recent.pairs < baseline.right / baseline.pairs - self.config.margin
         )
         metrics["monitor/alarm"] = float(alarm)
