@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 # The CPU wheel of torch; an unpinned torch pulls a multi-GB CUDA build. GPU users: TORCH=torch make install
 TORCH ?= torch==2.13.0
 
-# verl pins transformers <= 5.10.4: it gets its own environment, where tests/verl run verl itself.
+# verl pins transformers <= 5.10.4: it gets its own environment, where tests/in_verl run verl itself.
 VERL_VENV ?= .venv-verl
 VERL ?= verl==0.9.1
 
@@ -40,7 +40,7 @@ $(VERL_VENV)/.installed: pyproject.toml
 	touch $@
 
 verl-test: verl-env
-	$(VERL_VENV)/bin/python -m pytest -q tests/verl
+	$(VERL_VENV)/bin/python -m pytest -q tests/in_verl
 
 demo: install
 	$(VENV)/bin/codescaler rank examples/subarray_sum.jsonl

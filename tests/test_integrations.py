@@ -111,7 +111,7 @@ def test_verl_recipe_config_matches_the_paper():
     assert actor["use_kl_loss"] is False and config["algorithm"]["use_kl_in_reward"] is False
     assert rollout["n"] == 8 and rollout["temperature"] == 0.6
     assert config["defaults"] == ["ppo_trainer", "_self_"]
-    # the reward function the config names exists with verl's per-sample signature (tests/verl load it in verl)
+    # the reward function the config names exists with verl's per-sample signature (tests/in_verl load it in verl)
     reward = config["reward"]
     assert reward["custom_reward_function"]["name"] == "compute_score"
     assert reward["reward_manager"] == {"source": "register", "name": "naive"}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("verl")
+pytest.importorskip("verl.protocol")
 import numpy as np
 import torch
 from transformers import AutoTokenizer
