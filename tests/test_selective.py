@@ -105,7 +105,7 @@ def test_trl_budgeted_reward_logs_the_fraction_executed(tiny_rm):
 
 
 def test_verl_budgeted_reward(monkeypatch):
-    monkeypatch.setattr(verl, "_rm", lambda: judge_by_text({RIGHT: 1.0, WRONG: 3.0}))
+    monkeypatch.setattr(verl, "_rm", lambda model=None: judge_by_text({RIGHT: 1.0, WRONG: 3.0}))
     truth, info = json.dumps({"tests": TESTS}), {"question": QUESTION}
     monkeypatch.setenv("CODESCALER_REWARD", "budgeted")
     monkeypatch.setenv("CODESCALER_BUDGET_K", "2")
