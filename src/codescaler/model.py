@@ -271,7 +271,9 @@ class RewardModel(RMInput, PairScorer):
 
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-        tokenizer = load_rm_tokenizer(name_or_path, gguf_file=gguf_file, revision=revision)
+        tokenizer = load_rm_tokenizer(
+            name_or_path, gguf_file=gguf_file, revision=revision, trust_remote_code=trust_remote_code
+        )
         path, gguf_file = resolve_model_path(name_or_path, gguf_file)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         torch_dtype = resolve_torch_dtype(dtype, device)

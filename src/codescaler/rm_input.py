@@ -16,7 +16,9 @@ from typing import Any
 from codescaler.weights import resolve_model_path, split_adapter
 
 
-def load_rm_tokenizer(name_or_path: str, *, gguf_file: str | None = None, revision: str | None = None) -> Any:
+def load_rm_tokenizer(
+    name_or_path: str, *, gguf_file: str | None = None, revision: str | None = None, trust_remote_code: bool = False
+) -> Any:
     """The tokenizer an RM was trained with: an adapter folder's own, else its base's (codescaler-mini's is
     SmolLM2's), else the checkpoint's."""
     from transformers import AutoTokenizer
@@ -26,7 +28,9 @@ def load_rm_tokenizer(name_or_path: str, *, gguf_file: str | None = None, revisi
     if adapter is not None and (Path(adapter) / "tokenizer_config.json").is_file():
         return AutoTokenizer.from_pretrained(adapter, revision=revision)
     path, gguf_file = resolve_model_path(base, base_gguf)
-    return AutoTokenizer.from_pretrained(path, gguf_file=gguf_file, revision=revision)
+    return AutoTokenizer.from_pretrained(
+        path, gguf_file=gguf_file, revision=revision, trust_remote_code=trust_remote_code
+    )
 
 
 class RMInput:
