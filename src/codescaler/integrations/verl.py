@@ -36,15 +36,24 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from functools import cache
 from typing import Any
 
 from codescaler.monitor import RewardHackingMonitor
 from codescaler.reward import RMFunction, budgeted_rewards, kind_rewards, model_rewards
 
+# verl's reward loop calls compute_score from several threads of one worker at once: load the RM once.
+_LOADING = threading.Lock()
+
+
+def _rm(model: str | None = None) -> RMFunction:
+    with _LOADING:
+        return _load_rm(model)
+
 
 @cache
-def _rm(model: str | None = None) -> RMFunction:
+def _load_rm(model: str | None) -> RMFunction:
     if os.environ.get("CODESCALER_SERVER"):
         from codescaler.integrations.client import RewardClient
 
