@@ -52,6 +52,11 @@ PROTOCOLS = {
 }
 
 
+def _url(address: str) -> str:
+    """``http://host:8000`` of ``vllm+http://host:8000/``."""
+    return address.partition("+")[2].rstrip("/")
+
+
 class EngineRewardModel(RMInput, Judge):
     """A Bradley–Terry RM on a vLLM or SGLang server, scored through its pooling API."""
 
@@ -79,7 +84,7 @@ class EngineRewardModel(RMInput, Judge):
                 f"need max_length >= 16, concurrency >= 1, retries >= 0; got {max_length}, {concurrency}, {retries}"
             )
         self.address, self.protocol = address, PROTOCOLS[scheme]
-        self.url = address.partition("+")[2].rstrip("/")
+        self.url = _url(address)
         self.tokenizer, self.served_model, self.max_length = tokenizer, served_model, max_length
         self.retries, self.concurrency, self.calibration = retries, concurrency, calibration
         self.http = httpx.Client(timeout=timeout)
@@ -94,7 +99,7 @@ class EngineRewardModel(RMInput, Judge):
         ``options``: ``timeout`` (s per request), ``retries``, ``concurrency`` (requests in flight)."""
         import httpx
 
-        url = address.partition("+")[2].rstrip("/")
+        url = _url(address)
         with httpx.Client(timeout=options.get("timeout", 120.0)) as http:
             try:
                 response = http.get(url + "/v1/models")

@@ -27,7 +27,7 @@ def post_json(http: Any, url: str, body: dict[str, Any], *, retries: int = 5, ma
         last = attempt == retries
         try:
             response = http.post(url, json=body)
-        except (httpx.TransportError, httpx.TimeoutException) as err:
+        except httpx.TransportError as err:  # refused, dropped, timed out
             if last:
                 raise ServerError(f"{url}: no answer after {retries + 1} tries ({type(err).__name__}: {err})") from err
         else:

@@ -21,7 +21,6 @@ Metrics a step cannot define (no pass/fail pair) are left out rather than logged
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from collections import defaultdict
@@ -29,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from codescaler.reward import execution_rewards
+from codescaler.reward import execution_rewards, group_key
 
 logger = logging.getLogger(__name__)
 
@@ -133,9 +132,7 @@ class RewardHackingMonitor:
         scored = {i: float(r) for i, r in enumerate(rewards) if r is not None and problems[i].get("tests")}
         members: dict[str, list[int]] = defaultdict(list)
         for i in scored:
-            members[json.dumps([problems[i].get(k) for k in ("question", "code_prefix", "tests")], default=str)].append(
-                i
-            )
+            members[group_key(problems[i])].append(i)
         groups = list(members.values())
         self.rng.shuffle(groups)
         chosen: list[list[int]] = []

@@ -193,6 +193,11 @@ def _judge(rm: RMFunction, problems: Sequence[Mapping[str, Any]], responses: Seq
     return rm([p["question"] for p in problems], responses, prefixes if any(x is not None for x in prefixes) else None)
 
 
+def group_key(problem: Mapping[str, Any]) -> str:
+    """Which GRPO group a sample belongs to: the samples of one problem share question, prefix and tests."""
+    return json.dumps([problem.get(k) for k in ("question", "code_prefix", "tests")], default=str)
+
+
 def budgeted_rewards(
     problems: Sequence[Mapping[str, Any]],
     responses: Sequence[str],
@@ -206,8 +211,7 @@ def budgeted_rewards(
     """The ``budgeted`` reward per response, and whether it was executed (see the module's docstring)."""
     estimates = [pass_probability(r) for r in _judge(rm, problems, responses)]
     testable = [i for i, p in enumerate(problems) if p.get("tests")]
-    # a group is the samples of one problem: the same question, prefix and tests
-    groups = [json.dumps([problems[i].get(k) for k in ("question", "code_prefix", "tests")]) for i in testable]
+    groups = [group_key(problems[i]) for i in testable]
     chosen = budget_choice([estimates[i] for i in testable], groups, budget_k, budget_rule)
     run = [i for i, c in zip(testable, chosen) if c]
     executed = [False] * len(responses)

@@ -135,7 +135,12 @@ def train_policy(config: RLConfig) -> dict[str, Any]:
             ]
         monitor = None
         if config.monitor_budget and config.reward != "execution":
-            watch = MonitorConfig(config.monitor_budget, config.monitor_window, config.monitor_margin, seed=config.seed)
+            watch = MonitorConfig(
+                budget=config.monitor_budget,
+                window=config.monitor_window,
+                margin=config.monitor_margin,
+                seed=config.seed,
+            )
             monitor = RewardHackingCallback(sandbox, watch)
             rewards = [monitor.watch(rewards[0])]
         args = GRPOConfig(
