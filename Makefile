@@ -8,7 +8,7 @@ TORCH ?= torch==2.13.0
 VERL_VENV ?= .venv-verl
 VERL ?= verl==0.9.1
 
-.PHONY: install test lint demo bench clean verl-env verl-test
+.PHONY: install test lint demo bench clean verl-env verl-test sandbox-languages
 
 install: $(VENV)/.installed
 
@@ -30,13 +30,31 @@ test: lint
 	$(PY) -m pytest -q
 	$(MAKE) verl-test
 
+# For the sandbox: Go (with goimports and testify), Rust's crates, Java's javatuples, Boost and OpenSSL for C++,
+# an npm package, and a precompiled <bits/stdc++.h> (Debian's packages; crates built offline from their sources).
+# Python, C++, Java and JavaScript need only what the machine has; tests skip a language whose toolchain is absent.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SANDBOX_CACHE := $(or $(CODESCALER_CACHE),$(HOME)/.cache/codescaler)
+SANDBOX_PACKAGES := golang-go golang-github-stretchr-testify-dev golang-golang-x-tools libjavatuples-java \
+	librust-rand-dev librust-regex-dev librust-md5-dev libboost-dev libssl-dev
+
+sandbox-languages:
+	$(SUDO) apt-get install -y -q $(SANDBOX_PACKAGES) $(if $(shell command -v cargo),,rustc cargo) > /dev/null
+	cd toolchains/rust-deps && CARGO_TARGET_DIR=$(SANDBOX_CACHE)/rust-deps cargo build -q --offline --release
+	cd toolchains/go-seed && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(SANDBOX_CACHE)/go-cache \
+		go test -c -vet=off -o /dev/null seed_test.go
+	npm install -s --prefix $(SANDBOX_CACHE)/node js-md5@0.8.3
+	mkdir -p $(SANDBOX_CACHE)/cpp-pch
+	printf '#include <assert.h>\n#include <bits/stdc++.h>\n' > $(SANDBOX_CACHE)/cpp-pch/stdcpp.h
+	g++ -std=c++17 -O1 -x c++-header $(SANDBOX_CACHE)/cpp-pch/stdcpp.h -o $(SANDBOX_CACHE)/cpp-pch/stdcpp.h.gch
+
 verl-env: $(VERL_VENV)/.installed
 
 $(VERL_VENV)/.installed: pyproject.toml
 	python3 -m venv $(VERL_VENV)
 	$(VERL_VENV)/bin/python -m pip install -q --upgrade pip
 	$(VERL_VENV)/bin/python -m pip install -q "$(TORCH)"
-	$(VERL_VENV)/bin/python -m pip install -q "$(VERL)" "transformers<=5.10.4" pytest -e .
+	$(VERL_VENV)/bin/python -m pip install -q "$(VERL)" "transformers<=5.10.4" pytest -e ".[serve]"
 	touch $@
 
 verl-test: verl-env

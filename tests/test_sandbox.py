@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from codescaler import sandbox as sandbox_module
-from codescaler.sandbox import Job, Limits, Sandbox
+from codescaler.sandbox import Job, Limits, Sandbox, missing_languages
 
 SECRET = "codescaler-test-secret-" + uuid.uuid4().hex
 MARK = f"/tmp/codescaler-hostile-{uuid.uuid4().hex}"
@@ -236,10 +236,24 @@ def test_tests_after_a_timeout_still_run(sandbox):
 
 
 def test_call_and_stdio_outcomes_carry_values_not_verdicts(sandbox):
-    outcome = sandbox.run_one("def f(a, b):\n    return (a + b, {a})", [{"type": "call", "fn": "f", "args": [1, 2]}])
-    assert outcome == [{"status": "returned", "value": {"__tuple__": [3, {"__set__": [1]}]}}]
-    outcome = sandbox.run_one("print(int(input()) * 2)", [{"type": "stdio", "input": "21\n"}])
-    assert outcome == [{"status": "completed", "stdout": "42\n"}]
+    [outcome] = sandbox.run_one("def f(a, b):\n    return (a + b, {a})", [{"type": "call", "fn": "f", "args": [1, 2]}])
+    assert outcome.pop("time") > 0
+    assert outcome == {"status": "returned", "value": {"__tuple__": [3, {"__set__": [1]}]}}
+    [outcome] = sandbox.run_one("print(int(input()) * 2)", [{"type": "stdio", "input": "21\n"}])
+    assert outcome.pop("time") > 0
+    assert outcome == {"status": "completed", "detail": None, "stdout": "42\n", "stderr": "", "exit_code": 0}
+
+
+def test_stdio_runs_report_what_a_process_would(sandbox):
+    """stderr, exit code and the output printed before a crash: what a SandboxFusion-style run returns."""
+    crash = "import sys\nprint('half')\nprint('warn', file=sys.stderr)\n1 / 0"
+    [outcome] = sandbox.run_one(crash, [{"type": "stdio", "input": ""}])
+    assert (outcome["status"], outcome["exit_code"], outcome["stdout"]) == ("runtime_error", 1, "half\n")
+    assert outcome["stderr"].startswith("warn\n") and "ZeroDivisionError" in outcome["stderr"]
+    [outcome] = sandbox.run_one("import sys\nsys.exit('bad input')", [{"type": "stdio", "input": ""}])
+    assert (outcome["status"], outcome["exit_code"], outcome["stderr"]) == ("runtime_error", 1, "bad input\n")
+    [outcome] = sandbox.run_one("raise SystemExit(3)", [{"type": "stdio", "input": ""}])
+    assert (outcome["status"], outcome["exit_code"]) == ("runtime_error", 3)
 
 
 def test_order_is_kept_across_workers(sandbox):
@@ -250,22 +264,80 @@ def test_order_is_kept_across_workers(sandbox):
     assert [o[0]["status"] for o in sandbox.run(jobs)] == ["passed"] * 12
 
 
-@pytest.mark.parametrize(
-    "language,good,bad",
-    [
-        ("cpp", '#include <cstdio>\nint main(){int x; scanf("%d", &x); printf("%d\\n", 2*x);}', "int main( {"),
-        (
-            "javascript",
-            "const x = parseInt(require('fs').readFileSync(0, 'utf8')); console.log(2 * x)",
-            "process.exit(3)",
-        ),
-    ],
-)
-def test_other_languages(sandbox, language, good, bad):
-    assert sandbox.run_one(good, [{"type": "stdio", "input": "21\n"}], language) == [
-        {"status": "completed", "stdout": "42\n"}
-    ]
-    assert verdicts(sandbox, bad, PASS, language) == ["syntax_error" if language == "cpp" else "failed"]
+# Per language: reads a number and prints its double; does not compile (or, for JavaScript, exits 3 at once);
+# writes to stderr and exits with status 3.
+PROGRAMS = {
+    "cpp": (
+        '#include <cstdio>\nint main(){int x; scanf("%d", &x); printf("%d\\n", 2*x);}',
+        "int main( {",
+        '#include <cstdio>\nint main(){fprintf(stderr, "oops\\n"); return 3;}',
+    ),
+    "javascript": (
+        "const x = parseInt(require('fs').readFileSync(0, 'utf8')); console.log(2 * x)",
+        "process.exit(3)",
+        "console.error('oops'); process.exit(3)",
+    ),
+    "java": (
+        "import java.util.*;\npublic class Main { public static void main(String[] a) {"
+        " System.out.println(2 * new Scanner(System.in).nextInt()); } }",
+        "public class Main { void main( }",
+        'class Main { public static void main(String[] a) { System.err.println("oops"); System.exit(3); } }',
+    ),
+    "go": (
+        'package main\nimport "fmt"\nfunc main() { var x int; fmt.Scan(&x); fmt.Println(2 * x) }',
+        "package main\nfunc main() {",
+        'package main\nimport ("fmt"; "os")\nfunc main() { fmt.Fprintln(os.Stderr, "oops"); os.Exit(3) }',
+    ),
+    "rust": (
+        "use std::io::Read;\nfn main() { let mut s = String::new(); std::io::stdin().read_to_string(&mut s)"
+        '.unwrap(); let x: i64 = s.trim().parse().unwrap(); println!("{}", 2 * x); }',
+        "fn main() {",
+        'fn main() { eprintln!("oops"); std::process::exit(3); }',
+    ),
+}
+
+
+def needs(language: str):
+    missing = missing_languages().get(language)
+    return pytest.mark.skipif(bool(missing), reason=f"{missing}: `make sandbox-languages` installs it")
+
+
+@pytest.mark.parametrize("language", [pytest.param(lang, marks=needs(lang)) for lang in PROGRAMS])
+def test_other_languages(sandbox, language):
+    good, bad, noisy = PROGRAMS[language]
+    [outcome] = sandbox.run_one(good, [{"type": "stdio", "input": "21\n"}], language)
+    assert (outcome["status"], outcome["stdout"], outcome["exit_code"]) == ("completed", "42\n", 0)
+    assert verdicts(sandbox, bad, PASS, language) == ["failed" if language == "javascript" else "syntax_error"]
+    [outcome] = sandbox.run_one(noisy, [{"type": "stdio", "input": ""}], language)
+    assert (outcome["status"], outcome["exit_code"], outcome["stderr"]) == ("runtime_error", 3, "oops\n")
+    # An assert-style test is the program plus the test's code, judged by exit status.
+    assert verdicts(sandbox, noisy, [{"type": "assert", "code": ""}], language) == ["failed"]
+
+
+@pytest.mark.parametrize("language", [pytest.param(lang, marks=needs(lang)) for lang in ("cpp", "java", "rust")])
+def test_identical_programs_are_built_once_and_cannot_change_their_build(language):
+    """The second identical program reuses the first's build (compile time 0), and the first could not
+    alter it: it tried to overwrite every file of its build folder before it ran."""
+    tamper = {
+        "cpp": '#include <cstdio>\n#include <cstdlib>\nint main(){ std::system("for f in /tmp/codescaler-builds-*/*/*;'
+        ' do echo x > $f; done"); printf("ok\\n"); }',
+        "java": 'class Main { public static void main(String[] a) throws Exception { new ProcessBuilder("sh", "-c",'
+        ' "for f in /tmp/codescaler-builds-*/*/*; do echo x > $f; done").start().waitFor();'
+        ' System.out.println("ok"); } }',
+        "rust": 'fn main() { std::process::Command::new("sh").args(["-c", "for f in /tmp/codescaler-builds-*/*/*;'
+        ' do echo x > $f; done"]).status().ok(); println!("ok"); }',
+    }[language]
+    with Sandbox(workers=1) as sb:
+        first, second = (sb.run_one(tamper, [{"type": "stdio", "input": ""}], language)[0] for _ in range(2))
+    assert first["compile_time"] > 0 and second["compile_time"] == 0.0
+    assert first["stdout"] == second["stdout"] == "ok\n"
+
+
+def test_job_limits_override_the_sandbox_limits(sandbox):
+    """A per-job time limit (a scaled one, a SandboxFusion request's run_timeout) applies to that job only."""
+    slow = "import time\ntime.sleep(0.6)"
+    jobs = [Job(slow, PASS, limits=Limits(timeout=0.3)), Job(slow, PASS)]
+    assert [o[0]["status"] for o in sandbox.run(jobs)] == ["timeout", "passed"]
 
 
 def test_unknown_language_is_reported_not_raised(sandbox):
@@ -377,3 +449,37 @@ def test_live_sandboxes_never_share_a_uid():
             assert set(again.uids) <= mine[0] | mine[1]
     finally:
         holder.communicate("", timeout=30)
+
+
+@pytest.mark.parametrize(
+    "language,program",
+    [
+        pytest.param("cpp", '#include "/dev/zero"\nint main() {}', marks=needs("cpp")),
+        pytest.param(
+            "cpp", "template<int N> struct F { enum { v = F<N + 1>::v }; };\nint x = F<0>::v;", marks=needs("cpp")
+        ),
+        pytest.param("rust", 'static Z: &[u8] = include_bytes!("/dev/zero");\nfn main() {}', marks=needs("rust")),
+    ],
+    ids=["include /dev/zero", "endless templates", "include_bytes /dev/zero"],
+)
+def test_hostile_builds_end_as_build_failures(language, program):
+    """A program whose compilation never ends, or eats memory, is stopped by the compile limits."""
+    with Sandbox(workers=1, limits=Limits(compile_timeout=5.0, memory=512)) as sb:
+        start = time.monotonic()
+        [outcome] = sb.run_one(program, [{"type": "stdio", "input": ""}], language)
+        assert outcome["status"] == "syntax_error"
+        assert time.monotonic() - start < 15
+        assert not leftover_processes(sb)
+
+
+@needs("go")
+def test_go_imports_are_fixed_only_when_the_test_asks():
+    """HumanEvalPack's Go harness adds the standard-library imports a program uses and drops unused ones;
+    a test with ``fix_imports`` gets the same (goimports), any other builds the program as written."""
+    program = 'package main\nimport "math"\nfunc Shout(s string) string { return strings.ToUpper(s) }'
+    test = 'func main() { if Shout("a") != "A" { panic("wrong") } }'
+    with Sandbox(workers=1) as sb:
+        fixed = sb.run_one(program, [{"type": "assert", "code": test, "fix_imports": True}], "go")[0]
+        as_written = sb.run_one(program, [{"type": "assert", "code": test}], "go")[0]
+    assert fixed["status"] == "passed"
+    assert as_written["status"] == "syntax_error" and "undefined: strings" in as_written["detail"]

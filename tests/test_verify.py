@@ -6,7 +6,16 @@ import pytest
 from codescaler import benchmarks
 from codescaler.cli import main
 from codescaler.sandbox import Limits, Sandbox
-from codescaler.verify import judge, outputs_match, pass_at_k, pass_at_k_report, values_match, verify_responses
+from codescaler.verify import (
+    TimeLimit,
+    judge,
+    outputs_match,
+    pass_at_k,
+    pass_at_k_report,
+    values_match,
+    verify_responses,
+    with_time_limits,
+)
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +187,50 @@ def test_cli_verify_evaluate_and_export(tmp_path, capsys):
     assert main(["evaluate", str(out), "--k", "1", "2"]) == 0
     printed = capsys.readouterr().out
     assert "6 problems, 12 samples" in printed and "pass@1     50.00%" in printed
+
+
+SLOW_PROBLEM = {
+    "id": "slow",
+    "question": "f",
+    "entry_point": "f",
+    "tests": [{"type": "assert", "code": "assert f() == 1"}],
+    "reference": "import time\ndef f():\n    time.sleep(0.05)\n    return 1",
+    "responses": [
+        "```python\ndef f():\n    return 1\n```",
+        "```python\nimport time\ndef f():\n    time.sleep(0.8)\n    return 1\n```",
+    ],
+}
+
+
+def test_scaled_time_limits_follow_the_reference(sandbox, tmp_path, monkeypatch):
+    """evalplus's rule: max(floor, factor x the reference's time). A program 16x slower than the reference
+    passes under the flat limit and times out under the scaled one; references are timed once, cached."""
+    monkeypatch.setenv("CODESCALER_CACHE", str(tmp_path))
+    scaled = TimeLimit("scaled", time_limit_factor=4.0, time_limit_floor=0.3)
+    no_reference = {k: v for k, v in SLOW_PROBLEM.items() if k != "reference"} | {"id": "free"}
+    failing_reference = SLOW_PROBLEM | {"id": "wrong", "reference": "def f():\n    return 2"}
+    problems = [SLOW_PROBLEM, no_reference, failing_reference]
+    limited = with_time_limits(problems, sandbox, scaled)
+    assert 0.3 <= limited[0]["time_limit"] < 1.0
+    assert "time_limit" not in limited[1] and "time_limit" not in limited[2]  # the sandbox's timeout stays
+    flat = [[v.status for v in vs] for vs in verify_responses(problems, sandbox)]
+    fitted = [[v.status for v in vs] for vs in verify_responses(problems, sandbox, time_limit=scaled)]
+    assert flat == [["passed", "passed"]] * 3
+    assert fitted == [["passed", "timeout"], ["passed", "passed"], ["passed", "passed"]]
+    cache = tmp_path / "reference-seconds.json"
+    timed = json.loads(cache.read_text())
+    assert sorted(v is None for v in timed.values()) == [False, True]
+    cache.write_text(json.dumps({k: (None if v is None else 1.0) for k, v in timed.items()}))  # a slow machine's
+    assert with_time_limits(problems, sandbox, scaled)[0]["time_limit"] == 4.0
+
+
+def test_cli_verify_takes_the_time_limit_flags(tmp_path, monkeypatch):
+    monkeypatch.setenv("CODESCALER_CACHE", str(tmp_path))
+    records = tmp_path / "slow.jsonl"
+    records.write_text(json.dumps(SLOW_PROBLEM) + "\n")
+    out = tmp_path / "verified.jsonl"
+    args = ["verify", str(records), "-o", str(out), "--workers", "1", "--time-limit", "scaled"]
+    assert main([*args, "--time-limit-floor", "0.3", "--time-limit-factor", "4"]) == 0
+    assert json.loads(out.read_text())["status"] == ["passed", "timeout"]
+    with pytest.raises(SystemExit, match="positive"):
+        main([*args, "--time-limit-floor", "0", "--resume"])

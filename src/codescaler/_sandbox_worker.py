@@ -33,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
+import types
 
 
 def _load_tagged_json():
@@ -68,12 +70,79 @@ PRELOAD = (
     "statistics string sys textwrap time typing unicodedata"
 ).split()
 
-# Non-Python languages: (source file, compile command or None, run command).
-COMMANDS = {
-    "cpp": ("main.cpp", ["g++", "-std=c++17", "-O1", "-o", "main", "main.cpp"], ["./main"]),
-    "javascript": ("main.js", None, ["node", "--max-old-space-size=512", "main.js"]),
-    "java": ("Main.java", ["javac", "-J-Xmx512m", "-nowarn", "Main.java"], ["java", "-Xmx512m", "-ea", "-cp", "."]),
-}
+# Programs the sandbox uid runs are built elsewhere and kept read-only: built once per worker, reused by
+# every identical source (a pool's duplicates, a program's tests sharing one harness).
+BUILDS = os.path.join(tempfile.gettempdir(), f"codescaler-builds-{os.getpid()}")
+MAX_BUILDS = 512
+_built: collections.OrderedDict = collections.OrderedDict()  # source key -> folder, least recently used first
+# Languages whose runtimes reserve far more address space than they use: their heaps are capped by flags.
+_UNCAPPED_ADDRESS_SPACE = ("java", "javascript", "go")
+# Where the toolchains' own files live (rustup's sysroot, built crates, jars): set by the parent, read once.
+TOOLS = json.loads(os.environ.get("CODESCALER_TOOLCHAINS") or "{}")
+
+
+def _toolchain(language, source, folder, fix_imports=False):
+    """``(file name, build commands, run command)`` for ``source`` built in ``folder``. ``fix_imports``
+    (Go): first add the standard-library imports the program uses and drop those it does not, with
+    goimports, as HumanEvalPack's Go harness does."""
+    if language == "cpp":
+        build = ["g++", "-std=c++17", "-O1", "-o", "main", "main.cpp"]
+        if TOOLS.get("cpp_pch") and re.search(r"#include\s*<bits/stdc\+\+\.h>", source):
+            # The precompiled <bits/stdc++.h> (with <assert.h>), forced first: compiling it costs ~2 s a program.
+            build[1:1] = ["-include", TOOLS["cpp_pch"]]
+        if re.search(r"#include\s*<openssl/", source):
+            build.append("-lcrypto")
+        return "main.cpp", [build], [os.path.join(folder, "main")]
+    if language == "javascript":
+        return "main.js", [], ["node", "--max-old-space-size=512", os.path.join(folder, "main.js")]
+    if language == "java":
+        public = re.search(r"public\s+(?:final\s+)?class\s+(\w+)", source)
+        filename = f"{public.group(1)}.java" if public else "Main.java"
+        libs = ":".join(TOOLS.get("java_libs") or [])
+        jvm = ["-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"]
+        build = ["javac", *(f"-J{flag}" for flag in jvm), "-nowarn", "-encoding", "UTF-8", "-d", "."]
+        build += (["-cp", libs] if libs else []) + [filename]
+        classpath = folder + (":" + libs if libs else "")
+        return filename, [build], ["java", *jvm, "-ea", "-cp", classpath, _main_class(source)]
+    if language == "go":
+        # Tests written with Go's testing package build into a test binary; plain programs into a binary.
+        if re.search(r"^func Test\w*\(", source, re.MULTILINE):
+            filename, build = "main_test.go", ["go", "test", "-c", "-vet=off", "-o", "main", "main_test.go"]
+        else:
+            filename, build = "main.go", ["go", "build", "-o", "main", "main.go"]
+        fix = [["goimports", "-w", filename]] if fix_imports else []
+        return filename, [*fix, build], [os.path.join(folder, "main")]
+    if language == "rust":
+        build = [TOOLS.get("rustc") or "rustc", "--edition", "2021", "-C", "opt-level=1", "-A", "warnings"]
+        if re.search(r"#\[test\]", source):
+            build.append("--test")
+        deps = TOOLS.get("rust_deps")
+        if deps:  # crates built by `make sandbox-languages` (rand, regex, md5: what HumanEvalPack's Rust imports)
+            build += ["-L", f"dependency={deps}"]
+            for crate, path in _crates(deps).items():
+                build += ["--extern", f"{crate}={path}"]
+        return "main.rs", [build + ["-o", "main", "main.rs"]], [os.path.join(folder, "main")]
+    raise ValueError(f"no runner for {language!r}")
+
+
+def _crates(folder):
+    """Each crate's newest build in ``folder``: a rebuild leaves the old one beside it."""
+    newest = {}
+    for name in os.listdir(folder):
+        crate = re.fullmatch(r"lib(\w+)-[0-9a-f]+\.rlib", name)
+        path = os.path.join(folder, name)
+        if crate and (
+            crate.group(1) not in newest or os.path.getmtime(path) > os.path.getmtime(newest[crate.group(1)])
+        ):
+            newest[crate.group(1)] = path
+    return newest
+
+
+def _build_env(folder):
+    env = {"PATH": os.environ["PATH"], "HOME": folder, "LANG": "C.UTF-8", "TMPDIR": folder}
+    # Go: no network, no modules; Debian's Go libraries (testify) live in its GOPATH.
+    env.update(GO111MODULE="off", GOPATH="/usr/share/gocode", GOCACHE=os.path.join(folder, ".gocache"), GOPROXY="off")
+    return env
 
 
 def _plain(value, depth=0):
@@ -115,8 +184,7 @@ def _enter_jail(uid, work, limits, language):
     memory = limits["memory"] * 1024 * 1024
     cpu = int(limits["timeout"] * limits["batch"] + limits["compile_timeout"]) + 1
     for name, value in (
-        # JVM and V8 reserve far more address space than they use: their heaps are capped by flags instead.
-        ("RLIMIT_AS", memory if language == "python" or language == "cpp" else resource.RLIM_INFINITY),
+        ("RLIMIT_AS", resource.RLIM_INFINITY if language in _UNCAPPED_ADDRESS_SPACE else memory),
         ("RLIMIT_CPU", cpu),
         ("RLIMIT_FSIZE", limits["max_file_bytes"]),
         ("RLIMIT_NOFILE", limits["max_open_files"]),
@@ -130,6 +198,8 @@ def _enter_jail(uid, work, limits, language):
         os.setuid(uid)
     os.environ.clear()
     os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": work, "LANG": "C.UTF-8", "TMPDIR": work})
+    if language == "javascript" and TOOLS.get("node_modules"):
+        os.environ["NODE_PATH"] = TOOLS["node_modules"]  # the npm packages `make sandbox-languages` installs
     if limits["network"] == "audit" or not _NETWORK_ISOLATED:
         sys.addaudithook(_block_network)
 
@@ -144,12 +214,26 @@ _PRISTINE_MODULES: tuple[dict, dict] = (
 )  # taken once in the worker, before any fork: children inherit it for free
 
 
-def _restore_modules(snapshot):
-    """Undo a program's patches to sys.modules and to the preloaded modules before the checks run."""
+def _names(code):
+    """Every name compiled code refers to, in its nested functions and classes too."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if _isinstance(const, types.CodeType):
+            names |= _names(const)
+    return names
+
+
+def _restore_modules(snapshot, names):
+    """Undo a program's patches to the modules the checks name, in sys.modules and in their contents.
+
+    Only those: putting every preloaded module back would write to the thousands of objects the worker
+    shares with its children, and copying those pages cost 3 ms a test.
+    """
     entries, namespaces = snapshot
-    sys.modules.update(entries)
-    for name, namespace in namespaces.items():
-        entries[name].__dict__.update(namespace)
+    for name in names & entries.keys():
+        sys.modules[name] = entries[name]
+        if name in namespaces:
+            entries[name].__dict__.update(namespaces[name])
 
 
 def _run_python(program, test, report):
@@ -161,26 +245,35 @@ def _run_python(program, test, report):
     namespace = {"__name__": "__main__" if test["type"] == "stdio" else "__program__"}
     if test["type"] == "stdio":
         sys.stdin = io.StringIO(test["input"])
-        buffer = _CappedWriter(test["max_output"])
-        sys.stdout = buffer
+        buffer, errors = _CappedWriter(test["max_output"]), _CappedWriter(test["max_output"])
+        sys.stdout, sys.stderr = buffer, errors
+
+    def exited(code, detail=None):
+        """A stdio run's end, as a process would report it: exit code, what it printed on both streams."""
+        stdout, stderr = buffer.getvalue()[: test["max_output"]], errors.getvalue()[: test["max_output"]]
+        status = "completed" if code == 0 else "runtime_error"
+        return report({"status": status, "detail": detail, "stdout": stdout, "stderr": stderr, "exit_code": code})
+
     try:
         _exec(code, namespace)
         if test["type"] == "stdio":
-            sys.stdout.flush()
-            return report({"status": "completed", "stdout": buffer.getvalue()[: test["max_output"]]})
+            return exited(0)
         if test.get("entry_point") and test["entry_point"] in namespace:
             namespace[test["entry_point"]] = _guard(namespace[test["entry_point"]])
         if test["type"] == "call":
             fn = _exec_eval(test["fn"], namespace)
             return report({"status": "returned", "value": to_json(fn(*from_json(test["args"])))})
         test_code = _compile(test["code"], "<test>", "exec")
-        _restore_modules(_PRISTINE_MODULES)
+        _restore_modules(_PRISTINE_MODULES, _names(test_code))
         namespace["__builtins__"] = dict(_PRISTINE_BUILTINS)  # patched builtins do not reach the checks
         _exec(test_code, namespace)
         return report({"status": "passed"})
     except SystemExit as err:
-        if test["type"] == "stdio" and err.code in (None, 0):
-            return report({"status": "completed", "stdout": buffer.getvalue()[: test["max_output"]]})
+        if test["type"] == "stdio":
+            code = 0 if err.code is None else err.code if _isinstance(err.code, int) else 1
+            if not _isinstance(err.code, int | None):
+                errors.write(str(err.code) + "\n")  # sys.exit("message") prints it, as the interpreter does
+            return exited(code, None if code == 0 else f"SystemExit({err.code!r})")
         return report({"status": "runtime_error", "detail": f"SystemExit({err.code!r})"})
     except AssertionError as err:
         return report({"status": "failed", "detail": repr(err)[:200]})
@@ -189,7 +282,12 @@ def _run_python(program, test, report):
     except _OutputLimit:
         return report({"status": "output_limit"})
     except BaseException as err:  # any other failure of untrusted code
-        return report({"status": "runtime_error", "detail": f"{type(err).__name__}: {err}"[:200]})
+        detail = f"{type(err).__name__}: {err}"[:200]
+        if test["type"] == "stdio":
+            errors.cap = errors.size + (1 << 16)  # room for the traceback, even after a flood of stderr
+            traceback.print_exception(err, file=errors)
+            return exited(1, detail)
+        return report({"status": "runtime_error", "detail": detail})
 
 
 class _OutputLimit(BaseException):
@@ -221,31 +319,48 @@ def _main_class(source):
     return names[-1] if names else "Main"
 
 
-def _run_command(language, program, test, report, limits):
-    """Compile (once per distinct source) and run a non-Python program; its exit status is the verdict."""
-    filename, build, run = COMMANDS[language]
-    source = program + ("\n" + test["code"] + "\n" if test["type"] == "assert" else "")
-    if language == "java":
-        public = re.search(r"public\s+(?:final\s+)?class\s+(\w+)", source)
-        filename = f"{public.group(1)}.java" if public else filename
-        build = build[:-1] + [filename]
-        run = run + [_main_class(source)]
-    stamp = "built-" + hashlib.sha1(source.encode()).hexdigest()
-    if not os.path.exists(stamp):
-        with open(filename, "w") as f:
-            f.write(source)
-        if build:
-            done = subprocess.run(build, capture_output=True, timeout=limits["compile_timeout"])
+def _tail(path, cap):
+    with open(path, "rb") as f:
+        return f.read()[-cap:].decode(errors="replace")
+
+
+def _build_in_child(language, source, fix_imports, report):
+    """Compile ``source`` in the current (build) folder; the parent keeps what it made."""
+    filename, builds, _ = _toolchain(language, source, os.getcwd(), fix_imports)
+    with open(filename, "w") as f:
+        f.write(source)
+    with open(".build-log", "wb") as log:  # a file, capped by RLIMIT_FSIZE: C++ errors can run to megabytes
+        for build in builds:
+            env = _build_env(os.getcwd())
+            done = subprocess.run(build, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
             if done.returncode != 0:
-                return report({"status": "syntax_error", "detail": done.stderr.decode(errors="replace")[-300:]})
-        open(stamp, "w").close()
-    done = subprocess.run(run, input=test.get("input", "").encode(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                return report({"status": "syntax_error", "detail": _tail(".build-log", 2000)})
+    shutil.rmtree(".gocache", ignore_errors=True)  # what is kept is the program, not the compiler's cache
+    os.remove(".build-log")
+    return report({"status": "built"})
+
+
+def _run_built(run, test, report, limits):
+    """Run a built program once; its exit status is the verdict of an ``assert`` test."""
+    cap = limits["max_output"]
+    # Files, not pipes: RLIMIT_FSIZE bounds them, where a pipe read to its end would fill memory.
+    with open(".stdout", "wb") as out, open(".stderr", "wb") as err:
+        done = subprocess.run(run, input=test.get("input", "").encode(), stdout=out, stderr=err)
+    if os.path.getsize(".stdout") + os.path.getsize(".stderr") > cap or done.returncode == -signal.SIGXFSZ:
+        return report({"status": "output_limit"})
+    stdout, stderr = _tail(".stdout", cap), _tail(".stderr", cap)
     if done.returncode < 0:
         status = "timeout" if -done.returncode == signal.SIGXCPU else "runtime_error"
-        return report({"status": status, "detail": f"signal {-done.returncode}"})
+        return report({"status": status, "detail": f"signal {-done.returncode}", "stdout": stdout, "stderr": stderr})
     if test["type"] == "stdio":
-        return report({"status": "completed", "stdout": done.stdout.decode(errors="replace")[: test["max_output"]]})
-    return report({"status": "passed" if done.returncode == 0 else "failed", "detail": f"exit {done.returncode}"})
+        status = "completed" if done.returncode == 0 else "runtime_error"
+        detail = None if done.returncode == 0 else f"exit {done.returncode}: {stderr[-200:]}"
+        return report(
+            {"status": status, "detail": detail, "stdout": stdout, "stderr": stderr, "exit_code": done.returncode}
+        )
+    if done.returncode == 0:
+        return report({"status": "passed"})
+    return report({"status": "failed", "detail": f"exit {done.returncode}: {stderr[-200:]}"})
 
 
 _PRISTINE_BUILTINS = dict(builtins.__dict__)
@@ -317,10 +432,12 @@ def _child(uid, work, language, program, tests, limits, result_w, out_w):
             _write(result_w, (json.dumps(message) + "\n").encode())
 
         for test in tests:
-            if language == "python":
+            if test["type"] == "build":
+                _build_in_child(language, test["source"], test["fix_imports"], report)
+            elif language == "python":
                 _run_python(program, test, report)
             else:
-                _run_command(language, program, test, report, limits)
+                _run_built(test["run"], test, report, limits)
     except BaseException as err:  # whatever happens, the parent judges by what it got
         try:
             _write(result_w, (json.dumps({"status": "runtime_error", "detail": repr(err)[:200]}) + "\n").encode())
@@ -350,21 +467,23 @@ def _run_batch(uid, work, language, program, tests, limits):
         _child(uid, work, language, program, tests, limits, result_w, out_w)
     os.close(result_w)
     os.close(out_w)
-    compile_time = limits["compile_timeout"] if language in ("cpp", "java") else 0
-    deadline = time.monotonic() + limits["timeout"] + compile_time
+    started = time.monotonic()
+    deadline = started + limits["timeout"]
     outcomes, pending, output_bytes, verdict, status = [], b"", 0, None, None
     open_fds = {result_r, out_r}
 
     def take(chunk):
-        nonlocal pending, deadline
+        nonlocal pending, deadline, started
         pending += chunk
         while b"\n" in pending and len(outcomes) < len(tests):
             line, pending = pending.split(b"\n", 1)
             try:
-                outcomes.append(json.loads(line))
+                outcome = json.loads(line)
             except ValueError:
-                outcomes.append({"status": "runtime_error", "detail": "unreadable result"})
-            deadline = time.monotonic() + limits["timeout"]  # each test has its own time
+                outcome = {"status": "runtime_error", "detail": "unreadable result"}
+            now = time.monotonic()
+            outcomes.append(dict(outcome, time=round(now - started, 4)))
+            started, deadline = now, now + limits["timeout"]  # each test has its own time
 
     # The child's exit wakes select through a pidfd; without one (kernel < 5.3), poll for it.
     exit_fd = _pidfd(pid)
@@ -415,27 +534,108 @@ def _run_batch(uid, work, language, program, tests, limits):
     for fd in (result_r, out_r) + ((exit_fd,) if exit_fd is not None else ()):
         os.close(fd)
     if len(outcomes) < len(tests):
+        spent = round(time.monotonic() - started, 4)
         if verdict:
-            outcomes.append({"status": verdict})
+            outcomes.append({"status": verdict, "time": spent})
         elif os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             verdict = "timeout" if sig == signal.SIGXCPU else "runtime_error"
-            outcomes.append({"status": verdict, "detail": f"signal {sig}"})
+            outcomes.append({"status": verdict, "detail": f"signal {sig}", "time": spent})
         else:
-            outcomes.append({"status": "runtime_error", "detail": "the program exited before its test finished"})
+            outcomes.append(
+                {"status": "runtime_error", "detail": "the program exited before its test finished", "time": spent}
+            )
     return outcomes
 
 
+def _source(program, test):
+    return program + ("\n" + test["code"] + "\n" if test["type"] == "assert" else "")
+
+
+def _tree(folder):
+    for root, dirs, files in os.walk(folder):
+        yield root
+        yield from (os.path.join(root, name) for name in dirs + files)
+
+
+def _build(uid, work, language, source, fix_imports, limits):
+    """``(folder, {"compile_time": seconds})`` with ``source`` built in ``folder`` (0 s when an identical
+    build was reused), or ``(None, outcome)`` saying why it did not build.
+
+    Built by a jailed child like any test, then taken over by the worker and made read-only before any
+    program runs, so a program cannot change what an identical program later runs.
+    """
+    key = hashlib.sha1(f"{language}\0{bool(fix_imports)}\0{source}".encode()).hexdigest()
+    if key in _built:
+        _built.move_to_end(key)
+        return _built[key], {"compile_time": 0.0}
+    folder = os.path.join(work, "build-" + key)
+    os.mkdir(folder)
+    if language == "go" and TOOLS.get("go_cache"):
+        # A private copy of a warm cache: builds take 0.3 s instead of 6, and no build sees another's.
+        shutil.copytree(TOOLS["go_cache"], os.path.join(folder, ".gocache"))
+    if IS_ROOT:
+        for name in _tree(folder):
+            os.lchown(name, uid, uid)
+    build_limits = dict(limits, timeout=limits["compile_timeout"], max_output=1 << 20)
+    build = {"type": "build", "source": source, "fix_imports": bool(fix_imports)}
+    outcome = _run_batch(uid, folder, language, "", [build], build_limits)[0]
+    _sweep(uid)
+    spent = {"compile_time": outcome.pop("time", 0.0)}
+    if outcome["status"] != "built":
+        if outcome["status"] == "timeout":
+            detail = f"compile timed out ({limits['compile_timeout']} s)"
+            outcome = dict(outcome, status="syntax_error", detail=detail, compile_timed_out=True)
+        return None, dict(outcome, **spent)
+    kept = os.path.join(BUILDS, key)
+    os.makedirs(BUILDS, exist_ok=True)
+    os.rename(folder, kept)
+    for name in _tree(kept):
+        if IS_ROOT:
+            os.lchown(name, 0, 0)
+        if not os.path.islink(name):
+            os.chmod(name, os.stat(name).st_mode & 0o555 | 0o444)
+    _built[key] = kept
+    if len(_built) > MAX_BUILDS:
+        _, oldest = _built.popitem(last=False)
+        shutil.rmtree(oldest, ignore_errors=True)
+    return kept, spent
+
+
 def run_tests(uid, work, language, program, tests, limits):
-    """Every test's outcome, in as few forks as the program allows."""
+    """Every test's outcome, in as few forks as the program allows. Compiled languages build each
+    distinct source once first; a test whose source does not build gets the compiler's verdict."""
     tests = [dict(t, max_output=limits["max_output"]) for t in tests]
+    ready, failed, compile_time = [], {}, {}
+    built = {}
+    for i, test in enumerate(tests):
+        if language == "python":
+            ready.append(test)
+            continue
+        source, fix = _source(program, test), test.get("fix_imports", False)
+        if (source, fix) not in built:
+            built[source, fix] = _build(uid, work, language, source, fix, limits)
+            compile_time[i] = built[source, fix][1]["compile_time"]
+        folder, outcome = built[source, fix]
+        if folder is None:
+            failed[i] = dict(outcome, compile_time=compile_time.get(i, 0.0))
+        else:
+            ready.append(dict(test, run=_toolchain(language, source, folder)[2]))
+    done = iter(_run_ready(uid, work, language, program, ready, limits))
+    outcomes = [failed[i] if i in failed else next(done) for i in range(len(tests))]
+    for i, spent in compile_time.items():
+        outcomes[i].setdefault("compile_time", spent)
+    return outcomes
+
+
+def _run_ready(uid, work, language, program, tests, limits):
     outcomes = []
     cap = limits.get("max_timeouts") or len(tests)
     while len(outcomes) < len(tests):
         if sum(o["status"] == "timeout" for o in outcomes) >= cap:
             # A program that hangs on several inputs would hang on the rest: stop paying a timeout per test.
             skipped = {"status": "timeout", "detail": f"not run: {cap} earlier tests timed out"}
-            return outcomes + [skipped] * (len(tests) - len(outcomes))
+            return outcomes + [dict(skipped) for _ in range(len(tests) - len(outcomes))]
         outcomes += _run_batch(uid, work, language, program, tests[len(outcomes) :], limits)
     return outcomes
 
@@ -470,7 +670,7 @@ def _paths_to_keep():
     Nested ones are covered by the folder that holds them."""
     hidden = (b"/tmp", b"/root")
     found = set()
-    for path in (sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path):
+    for path in (sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path, *TOOLS.get("keep", [])):
         if path and os.path.isdir(path):
             real = os.path.realpath(path).encode()
             if any(real == h or real.startswith(h + b"/") for h in hidden):
@@ -537,6 +737,7 @@ def main():
             answer = {"error": f"{type(err).__name__}: {err}"}
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
+    shutil.rmtree(BUILDS, ignore_errors=True)  # as root it lives in this worker's own /tmp, gone with it anyway
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from codescaler.sandbox import cache_dir
 from codescaler.tagged_json import tag_tuple
 
 Record = dict[str, Any]
@@ -119,10 +120,6 @@ def _plus(root: Path, name: str, file: str, split: str) -> list[Record]:
             }
         )
     return _with_expected(records, cache_key=f"{name}-{(root / 'evalplus' / file).stat().st_size}")
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("CODESCALER_CACHE", Path.home() / ".cache" / "codescaler"))
 
 
 def _tuples(value: Any, deep: bool) -> Any:
@@ -342,6 +339,7 @@ def _codet_humaneval(root: Path, name: str) -> list[Record]:
                 "code_prefix": p["prompt"],
                 "entry_point": p["entry_point"],
                 "tests": _check_test(p["test"], p["entry_point"]),
+                "reference": p["prompt"] + p["canonical_solution"],
                 "responses": samples[p["prompt"]],
                 "generated_tests": _generated_asserts(generated.get(test_prompt.get(p["task_id"], ""), [])),
                 "split": "eval",
@@ -392,8 +390,10 @@ def _humanevalpack(root: Path, name: str) -> list[Record]:
     records = []
     for p in _jsonl(root / "humanevalpack" / f"humanevalpack_{lang}.jsonl"):
         test = p["test"] + (f"\ncheck({p['entry_point']})\n" if lang == "python" else "")
-        # HumanEvalPack's JS tests use console.assert, which only prints: make a failure fail.
-        prelude = _JS_ASSERT if lang == "js" else None
+        # HumanEvalPack's JS tests use console.assert, which only prints: make a failure fail. Go's tests
+        # need their package clause and imports (testing, testify) ahead of the prompt's own; its harness
+        # then adds the standard-library imports a program uses and drops unused ones (fix_imports).
+        prelude = {"js": _JS_ASSERT, "go": p.get("test_setup")}.get(lang)
         records.append(
             {
                 "id": p["task_id"],
@@ -401,7 +401,8 @@ def _humanevalpack(root: Path, name: str) -> list[Record]:
                 "language": HUMANEVALPACK_LANGUAGES[lang],
                 "code_prefix": p["prompt"],
                 "entry_point": p["entry_point"],
-                "tests": [{"type": "assert", "code": test}],
+                "tests": [{"type": "assert", "code": test, **({"fix_imports": True} if lang == "go" else {})}],
+                "reference": p["prompt"] + p["canonical_solution"],
                 "responses": [p["canonical_solution"], p["buggy_solution"]],
                 "labels": [True, False],
                 "prelude": prelude,

@@ -173,12 +173,13 @@ def _verdicts(verifications: list) -> Output:
     }
 
 
-def verify_job(sandbox, mode="lenient") -> Process:
-    """Per problem: passed, pass_fraction and status per response."""
+def verify_job(sandbox, mode="lenient", time_limit=None) -> Process:
+    """Per problem: passed, pass_fraction and status per response (``time_limit``: a ``verify.TimeLimit``)."""
     from codescaler.verify import verify_responses
 
     def process(items: list[tuple[int, dict, dict]]) -> list[Output]:
-        return [_verdicts(v) for v in verify_responses([p for _, _, p in items], sandbox, mode=mode)]
+        problems = [p for _, _, p in items]
+        return [_verdicts(v) for v in verify_responses(problems, sandbox, mode=mode, time_limit=time_limit)]
 
     return process
 

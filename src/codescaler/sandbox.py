@@ -14,9 +14,11 @@ value or output). It never sees expected outputs: judging them is :mod:`codescal
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,10 +29,58 @@ from pathlib import Path
 from typing import IO, Any, Literal, cast
 
 WORKER = Path(__file__).with_name("_sandbox_worker.py")
-LANGUAGES = ("python", "cpp", "java", "javascript")
+LANGUAGES = ("python", "cpp", "java", "javascript", "go", "rust")
+# The compiler or interpreter each language needs; `make sandbox-languages` installs the missing ones.
+TOOLS = {"python": None, "cpp": "g++", "java": "javac", "javascript": "node", "go": "go", "rust": "rustc"}
+JAVA_LIBS = ("/usr/share/java/javatuples.jar",)  # MultiPL-E's Java imports org.javatuples
 JOBS_AHEAD_PER_WORKER = 512
 # Sandbox uids: FIRST_UID up to FIRST_UID + UID_RANGE, each held by a lock file while a worker runs under it.
 FIRST_UID, UID_RANGE = 200_000, 65_536
+
+
+def cache_dir() -> Path:
+    """Where codescaler keeps what it computes once: expected outputs, reference times, built toolchains."""
+    return Path(os.environ.get("CODESCALER_CACHE", Path.home() / ".cache" / "codescaler"))
+
+
+def missing_languages() -> dict[str, str]:
+    """Languages this machine cannot run, and why."""
+    return {lang: f"{tool} is not installed" for lang, tool in TOOLS.items() if tool and not shutil.which(tool)}
+
+
+@functools.cache
+def toolchains() -> dict[str, Any]:
+    """What workers need to find the toolchains once their view of the disk is cut down: rustup's own
+    rustc (its proxy in ~/.cargo needs a home the sandbox does not give); what `make sandbox-languages`
+    builds (Rust crates, a precompiled C++ header, a warm Go build cache, npm packages); Java's libraries; the
+    folders that hold them."""
+    found: dict[str, Any] = {"java_libs": [jar for jar in JAVA_LIBS if os.path.exists(jar)], "keep": []}
+    if shutil.which("rustc"):
+        try:
+            done = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True, timeout=60)
+            sysroot = done.stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            sysroot = ""
+        if sysroot and os.path.exists(os.path.join(sysroot, "bin", "rustc")):
+            found["rustc"] = os.path.join(sysroot, "bin", "rustc")
+            found["keep"].append(sysroot)
+    deps = cache_dir() / "rust-deps" / "release" / "deps"
+    if deps.is_dir():
+        found["rust_deps"] = str(deps)
+        found["keep"].append(str(deps))
+    go_cache = cache_dir() / "go-cache"
+    if go_cache.is_dir():
+        found["go_cache"] = str(go_cache)
+        found["keep"].append(str(go_cache))
+    node_modules = cache_dir() / "node" / "node_modules"
+    if node_modules.is_dir():
+        found["node_modules"] = str(node_modules)
+        found["keep"].append(str(node_modules))
+    pch = cache_dir() / "cpp-pch" / "stdcpp.h"
+    if pch.with_suffix(".h.gch").exists():
+        found["cpp_pch"] = str(pch)
+        found["keep"].append(str(pch.parent))
+    return found
 
 
 def _uid_lock_dir() -> str:
@@ -74,7 +124,7 @@ class Limits:
     max_processes: int = field(default=64, metadata={"help": "processes and threads of the sandbox uid"})
     max_open_files: int = field(default=64, metadata={"help": "open file descriptors"})
     max_file_bytes: int = field(default=16 << 20, metadata={"help": "largest file a program may write"})
-    compile_timeout: float = field(default=30.0, metadata={"help": "seconds to compile (C++, Java)"})
+    compile_timeout: float = field(default=30.0, metadata={"help": "seconds to compile (C++, Java, Go, Rust)"})
     max_timeouts: int = field(
         default=2, metadata={"help": "after this many timed-out tests a program's other tests count as timeouts"}
     )
@@ -85,15 +135,17 @@ class Limits:
 
 @dataclass(frozen=True)
 class Job:
-    """One program and its tests (sandbox form: no expected values)."""
+    """One program and its tests (sandbox form: no expected values); ``limits`` override the sandbox's."""
 
     program: str
     tests: list[dict[str, Any]]
     language: str = "python"
+    limits: Limits | None = None
 
 
 class Sandbox:
-    """A pool of warm workers. Use as a context manager; ``run`` keeps input order."""
+    """A pool of warm workers. Use as a context manager; ``run`` keeps input order. Safe to call from many
+    threads at once (a server's requests): each job takes a free worker and gives it back."""
 
     def __init__(self, workers: int | None = None, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
@@ -101,6 +153,9 @@ class Sandbox:
         # Every worker gets its own uid, so "kill every process of this uid" touches nothing else.
         self.uids, self._uid_locks = claim_uids(self.size)
         self._workers = [self._start(uid) for uid in self.uids]
+        self._free: queue.Queue[int] = queue.Queue()
+        for slot in range(self.size):
+            self._free.put(slot)
         self.cpu_seconds = 0.0  # CPU time of the programs run so far (user + system, all workers)
 
     @staticmethod
@@ -114,14 +169,31 @@ class Sandbox:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"},
+            env={
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "LANG": "C.UTF-8",
+                "PYTHONHASHSEED": "0",
+                "CODESCALER_TOOLCHAINS": json.dumps(toolchains()),
+            },
         )
 
-    def _ask(self, slot: int, job: Job) -> list[dict[str, Any]]:
-        worker = self._workers[slot]
+    def _ask(self, job: Job) -> list[dict[str, Any]]:
+        """The job's outcomes from the first free worker; a failure is reported against the job, not raised."""
         if job.language not in LANGUAGES:
-            raise ValueError(f"unsupported language {job.language!r}; supported: {', '.join(LANGUAGES)}")
-        message = {"program": job.program, "tests": job.tests, "language": job.language, "limits": asdict(self.limits)}
+            detail = f"unsupported language {job.language!r}; supported: {', '.join(LANGUAGES)}"
+            return [{"status": "runtime_error", "detail": detail}] * len(job.tests)
+        slot = self._free.get()
+        try:
+            return self._ask_worker(slot, job)
+        except Exception as err:
+            return [{"status": "runtime_error", "detail": f"{type(err).__name__}: {err}"}] * len(job.tests)
+        finally:
+            self._free.put(slot)
+
+    def _ask_worker(self, slot: int, job: Job) -> list[dict[str, Any]]:
+        worker = self._workers[slot]
+        limits = asdict(job.limits or self.limits)
+        message = {"program": job.program, "tests": job.tests, "language": job.language, "limits": limits}
         stdin, stdout = cast(IO[str], worker.stdin), cast(IO[str], worker.stdout)  # _start opens both pipes
         try:
             stdin.write(json.dumps(message) + "\n")
@@ -143,18 +215,15 @@ class Sandbox:
         done = threading.Condition()
         stop = object()
 
-        def serve(slot: int) -> None:
+        def serve() -> None:
             while (item := todo.get()) is not stop:
                 index, job = item
-                try:
-                    outcome = self._ask(slot, job)
-                except Exception as err:  # report it against the job, keep serving
-                    outcome = [{"status": "runtime_error", "detail": f"{type(err).__name__}: {err}"}] * len(job.tests)
+                outcome = self._ask(job)
                 with done:
                     results[index] = outcome
                     done.notify_all()
 
-        threads = [threading.Thread(target=serve, args=(slot,), daemon=True) for slot in range(self.size)]
+        threads = [threading.Thread(target=serve, daemon=True) for _ in range(self.size)]
         for t in threads:
             t.start()
 
@@ -181,8 +250,11 @@ class Sandbox:
             for _ in threads:
                 todo.put(stop)
 
-    def run_one(self, program: str, tests: list[dict[str, Any]], language: str = "python") -> list[dict[str, Any]]:
-        return next(self.run([Job(program, tests, language)]))
+    def run_one(
+        self, program: str, tests: list[dict[str, Any]], language: str = "python", limits: Limits | None = None
+    ) -> list[dict[str, Any]]:
+        """One job's outcomes, on the first free worker."""
+        return self._ask(Job(program, tests, language, limits))
 
     def close(self) -> None:
         for worker in self._workers:

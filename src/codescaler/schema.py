@@ -29,6 +29,7 @@ class AssertTest(TypedDict):
     type: Literal["assert"]
     code: str
     entry_point: NotRequired[str | None]
+    fix_imports: NotRequired[bool]  # Go: goimports first, as HumanEvalPack's harness fixes imports
 
 
 class CallTest(TypedDict):
@@ -59,6 +60,7 @@ class Problem(TypedDict):
     code_prefix: NotRequired[str | None]
     prelude: NotRequired[str | None]
     reference: NotRequired[str | None]
+    time_limit: NotRequired[float]  # seconds per test, in place of the sandbox's timeout
     responses: NotRequired[list[str]]
     candidate_sources: NotRequired[list[str]]
     labels: NotRequired[list[bool]]  # a pool's own pass/fail per response, in place of running tests

@@ -8,13 +8,17 @@ against the one expected.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
+import statistics
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 from codescaler.extract import Mode, completion_program, extract_code
-from codescaler.sandbox import Job, Sandbox
+from codescaler.sandbox import Job, Sandbox, cache_dir
 from codescaler.tagged_json import from_json
 
 VERDICTS = ("passed", "failed", "timeout", "memory", "runtime_error", "syntax_error", "output_limit")
@@ -30,6 +34,25 @@ class Verification:
     status: str  # "passed", the first failing test's verdict, the extraction's reason, or "no_tests"
     verdicts: list[str]
     detail: str | None = None  # why the first failing test failed, where known
+    seconds: float = 0.0  # wall time of the tests in the sandbox (an identical program's, when it ran once)
+    compile_seconds: float = 0.0  # spent compiling it; 0 when an identical build was reused
+
+
+@dataclass(frozen=True)
+class TimeLimit:
+    """Each test's time limit: the sandbox's ``timeout`` (flat), or scaled per problem by evalplus's rule."""
+
+    time_limit: Literal["flat", "scaled"] = field(
+        default="flat",
+        metadata={"help": "flat: the sandbox timeout; scaled: max(floor, factor x the reference's own time)"},
+    )
+    time_limit_factor: float = field(default=4.0, metadata={"help": "scaled: multiple of the reference's time"})
+    time_limit_floor: float = field(default=1.0, metadata={"help": "scaled: the least seconds a test gets"})
+    reference_runs: int = field(default=3, metadata={"help": "scaled: runs of each reference, median kept"})
+
+    def __post_init__(self) -> None:
+        if self.time_limit_factor <= 0 or self.time_limit_floor <= 0 or self.reference_runs < 1:
+            raise ValueError("time-limit factor and floor must be positive and reference-runs at least 1")
 
 
 def _clip(text: str) -> str:
@@ -71,7 +94,8 @@ def outputs_match(got: str, expected: str) -> bool:
 def sandbox_test(test: dict[str, Any], entry_point: str | None = None) -> dict[str, Any]:
     """What the sandbox gets: the test without its expected answer."""
     if test["type"] == "assert":
-        return {"type": "assert", "code": test["code"], "entry_point": test.get("entry_point", entry_point)}
+        sent = {"type": "assert", "code": test["code"], "entry_point": test.get("entry_point", entry_point)}
+        return sent | ({"fix_imports": True} if test.get("fix_imports") else {})
     if test["type"] == "call":
         return {"type": "call", "fn": test["fn"], "args": test["args"], "entry_point": entry_point}
     if test["type"] == "stdio":
@@ -117,11 +141,75 @@ def program_of(problem: dict[str, Any], response: str, mode: Mode = "lenient") -
         if not extraction.valid:
             return None, extraction.reason
         code = extraction.code
+    return with_prelude(problem, code), None
+
+
+def with_prelude(problem: dict[str, Any], code: str) -> str:
+    """The whole program: the problem's ``prelude`` (harness code the answer does not write), then ``code``."""
     prelude = problem.get("prelude") or ""
-    return (prelude + "\n" + code if prelude else code), None
+    return prelude + "\n" + code if prelude else code
 
 
-def _summary(judged: list[tuple[str, str | None]]) -> Verification:
+def _reference_key(problem: dict[str, Any]) -> str:
+    tests = [sandbox_test(t, problem.get("entry_point")) for t in problem["tests"]]
+    text = json.dumps([problem.get("language", "python"), problem["reference"], tests], sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def reference_seconds(problems: list[dict[str, Any]], sandbox: Sandbox, runs: int = 3) -> dict[str, float | None]:
+    """The slowest test's seconds of each problem's reference (median of ``runs``), keyed by a hash of the
+    reference and its tests; ``None`` where the reference does not pass. Timed once per machine and cached,
+    as HumanEval+ caches its expected outputs."""
+    path = cache_dir() / "reference-seconds.json"
+    cached: dict[str, float | None] = json.loads(path.read_text()) if path.exists() else {}
+    todo: dict[str, dict[str, Any]] = {}
+    for problem in problems:
+        if problem.get("reference") and problem.get("tests"):
+            todo.setdefault(_reference_key(problem), problem)
+    missing = [(key, p) for key, p in todo.items() if key not in cached]
+    if missing:
+        jobs = [
+            Job(
+                with_prelude(p, p["reference"]),
+                [sandbox_test(t, p.get("entry_point")) for t in p["tests"]],
+                p.get("language", "python"),
+            )
+            for _, p in missing
+            for _ in range(runs)
+        ]
+        outcomes = list(sandbox.run(jobs))
+        for i, (key, problem) in enumerate(missing):
+            timings: list[float] = []
+            for run in outcomes[i * runs : (i + 1) * runs]:
+                if all(judge(t, o) == "passed" for t, o in zip(problem["tests"], run)):
+                    timings.append(max(o.get("time", 0.0) for o in run))
+            cached[key] = statistics.median(timings) if len(timings) == runs else None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}")
+        partial.write_text(json.dumps(cached))
+        os.replace(partial, path)  # whole or not at all: another process may be reading it
+    return {key: cached[key] for key in todo}
+
+
+def with_time_limits(problems: list[dict[str, Any]], sandbox: Sandbox, config: TimeLimit) -> list[dict[str, Any]]:
+    """``problems`` with ``time_limit`` set by ``config``: under ``scaled``, max(floor, factor x the reference's
+    slowest test) for each problem whose reference passes and that has no ``time_limit`` of its own; the
+    others keep theirs, or the sandbox's timeout."""
+    if config.time_limit == "flat":
+        return problems
+    seconds = reference_seconds(problems, sandbox, config.reference_runs)
+    scaled = []
+    for problem in problems:
+        timed = problem.get("reference") and problem.get("tests") and "time_limit" not in problem
+        reference = seconds.get(_reference_key(problem)) if timed else None
+        if reference is not None:
+            limit = max(config.time_limit_floor, config.time_limit_factor * reference)
+            problem = dict(problem, time_limit=round(limit, 4))
+        scaled.append(problem)
+    return scaled
+
+
+def _summary(judged: list[tuple[str, str | None]], outcomes: list[dict[str, Any]]) -> Verification:
     verdicts = [v for v, _ in judged]
     passed = sum(v == "passed" for v in verdicts)
     failing = next(((v, d) for v, d in judged if v != "passed"), ("passed" if verdicts else "no_tests", None))
@@ -131,26 +219,36 @@ def _summary(judged: list[tuple[str, str | None]]) -> Verification:
         status=failing[0],
         verdicts=verdicts,
         detail=failing[1],
+        seconds=round(sum(o.get("time", 0.0) for o in outcomes), 4),
+        compile_seconds=round(sum(o.get("compile_time", 0.0) for o in outcomes), 4),
     )
 
 
 def verify_responses(
-    problems: Iterable[dict[str, Any]], sandbox: Sandbox, *, mode: Mode = "lenient"
+    problems: Iterable[dict[str, Any]],
+    sandbox: Sandbox,
+    *,
+    mode: Mode = "lenient",
+    time_limit: TimeLimit | None = None,
 ) -> Iterator[list[Verification]]:
-    """For each problem, a :class:`Verification` per response, in order, using every sandbox worker."""
-    problems = list(problems)
+    """For each problem, a :class:`Verification` per response, in order, using every sandbox worker.
+
+    A problem's ``time_limit`` (seconds per test) replaces the sandbox's timeout; ``time_limit`` scales
+    them from the references first (:func:`with_time_limits`)."""
+    problems = with_time_limits(list(problems), sandbox, time_limit or TimeLimit())
     # (problem, reason if not runnable, job index); identical programs of a problem run once
     plan: list[tuple[int, str | None, int]] = []
     jobs: list[Job] = []
     for p, problem in enumerate(problems):
         entry = problem.get("entry_point")
         tests = [sandbox_test(t, entry) for t in problem["tests"]]
+        limits = replace(sandbox.limits, timeout=problem["time_limit"]) if problem.get("time_limit") else None
         seen: dict[str, int] = {}
         for response in problem.get("responses") or []:
             program, reason = program_of(problem, response, mode)
             if program is not None and program not in seen:
                 seen[program] = len(jobs)
-                jobs.append(Job(program, tests, problem.get("language", "python")))
+                jobs.append(Job(program, tests, problem.get("language", "python"), limits))
             plan.append((p, reason, seen[program] if program is not None else -1))
     outcomes = sandbox.run(jobs)
     done: dict[int, list[dict[str, Any]]] = {}
@@ -167,7 +265,7 @@ def verify_responses(
             continue
         while job not in done:  # outcomes arrive in job order
             done[len(done)] = next(outcomes)
-        current.append(_summary([judge_with_detail(t, o) for t, o in zip(tests, done[job])]))
+        current.append(_summary([judge_with_detail(t, o) for t, o in zip(tests, done[job])], done[job]))
     while p_now < len(problems):
         yield current
         current, p_now = [], p_now + 1

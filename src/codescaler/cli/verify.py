@@ -9,6 +9,7 @@ from typing import Any
 
 from codescaler.cli.flags import add_batch_job, add_config_flags, add_engine_flags, add_sandbox_flags, config_from_args
 from codescaler.sandbox import Limits
+from codescaler.verify import TimeLimit
 
 
 def register(commands: Any) -> None:
@@ -24,6 +25,7 @@ def register(commands: Any) -> None:
         "--mode", default="lenient", choices=["strict", "lenient"], help="extraction (default: lenient)"
     )
     add_config_flags(verify, Limits)
+    add_config_flags(verify, TimeLimit)
     add_engine_flags(verify)
     verify.set_defaults(run=run_verify)
 
@@ -39,12 +41,15 @@ def run_verify(args: argparse.Namespace) -> int:
     from codescaler.sandbox import Sandbox
 
     limits = config_from_args(args, Limits)
+    time_limit = config_from_args(args, TimeLimit)
     parse = problem_parser("responses", "tests")
     if args.engine == "ray":
         from codescaler.integrations.ray import distributed, verify_process
 
         job = distributed(
-            partial(verify_process, args.workers, limits, args.mode), args.ray_actors, num_cpus=args.workers or 1
+            partial(verify_process, args.workers, limits, args.mode, time_limit),
+            args.ray_actors,
+            num_cpus=args.workers or 1,
         )
         rows = list(
             run_chunked(
@@ -58,7 +63,7 @@ def run_verify(args: argparse.Namespace) -> int:
                     args.input,
                     args.output,
                     parse,
-                    verify_job(sandbox, args.mode),
+                    verify_job(sandbox, args.mode, time_limit),
                     resume=args.resume,
                     chunk_size=32,
                     desc="verify",

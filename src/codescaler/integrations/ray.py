@@ -52,9 +52,9 @@ def score_process(model_kwargs: dict[str, Any], config, job: str = "score") -> P
     return (score_job if job == "score" else rank_job)(model, config)
 
 
-def verify_process(workers: int | None, limits, mode: str) -> Process:
+def verify_process(workers: int | None, limits, mode: str, time_limit=None) -> Process:
     """Inside an actor: start a sandbox once (closed with the actor), return the verify processor."""
     from codescaler.jobs import verify_job
     from codescaler.sandbox import Sandbox
 
-    return verify_job(Sandbox(workers=workers, limits=limits), mode)
+    return verify_job(Sandbox(workers=workers, limits=limits), mode, time_limit)

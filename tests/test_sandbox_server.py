@@ -1,0 +1,221 @@
+"""`codescaler serve-sandbox`, driven by the real SandboxFusion client (`sandbox-fusion` from PyPI).
+
+The server runs as the CLI does, in its own process: requests go over HTTP as a trainer's would, and
+SIGTERM is a real signal.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("sandbox_fusion")
+import httpx
+import sandbox_fusion
+from sandbox_fusion import RunCodeRequest, SubmitRequest, TestConfig, run_code, submit
+from sandbox_fusion.models import SummaryMapping
+from test_sandbox import HOSTILE, MARK, PROGRAMS, needs
+
+from codescaler.sandbox_server import run_code_response
+
+MAPPING = SummaryMapping(CompileFailed="compile_failed", RunTimeout="timeout", RunFailed="run_failed")
+ADD = {
+    "id": "add",
+    "question": "Write add(a, b).",
+    "entry_point": "add",
+    "tests": [
+        {"type": "call", "fn": "add", "args": [1, 2], "expected": 3},
+        {"type": "assert", "code": "assert add(0, 0) == 0"},
+    ],
+}
+
+
+def start(*flags: str) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "codescaler", "serve-sandbox", "--port", str(port), "--workers", "2", *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{url}/v1/ping").text == "pong":
+                return server, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError(f"serve-sandbox did not start: {server.communicate()[0]}")
+
+
+def stop(server: subprocess.Popen) -> bool:
+    """SIGTERM; True when the server drained and exited by it (uvicorn re-raises the signal once drained)."""
+    server.send_signal(signal.SIGTERM)
+    return server.wait(timeout=60) in (0, -signal.SIGTERM)
+
+
+@pytest.fixture(scope="module")
+def url():
+    os.environ["CODESCALER_SECRET"] = "codescaler-server-secret"
+    server, url = start("--timeout", "2", "--memory", "512", "--max-output", "65536")
+    yield url
+    del os.environ["CODESCALER_SECRET"]
+    assert stop(server)
+
+
+def run(url: str, code: str, language: str = "python", stdin: str = "", **limits):
+    return run_code(RunCodeRequest(code=code, language=language, stdin=stdin, **limits), endpoint=url, max_attempts=1)
+
+
+def test_run_code_answers_as_sandbox_fusion_does(url):
+    ok = run(url, "print(int(input()) * 2)", stdin="21\n")
+    assert ok.status == "Success" and ok.run_result.stdout == "42\n" and ok.run_result.return_code == 0
+    assert ok.run_result.status == "Finished" and ok.run_result.execution_time > 0
+    crash = run(url, "import sys\nprint('half')\n1 / 0")
+    assert crash.status == "Failed" and crash.run_result.return_code == 1 and crash.run_result.stdout == "half\n"
+    assert "ZeroDivisionError" in crash.run_result.stderr
+    assert sandbox_fusion.summary_run_code_result(crash, MAPPING) == "run_failed"
+    slow = run(url, "while True: pass", run_timeout=0.5)
+    assert slow.run_result.status == "TimeLimitExceeded"
+    assert sandbox_fusion.summary_run_code_result(slow, MAPPING) == "timeout"
+    syntax = run(url, "def f(:")
+    assert syntax.run_result.return_code == 1 and "SyntaxError" in syntax.run_result.stderr
+
+
+def test_run_timeout_is_the_request_s_and_capped_by_the_server_s(url):
+    sleeper = "import time\ntime.sleep(2.5)\nprint('woke')"
+    assert run(url, sleeper, run_timeout=4).run_result.stdout == "woke\n"  # more than the server's --timeout 2
+    assert run(url, sleeper, run_timeout=1).run_result.status == "TimeLimitExceeded"
+
+
+@pytest.mark.parametrize("language", [pytest.param(lang, marks=needs(lang)) for lang in PROGRAMS])
+def test_every_language_compiles_and_runs(url, language):
+    good, bad, noisy = PROGRAMS[language]
+    name = {"javascript": "nodejs"}.get(language, language)
+    done = run(url, good, name, stdin="21\n")
+    assert (done.status, done.run_result.stdout) == ("Success", "42\n")
+    broken = run(url, bad, name)
+    if language == "javascript":
+        assert broken.run_result.return_code == 3
+    else:
+        assert broken.run_result is None and broken.compile_result.return_code != 0
+        assert sandbox_fusion.summary_run_code_result(broken, MAPPING) == "compile_failed"
+    failed = run(url, noisy, name)
+    assert (failed.run_result.return_code, failed.run_result.stderr) == (3, "oops\n")
+
+
+def test_submit_judges_a_provided_problem(url):
+    config = TestConfig(provided_data=ADD)
+    good = submit(
+        SubmitRequest(dataset="mine", id="add", completion=f"```python\n{ADD_SOURCE}\n```", config=config), url
+    )
+    assert good.accepted and [t.passed for t in good.tests] == [True, True]
+    assert good.extracted_code.strip() == ADD_SOURCE
+    wrong = submit(
+        SubmitRequest(
+            dataset="mine", id="add", completion="```python\ndef add(a, b):\n    return a - b\n```", config=config
+        ),
+        url,
+    )
+    assert not wrong.accepted and [t.passed for t in wrong.tests] == [False, True]
+
+
+ADD_SOURCE = "def add(a, b):\n    return a + b"
+
+
+@pytest.mark.data
+def test_submit_judges_a_named_dataset_problem(url):
+    from codescaler import benchmarks
+
+    problem = next(p for p in benchmarks.load("humaneval") if p["id"] == "HumanEval/0")
+    completion = f"```python\n{problem['reference']}\n```"
+    answer = submit(
+        SubmitRequest(dataset="humaneval", id="HumanEval/0", completion=completion, config=TestConfig()), url
+    )
+    assert answer.accepted
+
+
+def test_bad_requests_get_4xx_naming_the_field(url):
+    with pytest.raises(Exception, match="422"):
+        run(url, "print(1)", "php")
+    assert (
+        httpx.post(f"{url}/run_code", content=b"{broken", headers={"content-type": "application/json"}).status_code
+        == 422
+    )
+    missing = httpx.post(f"{url}/run_code", json={"language": "python"})
+    assert missing.status_code == 422 and "code" in missing.text
+    assert httpx.post(f"{url}/run_code", json={"code": "1", "language": "python", "run_timeout": -1}).status_code == 422
+    files = httpx.post(f"{url}/run_code", json={"code": "1", "language": "python", "files": {"a.txt": "eA=="}})
+    assert files.status_code == 422 and "files" in files.text
+    unknown = httpx.post(
+        f"{url}/submit", json={"dataset": "mine", "id": "nope", "completion": "", "config": {"provided_data": [ADD]}}
+    )
+    assert unknown.status_code == 404 and "nope" in unknown.text
+    assert httpx.post(f"{url}/run_code", json={"code": "x" * (5 << 20), "language": "python"}).status_code == 413
+
+
+@pytest.mark.parametrize("name,program,tests,expected", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_hostile_programs_through_the_service(url, name, program, tests, expected):
+    """Each hostile program of the sandbox's own suite, sent as a trainer would: an answer, no harm done."""
+    done = run(url, program, run_timeout=2)
+    assert done.status in ("Success", "Failed") and done.run_result is not None
+    assert "codescaler-server-secret" not in (done.run_result.stdout or "") + (done.run_result.stderr or "")
+    assert not os.path.exists(MARK) and not os.path.exists("/work/escaped") and os.path.exists("/etc/hostname")
+    assert run(url, "print(6 * 7)").run_result.stdout == "42\n"  # the service still works
+
+
+def test_a_full_server_answers_503_with_retry_after():
+    server, url = start("--max-queue", "2")
+    try:
+        answers = []
+
+        def ask():
+            answers.append(
+                httpx.post(
+                    f"{url}/run_code", json={"code": "import time\ntime.sleep(1)", "language": "python"}, timeout=30
+                )
+            )
+
+        threads = [threading.Thread(target=ask) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        codes = sorted(a.status_code for a in answers)
+        assert codes.count(200) >= 2 and 503 in codes
+        assert all(a.headers["retry-after"] == "1" for a in answers if a.status_code == 503)
+    finally:
+        assert stop(server)
+
+
+def test_sigterm_lets_the_programs_in_flight_finish():
+    server, url = start()
+    answers = []
+    asking = threading.Thread(
+        target=lambda: answers.append(run(url, "import time\ntime.sleep(1.5)\nprint('done')", run_timeout=5))
+    )
+    asking.start()
+    time.sleep(0.5)
+    assert stop(server)
+    asking.join()
+    assert answers[0].run_result.stdout == "done\n"
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{url}/v1/ping")
+
+
+def test_outcomes_map_to_sandbox_fusion_results():
+    compiled = run_code_response("cpp", {"status": "syntax_error", "detail": "err", "compile_time": 0.2})
+    assert compiled["run_result"] is None and compiled["compile_result"]["return_code"] == 1
+    slow_build = run_code_response("rust", {"status": "syntax_error", "compile_timed_out": True, "compile_time": 9.0})
+    assert slow_build["compile_result"]["status"] == "TimeLimitExceeded"
+    killed = run_code_response("python", {"status": "output_limit", "time": 0.1})
+    assert (killed["status"], killed["run_result"]["status"]) == ("Failed", "Error")
