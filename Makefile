@@ -39,7 +39,9 @@ SANDBOX_PACKAGES := golang-go golang-github-stretchr-testify-dev golang-golang-x
 	librust-rand-dev librust-regex-dev librust-md5-dev libboost-dev libssl-dev
 
 sandbox-languages:
-	$(SUDO) apt-get install -y -q $(SANDBOX_PACKAGES) $(if $(shell command -v cargo),,rustc cargo) > /dev/null
+	$(SUDO) apt-get install -y -q $(SANDBOX_PACKAGES) $(if $(shell command -v cargo),,rustc cargo) > /dev/null \
+		|| ($(SUDO) apt-get update -q > /dev/null && \
+		$(SUDO) apt-get install -y -q $(SANDBOX_PACKAGES) $(if $(shell command -v cargo),,rustc cargo) > /dev/null)
 	cd toolchains/rust-deps && CARGO_TARGET_DIR=$(SANDBOX_CACHE)/rust-deps cargo build -q --offline --release
 	cd toolchains/go-seed && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(SANDBOX_CACHE)/go-cache \
 		go test -c -vet=off -o /dev/null seed_test.go

@@ -106,7 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--timeout", type=float, default=3.0)
     parser.add_argument("--time-limit-factor", type=float, default=TimeLimit.time_limit_factor)
-    parser.add_argument("--time-limit-floor", type=float, nargs="+", default=[TimeLimit.time_limit_floor, 0.5])
+    parser.add_argument("--time-limit-floor", type=float, nargs="+", default=[1.0, 0.5])
     parser.add_argument("--problems", type=int, default=164)
     parser.add_argument("--skip-multiple", action="store_true")
     parser.add_argument("--result-name", default="verify_throughput")

@@ -351,7 +351,7 @@ def test_set_order_is_the_same_in_every_worker():
     seen = set()
     for _ in range(2):
         with Sandbox(workers=1) as sb:
-            seen.add(repr(sb.run_one(program, [{"type": "call", "fn": "(lambda: X)", "args": []}])))
+            seen.add(repr(sb.run_one(program, [{"type": "call", "fn": "(lambda: X)", "args": []}])[0]["value"]))
     assert len(seen) == 1
 
 
@@ -416,13 +416,13 @@ def test_a_venv_under_tmp_keeps_its_installed_packages(tmp_path):
         "from codescaler.sandbox import Sandbox\n"
         "stdio = [{'type': 'stdio', 'input': ''}]\n"
         "with Sandbox(workers=1) as sb:\n"
-        f"    print(sb.run_one({importing!r}, stdio)[0])\n"
+        f"    print(sb.run_one({importing!r}, stdio)[0]['stdout'])\n"
         f"    print(sb.run_one({planting!r}, stdio)[0]['status'])\n"
     )
     out = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    imported, planted = out.stdout.splitlines()
-    assert imported == str({"status": "completed", "stdout": "42\n"}), out.stderr
+    imported, _, planted = out.stdout.splitlines()
+    assert imported == "42", out.stderr
     assert planted == "runtime_error" and not Path(purelib, "planted.py").exists()  # bound back read-only
 
 

@@ -73,8 +73,8 @@ PRELOAD = (
 # Programs the sandbox uid runs are built elsewhere and kept read-only: built once per worker, reused by
 # every identical source (a pool's duplicates, a program's tests sharing one harness).
 BUILDS = os.path.join(tempfile.gettempdir(), f"codescaler-builds-{os.getpid()}")
-MAX_BUILDS = 512
-_built: collections.OrderedDict = collections.OrderedDict()  # source key -> folder, least recently used first
+MAX_BUILD_BYTES = 256 << 20  # per worker; as root they live in its private /tmp, a tmpfs, so in memory
+_built: collections.OrderedDict = collections.OrderedDict()  # key -> (folder, bytes), least recently used first
 # Languages whose runtimes reserve far more address space than they use: their heaps are capped by flags.
 _UNCAPPED_ADDRESS_SPACE = ("java", "javascript", "go")
 # Where the toolchains' own files live (rustup's sysroot, built crates, jars): set by the parent, read once.
@@ -568,7 +568,7 @@ def _build(uid, work, language, source, fix_imports, limits):
     key = hashlib.sha1(f"{language}\0{bool(fix_imports)}\0{source}".encode()).hexdigest()
     if key in _built:
         _built.move_to_end(key)
-        return _built[key], {"compile_time": 0.0}
+        return _built[key][0], {"compile_time": 0.0}
     folder = os.path.join(work, "build-" + key)
     os.mkdir(folder)
     if language == "go" and TOOLS.get("go_cache"):
@@ -590,14 +590,17 @@ def _build(uid, work, language, source, fix_imports, limits):
     kept = os.path.join(BUILDS, key)
     os.makedirs(BUILDS, exist_ok=True)
     os.rename(folder, kept)
+    size = 0
     for name in _tree(kept):
         if IS_ROOT:
             os.lchown(name, 0, 0)
         if not os.path.islink(name):
-            os.chmod(name, os.stat(name).st_mode & 0o555 | 0o444)
-    _built[key] = kept
-    if len(_built) > MAX_BUILDS:
-        _, oldest = _built.popitem(last=False)
+            info = os.stat(name)
+            os.chmod(name, info.st_mode & 0o555 | 0o444)
+            size += info.st_size
+    _built[key] = (kept, size)
+    while sum(b for _, b in _built.values()) > MAX_BUILD_BYTES and len(_built) > 1:
+        oldest, _ = _built.popitem(last=False)[1]
         shutil.rmtree(oldest, ignore_errors=True)
     return kept, spent
 

@@ -4,11 +4,14 @@ Each worker is a small stdlib-only interpreter (:mod:`codescaler._sandbox_worker
 child per test: its own session and process group, its own unprivileged uid (when run as root), a fresh
 network namespace (else an audit hook that blocks sockets), CPU, wall, address-space, process, file-size
 and open-file limits, a scrubbed environment, a fresh temporary directory, and capped output. Forking a
-warm worker costs about a millisecond, where a fresh interpreter per program costs tens.
+warm worker costs about a millisecond, where a fresh interpreter per program costs tens. C++, Java, Go
+and Rust programs are first built by a jailed child of their own; the worker then keeps the build,
+read-only, for every identical source it meets (``compile_time`` is 0 then). JavaScript runs on node.
 
 The sandbox reports what happened (``passed``, ``failed``, ``timeout``, ``memory``, ``runtime_error``,
 ``syntax_error``, ``output_limit``, or for ``call``/``stdio`` tests ``returned``/``completed`` with the
-value or output). It never sees expected outputs: judging them is :mod:`codescaler.verify`'s job.
+value or output; a ``stdio`` run also reports stderr and its exit code), with the seconds each test took.
+It never sees expected outputs: judging them is :mod:`codescaler.verify`'s job.
 """
 
 from __future__ import annotations
@@ -119,7 +122,7 @@ class Limits:
     """Per-test limits. Defaults suit HumanEval/MBPP-sized programs."""
 
     timeout: float = field(default=6.0, metadata={"help": "wall seconds per test"})
-    memory: int = field(default=2048, metadata={"help": "address space (Python, C++) in MiB"})
+    memory: int = field(default=2048, metadata={"help": "address space (Python, C++, Rust) in MiB"})
     max_output: int = field(default=1 << 20, metadata={"help": "bytes of stdout+stderr before output_limit"})
     max_processes: int = field(default=64, metadata={"help": "processes and threads of the sandbox uid"})
     max_open_files: int = field(default=64, metadata={"help": "open file descriptors"})
