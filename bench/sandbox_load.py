@@ -14,36 +14,16 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 from common import write_result
 from sandbox_fusion import RunCodeRequest, run_code
 
 from codescaler import benchmarks
 from codescaler.sandbox import Limits, Sandbox
+from codescaler.sandbox_server import start_service
 from codescaler.verify import verify_responses
-
-
-def start_server(workers: int, timeout: float, max_queue: int) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    flags = ["--port", str(port), "--workers", str(workers), "--timeout", str(timeout), "--max-queue", str(max_queue)]
-    server = subprocess.Popen([sys.executable, "-m", "codescaler", "serve-sandbox", *flags], stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"{url}/v1/ping").text == "pong":
-                return server, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    server.kill()
-    raise RuntimeError("serve-sandbox did not start")
 
 
 def main() -> None:
@@ -62,7 +42,8 @@ def main() -> None:
         local = [v.passed for vs in verify_responses(problems, sandbox) for v in vs]
         local_s = time.perf_counter() - start
 
-    server, url = start_server(cores, args.timeout, max_queue=4 * args.clients)
+    flags = ["--workers", str(cores), "--timeout", str(args.timeout), "--max-queue", str(4 * args.clients)]
+    server, url = start_service(*flags)
     failures: list[str] = []
 
     def ask(script: str) -> bool | None:

@@ -6,9 +6,7 @@ SIGTERM is a real signal.
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 
@@ -22,7 +20,7 @@ from sandbox_fusion import RunCodeRequest, SubmitRequest, TestConfig, run_code, 
 from sandbox_fusion.models import SummaryMapping
 from test_sandbox import HOSTILE, MARK, PROGRAMS, needs
 
-from codescaler.sandbox_server import run_code_response
+from codescaler.sandbox_server import run_code_response, start_service
 
 MAPPING = SummaryMapping(CompileFailed="compile_failed", RunTimeout="timeout", RunFailed="run_failed")
 ADD = {
@@ -37,24 +35,7 @@ ADD = {
 
 
 def start(*flags: str) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "codescaler", "serve-sandbox", "--port", str(port), "--workers", "2", *flags],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/v1/ping").text == "pong":
-                return server, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    server.kill()
-    raise RuntimeError(f"serve-sandbox did not start: {server.communicate()[0]}")
+    return start_service("--workers", "2", *flags)
 
 
 def stop(server: subprocess.Popen) -> bool:

@@ -22,12 +22,17 @@ flight finish. Requested time and memory limits are capped by the server's.
 # annotations at run time, and those models are local to create_app.
 import asyncio
 import contextlib
+import socket
+import subprocess
+import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from codescaler.sandbox import Limits, Sandbox
+from codescaler.serve import instrument
 
 # SandboxFusion's language names -> ours.
 LANGUAGES = {"python": "python", "cpp": "cpp", "java": "java", "nodejs": "javascript", "go": "go", "rust": "rust"}
@@ -89,9 +94,9 @@ def run_code_response(language: str, outcome: dict[str, Any]) -> dict[str, Any]:
 
 def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig | None = None):
     """The FastAPI app; it starts its own :class:`Sandbox` and closes it on shutdown."""
-    from fastapi import FastAPI, Request
+    from fastapi import FastAPI
     from fastapi.responses import JSONResponse, PlainTextResponse
-    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+    from prometheus_client import CollectorRegistry, Counter
     from pydantic import BaseModel, Field
 
     from codescaler import benchmarks
@@ -100,11 +105,7 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
     config = config or SandboxServeConfig()
     base = sandbox_limits or Limits()
     registry = CollectorRegistry()
-    metrics = {
-        "requests": Counter("codescaler_sandbox_requests", "HTTP requests", ["endpoint", "status"], registry=registry),
-        "programs": Counter("codescaler_sandbox_programs", "programs run", ["language", "status"], registry=registry),
-        "latency": Histogram("codescaler_sandbox_request_seconds", "latency", ["endpoint"], registry=registry),
-    }
+    programs = Counter("codescaler_sandbox_programs", "programs run", ["language", "status"], registry=registry)
     state: dict[str, Any] = {"in_flight": 0}
     datasets: dict[str, dict[str, Any]] = {}  # name -> id -> problem, loaded on first use
 
@@ -142,16 +143,7 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
         completion: str
         config: TestConfig = TestConfig()
 
-    @app.middleware("http")
-    async def limits(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > config.max_body_bytes:
-            return JSONResponse({"detail": f"body of {length} bytes exceeds {config.max_body_bytes}"}, 413)
-        started = time.perf_counter()
-        response = await call_next(request)
-        metrics["requests"].labels(request.url.path, str(response.status_code)).inc()
-        metrics["latency"].labels(request.url.path).observe(time.perf_counter() - started)
-        return response
+    instrument(app, registry, config.max_body_bytes, "codescaler_sandbox")
 
     def job_limits(run_timeout: float | None, compile_timeout: float | None, memory: int | None) -> Limits:
         return replace(
@@ -190,7 +182,7 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
         if isinstance(answer, JSONResponse):
             return answer
         outcome = answer[0]
-        metrics["programs"].labels(language, outcome.get("status", "unknown")).inc()
+        programs.labels(language, outcome.get("status", "unknown")).inc()
         return run_code_response(language, outcome)
 
     def problem_of(body: SubmitRequest) -> dict[str, Any]:
@@ -267,10 +259,6 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
     async def health():
         return {"status": "ok", "in_flight": state["in_flight"], "workers": state["sandbox"].size}
 
-    @app.get("/metrics")
-    async def prometheus():
-        return PlainTextResponse(generate_latest(registry).decode(), media_type="text/plain; version=0.0.4")
-
     return app
 
 
@@ -282,3 +270,28 @@ def serve_sandbox(sandbox_limits: Limits | None = None, config: SandboxServeConf
     app = create_app(sandbox_limits, config)
     grace = config.max_run_timeout + config.max_compile_timeout
     uvicorn.run(app, host=config.host, port=config.port, log_level="warning", timeout_graceful_shutdown=int(grace))
+
+
+def start_service(*flags: str, timeout: float = 60.0) -> tuple[subprocess.Popen, str]:
+    """``codescaler serve-sandbox FLAGS`` in a process of its own on a free local port, once it answers:
+    the process and its URL. SIGTERM stops it once the programs in flight are done."""
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "codescaler", "serve-sandbox", "--port", str(port), *flags]
+    log = tempfile.TemporaryFile()  # a file, not a pipe nobody reads, which would block the server when full
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            if httpx.get(f"{url}/v1/ping").text == "pong":
+                return server, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.kill()
+    server.wait()
+    log.seek(0)
+    raise RuntimeError(f"serve-sandbox did not start: {log.read().decode(errors='replace')[-2000:]}")

@@ -107,15 +107,14 @@ class Batcher:
 
 def create_app(model, reward_config: ScoringConfig | None = None, config: ServeConfig | None = None):
     """The FastAPI app serving ``model``."""
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse, PlainTextResponse
-    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+    from prometheus_client import CollectorRegistry, Counter, Histogram
     from pydantic import BaseModel, Field
 
     config = config or ServeConfig()
     registry = CollectorRegistry()
     metrics = {
-        "requests": Counter("codescaler_requests", "HTTP requests", ["endpoint", "status"], registry=registry),
         "items": Counter("codescaler_items", "items scored", registry=registry),
         "batches": Histogram(
             "codescaler_batch_size",
@@ -123,7 +122,6 @@ def create_app(model, reward_config: ScoringConfig | None = None, config: ServeC
             registry=registry,
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
         ),
-        "latency": Histogram("codescaler_request_seconds", "request latency", ["endpoint"], registry=registry),
     }
     batcher = Batcher(model, reward_config or ScoringConfig(), config, metrics)
 
@@ -148,16 +146,7 @@ def create_app(model, reward_config: ScoringConfig | None = None, config: ServeC
         query: list[str] = Field(min_length=1)
         prompts: list[str] | None = None
 
-    @app.middleware("http")
-    async def limits(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > config.max_body_bytes:
-            return JSONResponse({"detail": f"body of {length} bytes exceeds {config.max_body_bytes}"}, 413)
-        started = time.perf_counter()
-        response = await call_next(request)
-        metrics["requests"].labels(request.url.path, str(response.status_code)).inc()
-        metrics["latency"].labels(request.url.path).observe(time.perf_counter() - started)
-        return response
+    instrument(app, registry, config.max_body_bytes, "codescaler")
 
     def busy(extra: int) -> JSONResponse | None:
         if batcher.full(extra):
@@ -191,11 +180,33 @@ def create_app(model, reward_config: ScoringConfig | None = None, config: ServeC
     async def health():
         return {"status": "ok", "queued": batcher.queue.qsize()}
 
+    return app
+
+
+def instrument(app, registry, max_body_bytes: int, prefix: str) -> None:
+    """What codescaler's HTTP servers share: 413 for a body past ``max_body_bytes``, requests counted and
+    timed per endpoint under ``prefix``, and ``GET /metrics`` (Prometheus)."""
+    from fastapi import Request
+    from fastapi.responses import JSONResponse, PlainTextResponse
+    from prometheus_client import Counter, Histogram, generate_latest
+
+    requests = Counter(f"{prefix}_requests", "HTTP requests", ["endpoint", "status"], registry=registry)
+    latency = Histogram(f"{prefix}_request_seconds", "request latency", ["endpoint"], registry=registry)
+
+    @app.middleware("http")
+    async def limits(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > max_body_bytes:
+            return JSONResponse({"detail": f"body of {length} bytes exceeds {max_body_bytes}"}, 413)
+        started = time.perf_counter()
+        response = await call_next(request)
+        requests.labels(request.url.path, str(response.status_code)).inc()
+        latency.labels(request.url.path).observe(time.perf_counter() - started)
+        return response
+
     @app.get("/metrics")
     async def prometheus():
         return PlainTextResponse(generate_latest(registry).decode(), media_type="text/plain; version=0.0.4")
-
-    return app
 
 
 def serve(model, reward_config: ScoringConfig | None = None, config: ServeConfig | None = None) -> None:

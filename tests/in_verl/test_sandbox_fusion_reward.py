@@ -5,39 +5,22 @@ Runs in verl's environment (``make verl-test``); elsewhere it is skipped.
 """
 
 import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 
 import pytest
 
 pytest.importorskip("verl.utils.reward_score.sandbox_fusion")
 pytest.importorskip("fastapi")
-import httpx
 from verl.utils.reward_score import sandbox_fusion
+
+from codescaler.sandbox_server import start_service
 
 SUM = {"inputs": ["1 2\n", "40 2\n"], "outputs": ["3\n", "42\n"]}
 
 
 @pytest.fixture(scope="module")
 def url():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "codescaler", "serve-sandbox", "--port", str(port), "--workers", "2"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/v1/ping").text == "pong":
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
+    server, base = start_service("--workers", "2")
     yield f"{base}/run_code"  # verl takes the endpoint itself, as SANDBOX_FUSION_URL
     server.send_signal(signal.SIGTERM)
     assert server.wait(timeout=60) in (0, -signal.SIGTERM)
