@@ -141,6 +141,11 @@ def test_bad_requests_get_4xx_naming_the_field(url):
         f"{url}/submit", json={"dataset": "mine", "id": "nope", "completion": "", "config": {"provided_data": [ADD]}}
     )
     assert unknown.status_code == 404 and "nope" in unknown.text
+    broken = dict(ADD, tests=[{"type": "exec", "code": "1"}])
+    malformed = httpx.post(
+        f"{url}/submit", json={"dataset": "mine", "id": "add", "completion": "", "config": {"provided_data": broken}}
+    )
+    assert malformed.status_code == 422 and "tests" in malformed.text
     assert httpx.post(f"{url}/run_code", json={"code": "x" * (5 << 20), "language": "python"}).status_code == 413
 
 

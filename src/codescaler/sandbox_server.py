@@ -100,6 +100,7 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
     from pydantic import BaseModel, Field
 
     from codescaler import benchmarks
+    from codescaler.schema import Problem, check_record
     from codescaler.verify import program_of, verify_responses
 
     config = config or SandboxServeConfig()
@@ -199,9 +200,9 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
             data = datasets[body.dataset].get(str(body.id))
         if data is None:
             raise LookupError(f"no problem {body.id!r} in dataset {body.dataset!r} or in config.provided_data")
-        if not data.get("tests"):
+        problem = check_record(dict(data, responses=[body.completion]), Problem, 1, required=("question", "tests"))
+        if not problem["tests"]:
             raise ValueError(f"problem {body.id!r} has no tests")
-        problem = dict(data, responses=[body.completion])
         if body.config.language:
             problem["language"] = LANGUAGES.get(body.config.language, body.config.language)
         return problem
