@@ -36,6 +36,13 @@ LANGUAGES = ("python", "cpp", "java", "javascript", "go", "rust")
 # The compiler or interpreter each language needs; `make sandbox-languages` installs the missing ones.
 TOOLS = {"python": None, "cpp": "g++", "java": "javac", "javascript": "node", "go": "go", "rust": "rustc"}
 JAVA_LIBS = ("/usr/share/java/javatuples.jar",)  # MultiPL-E's Java imports org.javatuples
+# What `make sandbox-languages` builds under cache_dir(): (name the workers know it by, its path, what proves it built).
+BUILT_TOOLS = (
+    ("rust_deps", "rust-deps/release/deps", "rust-deps/release/deps"),
+    ("go_cache", "go-cache", "go-cache"),
+    ("node_modules", "node/node_modules", "node/node_modules"),
+    ("cpp_pch", "cpp-pch/stdcpp.h", "cpp-pch/stdcpp.h.gch"),  # used as `-include .../stdcpp.h`
+)
 JOBS_AHEAD_PER_WORKER = 512
 # Sandbox uids: FIRST_UID up to FIRST_UID + UID_RANGE, each held by a lock file while a worker runs under it.
 FIRST_UID, UID_RANGE = 200_000, 65_536
@@ -67,22 +74,11 @@ def toolchains() -> dict[str, Any]:
         if sysroot and os.path.exists(os.path.join(sysroot, "bin", "rustc")):
             found["rustc"] = os.path.join(sysroot, "bin", "rustc")
             found["keep"].append(sysroot)
-    deps = cache_dir() / "rust-deps" / "release" / "deps"
-    if deps.is_dir():
-        found["rust_deps"] = str(deps)
-        found["keep"].append(str(deps))
-    go_cache = cache_dir() / "go-cache"
-    if go_cache.is_dir():
-        found["go_cache"] = str(go_cache)
-        found["keep"].append(str(go_cache))
-    node_modules = cache_dir() / "node" / "node_modules"
-    if node_modules.is_dir():
-        found["node_modules"] = str(node_modules)
-        found["keep"].append(str(node_modules))
-    pch = cache_dir() / "cpp-pch" / "stdcpp.h"
-    if pch.with_suffix(".h.gch").exists():
-        found["cpp_pch"] = str(pch)
-        found["keep"].append(str(pch.parent))
+    for name, path, built in BUILT_TOOLS:
+        if (cache_dir() / built).exists():
+            target = cache_dir() / path
+            found[name] = str(target)
+            found["keep"].append(str(target if target.is_dir() else target.parent))
     return found
 
 
