@@ -18,6 +18,7 @@ in-process harness.
 import builtins
 import collections
 import ctypes
+import functools
 import gc
 import hashlib
 import importlib.util
@@ -125,8 +126,9 @@ def _toolchain(language, source, folder, fix_imports=False):
     raise ValueError(f"no runner for {language!r}")
 
 
+@functools.cache
 def _crates(folder):
-    """Each crate's newest build in ``folder``: a rebuild leaves the old one beside it."""
+    """Each crate's newest build in ``folder``: a rebuild leaves the old one beside it. Read once a worker."""
     newest = {}
     for name in os.listdir(folder):
         crate = re.fullmatch(r"lib(\w+)-[0-9a-f]+\.rlib", name)

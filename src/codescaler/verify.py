@@ -161,17 +161,14 @@ def _reference_key(problem: dict[str, Any]) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
 
-def reference_seconds(problems: list[dict[str, Any]], sandbox: Sandbox, runs: int = 3) -> dict[str, float | None]:
-    """The slowest test's seconds of each problem's reference (median of ``runs``), keyed by a hash of the
-    reference and its tests; ``None`` where the reference does not pass. Timed once per machine and cached,
-    as HumanEval+ caches its expected outputs."""
+def reference_seconds(problems: list[dict[str, Any]], sandbox: Sandbox, runs: int = 3) -> list[float | None]:
+    """Per problem, the slowest test's seconds of its reference (median of ``runs``); ``None`` where it has no
+    reference or tests, or the reference does not pass. Timed once per machine and cached, keyed by a hash of
+    the reference and its tests, as HumanEval+ caches its expected outputs."""
     path = cache_dir() / "reference-seconds.json"
     cached: dict[str, float | None] = json.loads(path.read_text()) if path.exists() else {}
-    todo: dict[str, dict[str, Any]] = {}
-    for problem in problems:
-        if problem.get("reference") and problem.get("tests"):
-            todo.setdefault(_reference_key(problem), problem)
-    missing = [(key, p) for key, p in todo.items() if key not in cached]
+    keys = [_reference_key(p) if p.get("reference") and p.get("tests") else None for p in problems]
+    missing = {key: p for key, p in zip(keys, problems) if key is not None and key not in cached}
     if missing:
         jobs = [
             Job(
@@ -179,11 +176,11 @@ def reference_seconds(problems: list[dict[str, Any]], sandbox: Sandbox, runs: in
                 [sandbox_test(t, p.get("entry_point")) for t in p["tests"]],
                 p.get("language", "python"),
             )
-            for _, p in missing
+            for p in missing.values()
             for _ in range(runs)
         ]
         outcomes = list(sandbox.run(jobs))
-        for i, (key, problem) in enumerate(missing):
+        for i, (key, problem) in enumerate(missing.items()):
             timings: list[float] = []
             for run in outcomes[i * runs : (i + 1) * runs]:
                 if all(judge(t, o) == "passed" for t, o in zip(problem["tests"], run)):
@@ -193,7 +190,7 @@ def reference_seconds(problems: list[dict[str, Any]], sandbox: Sandbox, runs: in
         partial = path.with_name(f"{path.name}.{os.getpid()}")
         partial.write_text(json.dumps(cached))
         os.replace(partial, path)  # whole or not at all: another process may be reading it
-    return {key: cached[key] for key in todo}
+    return [None if key is None else cached[key] for key in keys]
 
 
 def with_time_limits(problems: list[dict[str, Any]], sandbox: Sandbox, config: TimeLimit) -> list[dict[str, Any]]:
@@ -202,11 +199,11 @@ def with_time_limits(problems: list[dict[str, Any]], sandbox: Sandbox, config: T
     others keep theirs, or the sandbox's timeout."""
     if config.time_limit == "flat":
         return problems
-    seconds = reference_seconds(problems, sandbox, config.reference_runs)
+    untimed = [p for p in problems if "time_limit" not in p]
+    seconds = iter(reference_seconds(untimed, sandbox, config.reference_runs))
     scaled = []
     for problem in problems:
-        timed = problem.get("reference") and problem.get("tests") and "time_limit" not in problem
-        reference = seconds.get(_reference_key(problem)) if timed else None
+        reference = next(seconds) if "time_limit" not in problem else None
         if reference is not None:
             limit = max(config.time_limit_floor, config.time_limit_factor * reference)
             problem = dict(problem, time_limit=round(limit, 4))
