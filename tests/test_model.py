@@ -60,6 +60,45 @@ def test_shared_prefix_path_equals_full_recomputation(tiny_rm):
         assert score == pytest.approx(reference_score(tiny_rm, QUESTION, code), abs=1e-4)
 
 
+def test_candidates_of_several_questions_batch_together_after_their_own_prefixes(tiny_rm, monkeypatch):
+    # A batch may hold rows that continue different prefixes (of different lengths, so each row's
+    # positions start elsewhere and a gap is masked): every score must still equal a lone forward pass.
+    questions = [QUESTION, "Reverse a string.", "Return the sum of the squares of a list of integers, or 0."]
+    pairs = [(q, f"def f{i}(x):\n    return x * {i}" + " + 1" * (i % 4)) for q in questions for i in range(5)]
+    widths = []
+    original = tiny_rm._forward_after
+
+    def recording(input_ids, mask, prefixes):
+        widths.append({p[0][0].shape[1] for p in prefixes})
+        return original(input_ids, mask, prefixes)
+
+    monkeypatch.setattr(tiny_rm, "_forward_after", recording)
+    scores = tiny_rm.score([q for q, _ in pairs], [c for _, c in pairs], show_progress=False, batch_size=6)
+    assert any(len(w) > 1 for w in widths), "no batch mixed prefixes of different lengths"
+    for (q, c), score in zip(pairs, scores):
+        assert score == pytest.approx(reference_score(tiny_rm, q, c), abs=1e-4)
+
+
+def test_prefix_windows_bound_the_states_held_and_whole_scoring_agrees(tiny_rm):
+    questions = [f"Question {i}: return the {i}-th prime number." for i in range(6)]
+    pairs = [(q, f"def f(n):\n    return {j} * n") for q in questions for j in range(3)]
+    qs, cs = [q for q, _ in pairs], [c for _, c in pairs]
+    windowed = tiny_rm.score(qs, cs, show_progress=False, max_batch_tokens=64)  # a window or two per question
+    tiny_rm.share_prefix = False
+    whole = tiny_rm.score(qs, cs, show_progress=False)
+    assert windowed == pytest.approx(whole, abs=1e-4)
+    assert windowed == pytest.approx([reference_score(tiny_rm, q, c) for q, c in pairs], abs=1e-4)
+
+
+def test_prefix_windows():
+    from codescaler.model import prefix_windows
+
+    groups = [([0, 1], 30), ([2, 3], 50), ([4], 30), ([5, 6], 200)]
+    assert prefix_windows(groups, 100) == [groups[:2], [groups[2]], [groups[3]]]
+    assert prefix_windows(groups, 1000) == [groups]
+    assert prefix_windows([], 100) == []
+
+
 def test_duplicates_are_scored_once(tiny_rm, monkeypatch):
     seen = []
     original = tiny_rm.backbone.forward

@@ -12,7 +12,9 @@ Where the time goes and what we do about it:
   runs once and its key/value cache is reused for every candidate, so only each candidate's own
   tokens are computed. The prefix is the longest common prefix of the *token ids*, so the result is
   the same computation as scoring each sequence whole, not an approximation at a text boundary.
-* The rest is sorted by length and batched under a token budget, so padding stays small.
+* What is computed, whole sequences or candidates' own parts, is sorted by length across problems and
+  batched under a token budget, so padding stays small: a GRPO group's eight responses alone would pad
+  to the longest of the eight. A batch's rows may continue different prefixes (each at its own positions).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 from tqdm.auto import tqdm
 
 from codescaler.calibration import Calibration
@@ -94,7 +97,9 @@ class PairScorer(Judge):
         max_length: int = 4096,
         mixed_bf16: bool = False,
         calibration: Calibration | None = None,
+        share_prefix: bool = True,
     ) -> None:
+        """``share_prefix=False`` scores every sequence whole: what the prefix reuse saves can be measured."""
         if max_length < 16:
             raise ValueError(f"max_length must be at least 16 tokens, got {max_length}")
         self.model = model.eval()
@@ -104,6 +109,7 @@ class PairScorer(Judge):
         self.device = next(model.parameters()).device
         self.mixed_bf16 = mixed_bf16
         self.calibration = calibration  # raw score -> P(pass), where one was fitted for these weights
+        self.share_prefix = share_prefix
         self._cache_arg = (
             "cache" if "cache" in inspect.signature(self.backbone.forward).parameters else "past_key_values"
         )
@@ -172,53 +178,85 @@ class PairScorer(Judge):
         scores: list[Any] = [math.nan] * len(sequences)
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.mixed_bf16)
         with autocast, tqdm(total=len(sequences), desc="scoring", unit="seq", disable=not show_progress) as bar:
+            groups: list[tuple[list[int], int]] = []
             loose: list[int] = []
             for members in by_question.values():
                 members = sorted(set(members))
                 # every member's read positions must lie after the prefix, in its own rows
                 shared = min(common_prefix_length([sequences[m] for m in members]), *(reads[m] for m in members))
-                if len(members) > 1 and shared >= _MIN_SHARED_PREFIX:
-                    self._score_with_prefix(
-                        sequences, reads, members, shared, scores, batch_size, max_batch_tokens, bar
-                    )
+                if self.share_prefix and len(members) > 1 and shared >= _MIN_SHARED_PREFIX:
+                    groups.append((members, shared))
                 else:
                     loose.extend(members)
-            self._score_with_prefix(sequences, reads, loose, 0, scores, batch_size, max_batch_tokens, bar)
+            for window in prefix_windows(groups, max_batch_tokens):
+                self._score_groups(sequences, reads, window, scores, batch_size, max_batch_tokens, bar)
+            if loose:
+                self._score_groups(sequences, reads, [(loose, 0)], scores, batch_size, max_batch_tokens, bar)
         return encoded, [scores[s] for s in slot]
 
     @torch.inference_mode()
-    def _score_with_prefix(self, sequences, reads, members, shared, scores, batch_size, max_batch_tokens, bar) -> None:
-        """Score ``members``, whose first ``shared`` tokens are the same: that prefix runs once and its key/value
-        cache serves every member (``shared=0``: no prefix, each sequence whole)."""
-        if not members:
-            return
-        prefix_kv = None
-        if shared:
-            from transformers import DynamicCache
-
-            prefix = torch.tensor([sequences[members[0]][:shared]], device=self.device)
-            out = self.backbone(input_ids=prefix, use_cache=True)
-            cache = out["cache"] if "cache" in out else out["past_key_values"]  # renamed in transformers 5.x
-            prefix_kv = [(layer.keys, layer.values) for layer in cache.layers]
-        members = sorted(members, key=lambda m: -len(sequences[m]))  # longest first: OOM shows early
-        suffix_lengths = [len(sequences[m]) - shared for m in members]
-        for batch in batches(members, suffix_lengths, batch_size, max_batch_tokens - shared):
-            rows = [sequences[m][shared:] for m in batch]
+    def _score_groups(self, sequences, reads, groups, scores, batch_size, max_batch_tokens, bar) -> None:
+        """Score the members of ``groups``, each ``(members, shared)``: the members' first ``shared`` tokens
+        are the same. A group's prefix runs once and its key/value states serve every member; then the
+        members of all the groups are batched together, longest own part first, so that they pad as little
+        as whole sequences would (``shared=0``: no prefix, each sequence whole)."""
+        prefixes = self._prefix_states(sequences, groups, batch_size, max_batch_tokens)
+        items = [(m, g) for g, (members, _) in enumerate(groups) for m in members]
+        own = [len(sequences[m]) - groups[g][1] for m, g in items]
+        order = sorted(range(len(items)), key=lambda i: -own[i])  # longest first: OOM shows early
+        widest = max(shared for _, shared in groups)
+        for batch in batches(order, [own[i] for i in order], batch_size, max(max_batch_tokens - widest, 1)):
+            shared = [groups[items[i][1]][1] for i in batch]
+            members = [items[i][0] for i in batch]
+            rows = [sequences[m][s:] for m, s in zip(members, shared)]
             input_ids, mask = self._pad(rows)
-            n = len(rows)
-            if prefix_kv is None:
-                hidden = self.backbone(input_ids=input_ids, attention_mask=mask, use_cache=False).last_hidden_state
+            if widest:
+                hidden = self._forward_after(input_ids, mask, [prefixes[items[i][1]] for i in batch])
             else:
-                batch_cache = DynamicCache(
-                    ddp_cache_data=[(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in prefix_kv],
-                    config=self.model.config,
-                )
-                full_mask = torch.cat([torch.ones(n, shared, dtype=mask.dtype, device=self.device), mask], dim=1)
-                hidden = self.backbone(
-                    input_ids=input_ids, attention_mask=full_mask, use_cache=True, **{self._cache_arg: batch_cache}
-                ).last_hidden_state
-            self._read(hidden, rows, [reads[m] - shared for m in batch], batch, scores)
-            bar.update(n)
+                hidden = self.backbone(input_ids=input_ids, attention_mask=mask, use_cache=False).last_hidden_state
+            self._read(hidden, rows, [reads[m] - s for m, s in zip(members, shared)], members, scores)
+            bar.update(len(batch))
+
+    def _prefix_states(self, sequences, groups, batch_size, max_batch_tokens) -> list[list[tuple[torch.Tensor, ...]]]:
+        """Each group's prefix key and value states, per layer, each (heads, shared, head_dim); the prefixes
+        run in length-sorted padded batches like whole sequences."""
+        states: list[list[tuple[torch.Tensor, ...]]] = [[] for _ in groups]
+        order = sorted((g for g, (_, shared) in enumerate(groups) if shared), key=lambda g: -groups[g][1])
+        for batch in batches(order, [groups[g][1] for g in order], batch_size, max_batch_tokens):
+            input_ids, mask = self._pad([sequences[groups[g][0][0]][: groups[g][1]] for g in batch])
+            out = self.backbone(input_ids=input_ids, attention_mask=mask, use_cache=True)
+            cache = out["cache"] if "cache" in out else out["past_key_values"]  # renamed in transformers 5.x
+            for i, g in enumerate(batch):
+                n = groups[g][1]
+                states[g] = [(layer.keys[i, :, :n], layer.values[i, :, :n]) for layer in cache.layers]
+        return states
+
+    def _forward_after(self, input_ids: torch.Tensor, mask: torch.Tensor, prefixes: list) -> torch.Tensor:
+        """Hidden states of rows that continue ``prefixes`` (one per row, as :meth:`_prefix_states` gives).
+        The prefixes lie left-aligned in one cache as wide as the longest, the gap after a shorter one is
+        masked out, and each row's positions continue its own prefix."""
+        from transformers import DynamicCache
+
+        lengths = torch.tensor([p[0][0].shape[1] for p in prefixes], device=self.device)
+        width = int(lengths.max())
+        # pad along positions, (rows, positions, heads, dim), then put heads before positions again
+        layers = [
+            tuple(
+                pad_sequence([p[layer][j].transpose(0, 1) for p in prefixes], batch_first=True).transpose(1, 2)
+                for j in (0, 1)
+            )
+            for layer in range(len(prefixes[0]))
+        ]
+        cache = DynamicCache(ddp_cache_data=layers, config=self.model.config)
+        seen = (torch.arange(width, device=self.device) < lengths[:, None]).to(mask.dtype)
+        positions = lengths[:, None] + torch.arange(input_ids.shape[1], device=self.device)
+        return self.backbone(
+            input_ids=input_ids,
+            attention_mask=torch.cat([seen, mask], dim=1),
+            position_ids=positions,
+            use_cache=True,
+            **{self._cache_arg: cache},
+        ).last_hidden_state
 
     def _pad(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         # Right padding: under causal attention real tokens never see the pads, whatever the pad id.
@@ -336,6 +374,17 @@ class RewardModel(RMInput, PairScorer):
     def _weights(self) -> list[Any]:
         # The head: every fine-tuning mode trains it.
         return [hashlib.sha256(self.head.weight.detach().float().cpu().numpy().tobytes()).hexdigest()[:16]]
+
+
+def prefix_windows(groups: list[tuple[list[int], int]], max_tokens: int) -> list[list[tuple[list[int], int]]]:
+    """Consecutive runs of ``(members, shared)`` groups whose prefixes hold at most ``max_tokens`` tokens
+    together (one group at least): the prefix states of one run are held at once."""
+    windows: list[list[tuple[list[int], int]]] = []
+    for group in groups:
+        if not windows or sum(shared for _, shared in windows[-1]) + group[1] > max_tokens:
+            windows.append([])
+        windows[-1].append(group)
+    return windows
 
 
 def common_prefix_length(rows: list[list[int]]) -> int:
