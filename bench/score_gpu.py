@@ -56,6 +56,7 @@ QWEN3_VOCAB = 151936
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CHATML = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
 MODES = ("padded", "sorted", "prefix")
+PAPER_STEP_PROMPTS = 128
 
 
 def build_tokenizer(vocab_size: int) -> PreTrainedTokenizerFast:
@@ -167,7 +168,7 @@ def top1(scores: list[float], group: int) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=list(ARCHITECTURES), default="8b")
-    parser.add_argument("--prompts", type=int, default=128, help="prompts in the step")
+    parser.add_argument("--prompts", type=int, default=PAPER_STEP_PROMPTS, help="prompts in the step")
     parser.add_argument("--responses", type=int, default=8, help="responses per prompt (GRPO's group size)")
     parser.add_argument("--prompt-tokens", type=int, nargs=2, default=[300, 2000], metavar=("MIN", "MAX"))
     parser.add_argument("--response-tokens", type=int, nargs=2, default=[200, 4000], metavar=("MIN", "MAX"))
@@ -207,8 +208,7 @@ def main() -> None:
     encoded = rm.encode(questions, codes)  # what every mode does first, timed alone: it runs on the CPU
     tokenize_s = time.perf_counter() - start
     assert not any(truncated for _, truncated in encoded)
-    lengths = [len(ids) for ids, _ in encoded]
-    step_tokens = sum(lengths)
+    step_tokens = sum(len(ids) for ids, _ in encoded)
     g = args.responses
     shared = [common_prefix_length([ids for ids, _ in encoded[s : s + g]]) for s in range(0, len(encoded), g)]
     needed = {"padded": step_tokens, "sorted": step_tokens, "prefix": step_tokens - (g - 1) * sum(shared)}
@@ -256,7 +256,7 @@ def main() -> None:
         seconds = time.perf_counter() - start
         row = {
             "seconds": round(seconds, 3),
-            "seconds_per_grpo_step": round(seconds * 128 / args.prompts, 2),
+            "seconds_per_grpo_step": round(seconds * PAPER_STEP_PROMPTS / args.prompts, 2),
             "tokens_per_s": round(step_tokens / seconds),
             "tokens_computed": needed[mode],
             "tokens_fed_with_padding": counter.fed,
