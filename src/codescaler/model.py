@@ -201,20 +201,20 @@ class PairScorer(Judge):
         members of all the groups are batched together, longest own part first, so that they pad as little
         as whole sequences would (``shared=0``: no prefix, each sequence whole)."""
         prefixes = self._prefix_states(sequences, groups, batch_size, max_batch_tokens)
-        items = [(m, g) for g, (members, _) in enumerate(groups) for m in members]
-        own = [len(sequences[m]) - groups[g][1] for m, g in items]
+        items = [(m, g, shared) for g, (members, shared) in enumerate(groups) for m in members]
+        own = [len(sequences[m]) - shared for m, _, shared in items]
         order = sorted(range(len(items)), key=lambda i: -own[i])  # longest first: OOM shows early
         widest = max(shared for _, shared in groups)
         for batch in batches(order, [own[i] for i in order], batch_size, max(max_batch_tokens - widest, 1)):
-            shared = [groups[items[i][1]][1] for i in batch]
-            members = [items[i][0] for i in batch]
-            rows = [sequences[m][s:] for m, s in zip(members, shared)]
+            picked = [items[i] for i in batch]
+            rows = [sequences[m][shared:] for m, _, shared in picked]
             input_ids, mask = self._pad(rows)
             if widest:
-                hidden = self._forward_after(input_ids, mask, [prefixes[items[i][1]] for i in batch])
+                hidden = self._forward_after(input_ids, mask, [prefixes[g] for _, g, _ in picked])
             else:
                 hidden = self.backbone(input_ids=input_ids, attention_mask=mask, use_cache=False).last_hidden_state
-            self._read(hidden, rows, [reads[m] - s for m, s in zip(members, shared)], members, scores)
+            members = [m for m, _, _ in picked]
+            self._read(hidden, rows, [reads[m] - shared for m, _, shared in picked], members, scores)
             bar.update(len(batch))
 
     def _prefix_states(self, sequences, groups, batch_size, max_batch_tokens) -> list[list[tuple[torch.Tensor, ...]]]:
@@ -380,10 +380,14 @@ def prefix_windows(groups: list[tuple[list[int], int]], max_tokens: int) -> list
     """Consecutive runs of ``(members, shared)`` groups whose prefixes hold at most ``max_tokens`` tokens
     together (one group at least): the prefix states of one run are held at once."""
     windows: list[list[tuple[list[int], int]]] = []
+    held = 0
     for group in groups:
-        if not windows or sum(shared for _, shared in windows[-1]) + group[1] > max_tokens:
-            windows.append([])
-        windows[-1].append(group)
+        if windows and held + group[1] <= max_tokens:
+            windows[-1].append(group)
+            held += group[1]
+        else:
+            windows.append([group])
+            held = group[1]
     return windows
 
 
