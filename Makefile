@@ -22,9 +22,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 lint: install
-	$(PY) -m ruff check src tests bench recipes
-	$(PY) -m ruff format --check src tests bench recipes
+	$(PY) -m ruff check src tests bench recipes tools
+	$(PY) -m ruff format --check src tests bench recipes tools
 	$(PY) -m mypy
+	$(PY) -m tools.import_graph
 
 test: lint
 	$(PY) -m pytest -q
@@ -63,7 +64,7 @@ verl-test: verl-env
 	$(VERL_VENV)/bin/python -m pytest -q tests/in_verl
 
 demo: install
-	$(VENV)/bin/codescaler rank examples/subarray_sum.jsonl
+	$(VENV)/bin/codescaler rank examples/subarray_sum.jsonl --verify-top 4
 
 bench: install
 	$(PY) bench/extract_speed.py && $(PY) bench/score_throughput.py && $(PY) bench/rank_throughput.py

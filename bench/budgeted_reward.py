@@ -5,7 +5,7 @@ candidates are cut, in order, into groups of ``--group-size`` (the samples of on
 K and rule (``top``: the judge's top K of each group run; ``unsure``: the K whose P(pass) is nearest 1/2;
 ``random``: K at random, the control a judge's choice must beat),
 the budgeted reward is the execution reward where the sample ran and the judge's P(pass) elsewhere, decided
-by the same :func:`codescaler.selective.budget_choice` the ``budgeted`` reward calls. It is measured against
+by the same :func:`codescaler.rewards.selective.budget_choice` the ``budgeted`` reward calls. It is measured against
 full execution (every sample run, the paper's baseline reward):
 
 * ``executed``: the fraction of samples run (the sandbox cost per step, relative to full execution);
@@ -32,12 +32,12 @@ from typing import Any
 import numpy as np
 from common import write_result
 
-from codescaler.bon import ground_truth, judge_facts
-from codescaler.jsonl import read_lines
+from codescaler.execution.sandbox import Sandbox
 from codescaler.judges import load_judge
-from codescaler.sandbox import Sandbox
-from codescaler.selective import BUDGET_RULES, budget_choice
-from codescaler.shaping import pass_probability
+from codescaler.measure.bon_facts import ground_truth, judge_facts
+from codescaler.records.jsonl import read_lines
+from codescaler.rewards.selective import BUDGET_RULES, budget_choice
+from codescaler.rewards.shaping import pass_probability
 
 
 def advantages(rewards: list[float]) -> list[float]:

@@ -30,11 +30,12 @@ from typing import Any
 from common import RESULTS, write_result
 
 from codescaler import benchmarks
-from codescaler.bon import BonConfig, best_of_n
-from codescaler.calibration import Calibration, fit_platt
-from codescaler.pairs import problem_split
-from codescaler.rm_eval import builtin_pairs, calibration_figures, pair_summary, verified_scores
-from codescaler.weights import save_likelihood_calibration
+from codescaler.judges.calibration import Calibration, fit_platt
+from codescaler.judges.weights import save_likelihood_calibration
+from codescaler.measure.bon import best_of_n
+from codescaler.measure.bon_methods import BonConfig
+from codescaler.measure.rm_eval import builtin_pairs, calibration_figures, pair_summary, verified_scores
+from codescaler.training.pairs import problem_split
 
 PAIR_SETS = ("multiple-python-onpolicy", "humanevalpack-python")
 # group -> (reward model, causal LM, likelihood directions computed, calibrated, CodeT's pool run). The Qwen
@@ -130,7 +131,7 @@ def figures(scores: dict[str, Any]) -> dict[str, Any]:
 
 def bootstrap_ece_interval(probs: list[float], passed: list[bool], draws: int = 200) -> list[float]:
     """95% interval of the held-out ECE, its programs resampled with replacement (the fit kept)."""
-    from codescaler.calibration import expected_calibration_error
+    from codescaler.judges.calibration import expected_calibration_error
 
     rng = random.Random(0)
     values = []
@@ -152,9 +153,9 @@ def main() -> None:
         "--save-calibrations", action="store_true", help="ship the likelihood judges' fits (the LM's calibration table)"
     )
     args = parser.parse_args()
-    from codescaler.likelihood import LikelihoodJudge
-    from codescaler.model import RewardModel
-    from codescaler.sandbox import Sandbox
+    from codescaler.execution.sandbox import Sandbox
+    from codescaler.judges.likelihood import LikelihoodJudge
+    from codescaler.judges.reward_model import RewardModel
 
     rm_name, lm_name, directions, calibrate, run_codet = GROUPS[args.group]
     rm_name = args.rm or rm_name

@@ -18,7 +18,7 @@ import time
 from common import write_result
 
 from codescaler import benchmarks
-from codescaler.extract import extract_program
+from codescaler.extraction.extract import extract_program
 
 
 def pool_figures(records: list[dict]) -> dict:

@@ -1,5 +1,5 @@
 """Plot GRPO runs side by side from their `codescaler rl` reports: reward, validity, completion length, and
-the reward-hacking monitor's agreement with execution (`codescaler.rl.plot_reports`).
+the reward-hacking monitor's agreement with execution (`codescaler.rl.grpo.plot_reports`).
 
 python bench/rl_curves.py bench/results/rl/rm/report.json bench/results/rl/execution/report.json
 """
@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from codescaler.rl import plot_reports
+from codescaler.rl.grpo import plot_reports
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import torch
 from common import write_result
 
 from codescaler.benchmarks import load
-from codescaler.generation import SampleConfig, TransformersSampler
+from codescaler.training.generation import SampleConfig, TransformersSampler
 
 MODEL = "smollm2-135m"
 

@@ -22,8 +22,8 @@ import time
 from common import write_result
 
 from codescaler import benchmarks
-from codescaler.sandbox import Sandbox, missing_languages
-from codescaler.verify import verify_responses
+from codescaler.execution.sandbox import Sandbox, missing_languages
+from codescaler.execution.verify import verify_responses
 
 PACK = ["python", "js", "java", "go", "cpp", "rust"]
 POOLS = ["cpp", "java", "js"]

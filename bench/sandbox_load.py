@@ -21,9 +21,9 @@ from common import write_result
 from sandbox_fusion import RunCodeRequest, run_code
 
 from codescaler import benchmarks
-from codescaler.sandbox import Limits, Sandbox
-from codescaler.sandbox_server import start_service
-from codescaler.verify import verify_responses
+from codescaler.execution.sandbox import Limits, Sandbox
+from codescaler.execution.verify import verify_responses
+from codescaler.serving.sandbox_server import start_service
 
 
 def main() -> None:

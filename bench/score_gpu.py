@@ -44,7 +44,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForSequenceClassification
 
 from codescaler import RewardModel
-from codescaler.model import common_prefix_length
+from codescaler.judges.scorer import common_prefix_length
 
 # Skywork-Reward-V2-Qwen3-{1.7B,8B} are Qwen3-{1.7B,8B} with a one-logit head (their config.json).
 ARCHITECTURES = {

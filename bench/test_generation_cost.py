@@ -17,8 +17,8 @@ import torch
 from common import write_result
 
 from codescaler import benchmarks
-from codescaler.bon import generated_calls
-from codescaler.generation import SampleConfig, TransformersSampler
+from codescaler.measure.bon_methods import generated_calls
+from codescaler.training.generation import SampleConfig, TransformersSampler
 
 PROMPT = (
     "Here is a Python function to test:\n\n{prompt}\n\nWrite 5 different test cases for `{entry}` as "

@@ -16,8 +16,8 @@ import time
 from common import write_result
 
 from codescaler import benchmarks
-from codescaler.sandbox import Limits, Sandbox
-from codescaler.verify import verify_responses
+from codescaler.execution.sandbox import Limits, Sandbox
+from codescaler.execution.verify import verify_responses
 
 REFERENCE_SETS = ("mbpp", "mbppplus", "leetcode-train", "humaneval", "humanevalplus")
 PACK_TOOLS = {"python": "python3", "js": "node", "cpp": "g++", "java": "javac", "go": "go", "rust": "rustc"}

@@ -28,8 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from common import write_result
 
 from codescaler import benchmarks
-from codescaler.sandbox import Limits, Sandbox
-from codescaler.verify import TimeLimit, verify_responses, with_time_limits
+from codescaler.execution.sandbox import Limits, Sandbox
+from codescaler.execution.verify import TimeLimit, verify_responses, with_time_limits
 
 
 def reference_run(program: str, timeout: float) -> str:

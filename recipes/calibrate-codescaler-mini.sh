@@ -8,7 +8,7 @@ mkdir -p "$RUN"
 codescaler data export mbpp -o "$RUN/mbpp.jsonl"
 python - "$RUN" <<'PY'
 import json, sys
-from codescaler.pairs import problem_split
+from codescaler.training.pairs import problem_split
 run = sys.argv[1]
 rows = [json.loads(line) for line in open(f"{run}/mbpp.jsonl")]
 with open(f"{run}/mbpp-heldout.jsonl", "w") as f:

@@ -4,11 +4,13 @@ import os
 import pytest
 import torch
 
-from codescaler.bon import (
+from codescaler.execution.sandbox import Sandbox
+from codescaler.judges.calibration import Calibration
+from codescaler.measure.bon import best_of_n
+from codescaler.measure.bon_methods import (
     BonConfig,
     Problem,
     accuracy_at_n,
-    best_of_n,
     codet_scores,
     expected_pick,
     generated_calls,
@@ -16,8 +18,6 @@ from codescaler.bon import (
     signature,
     vote_scores,
 )
-from codescaler.calibration import Calibration
-from codescaler.sandbox import Sandbox
 
 
 def test_generated_calls_parse_literal_asserts_only():

@@ -5,9 +5,9 @@ import random
 import pytest
 
 from codescaler import reward
-from codescaler.calibration import Calibration, brier_score, expected_calibration_error, fit_platt
 from codescaler.cli import main
-from codescaler.weights import read_calibration
+from codescaler.judges.calibration import Calibration, brier_score, expected_calibration_error, fit_platt
+from codescaler.judges.weights import read_calibration
 
 
 def test_platt_recovers_the_curve_it_was_drawn_from():
@@ -79,7 +79,7 @@ def test_calibrate_cli_fits_saves_and_loads(tiny_model_dir, tmp_path, capsys):
 def test_a_likelihood_judge_keeps_one_calibration_per_direction(tiny_policy, tmp_path):
     import shutil
 
-    from codescaler.likelihood import LikelihoodJudge
+    from codescaler.judges.likelihood import LikelihoodJudge
 
     lm = tmp_path / "lm"
     shutil.copytree(tiny_policy, lm)

@@ -2,9 +2,9 @@ import ast
 
 import pytest
 
-from codescaler.candidates import MUTATORS, CandidatesConfig, build_candidates, fenced, mutants
-from codescaler.sandbox import Sandbox
-from codescaler.verify import verify_responses
+from codescaler.execution.sandbox import Sandbox
+from codescaler.execution.verify import verify_responses
+from codescaler.training.candidates import MUTATORS, CandidatesConfig, build_candidates, fenced, mutants
 
 REFERENCE = """def count_below(xs, limit):
     # counts the items strictly under limit

@@ -6,7 +6,7 @@ import pytest
 from conftest import run_cli_without
 
 from codescaler.cli import main, make_parser
-from codescaler.schema import ScoreRow
+from codescaler.records.schema import ScoreRow
 
 GOOD = "```python\ndef f(x):\n    return x + 1\n```"
 

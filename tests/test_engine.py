@@ -24,9 +24,9 @@ from fastapi.responses import JSONResponse
 from transformers import AutoModelForSequenceClassification
 
 from codescaler import RewardModel, reward
-from codescaler.engine import EngineRewardModel
-from codescaler.httpclient import ServerError
 from codescaler.judges import load_judge
+from codescaler.judges.engine import EngineRewardModel
+from codescaler.judges.http import ServerError
 
 Q = "Write add(a, b)."
 CODES = ["def add(a, b):\n    return a + b\n", "def add(a, b):\n    return a - b\n", "x = 1\n" * 60, "print(1)\n"]
@@ -169,7 +169,7 @@ def test_rank_command_over_an_engine(stub, tiny_model_dir, tmp_path, capsys):
 def test_serve_in_front_of_an_engine(stub, tiny_model_dir, tiny_rm):
     from fastapi.testclient import TestClient
 
-    from codescaler.serve import create_app
+    from codescaler.serving.reward_server import create_app
 
     engine = EngineRewardModel.from_pretrained(stub.address("sglang"), tokenizer=str(tiny_model_dir), max_length=512)
     item = {"question": Q, "response": f"```python\n{CODES[0]}```"}

@@ -1,7 +1,8 @@
 import pytest
 
 from codescaler import extract_code
-from codescaler.extract import extract_program, syntax_error
+from codescaler.extraction.extract import extract_program
+from codescaler.extraction.syntax import syntax_error
 
 GOOD = "def f(x):\n    return x + 1"
 

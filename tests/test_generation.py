@@ -5,7 +5,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from codescaler.cli import main
-from codescaler.generation import SampleConfig, TransformersSampler, make_sampler
+from codescaler.training.generation import SampleConfig, TransformersSampler, make_sampler
 
 GREEDY = SampleConfig(n=1, temperature=0.0, max_new_tokens=24)
 

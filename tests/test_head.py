@@ -5,8 +5,8 @@ import torch
 
 from codescaler import RewardModel
 from codescaler.cli import main
-from codescaler.head import FeatureCache, HeadConfig, fit_head, train_head
-from codescaler.weights import read_codescaler_config
+from codescaler.judges.weights import read_codescaler_config
+from codescaler.training.head import FeatureCache, HeadConfig, fit_head, train_head
 
 GOOD = "def add(a, b):\n    return a + b"
 BAD = "def add(a, b):\n    return a - b"

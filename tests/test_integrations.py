@@ -4,10 +4,10 @@ import math
 import pytest
 
 from codescaler import reward
+from codescaler.execution.sandbox import Sandbox
 from codescaler.integrations import verl
 from codescaler.integrations.trl import ExecutionReward, HybridReward, RMReward, message_text
-from codescaler.reward import model_rewards
-from codescaler.sandbox import Sandbox
+from codescaler.rewards.kinds import model_rewards
 
 QUESTION = "Write add(a, b) returning the sum."
 GOOD = "```python\ndef add(a, b):\n    return a + b\n```"

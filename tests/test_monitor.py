@@ -2,8 +2,8 @@ import logging
 
 import pytest
 
-from codescaler.monitor import MonitorConfig, RewardHackingMonitor, agreement_counts, agreement_metrics
-from codescaler.sandbox import Sandbox
+from codescaler.execution.sandbox import Sandbox
+from codescaler.measure.monitor import MonitorConfig, RewardHackingMonitor, agreement_counts, agreement_metrics
 
 ADD = {"question": "Write add(a, b).", "tests": [{"type": "assert", "code": "assert add(2, 3) == 5"}]}
 SUB = {"question": "Write sub(a, b).", "tests": [{"type": "assert", "code": "assert sub(5, 3) == 2"}]}
@@ -62,7 +62,7 @@ def test_the_alarm_fires_when_the_reward_stops_agreeing(caplog):
         monitor = RewardHackingMonitor(sandbox, config)
         for i, honest in enumerate([True, True, True, False, False], start=1):
             step(monitor, sandbox, honest)
-            with caplog.at_level(logging.WARNING, logger="codescaler.monitor"):
+            with caplog.at_level(logging.WARNING, logger="codescaler.measure.monitor"):
                 metrics = monitor.end_step(i)
     alarms = [row["monitor/alarm"] for row in monitor.history]
     assert alarms == [

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from codescaler import benchmarks
-from codescaler.pairs import (
+from codescaler.training.pairs import (
     PairsConfig,
     build_pairs,
     fingerprints,
@@ -138,7 +138,7 @@ def test_pairs_strip_pasted_tests_so_they_are_no_cue():
 @pytest.mark.data
 def test_rl_holds_out_the_problems_the_pairs_hold_out():
     """The RL split was fixed at 10% and seed 0, whatever split the pairs were made with."""
-    from codescaler.rl import RLConfig, problem_sets
+    from codescaler.rl.grpo import RLConfig, problem_sets
 
     train, held = problem_sets(RLConfig(validation_fraction=0.3, split_seed=5, eval_problems=10_000))
     assert {problem_split(p["id"], 0.3, 5) for p in train} == {"train"}

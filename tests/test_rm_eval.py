@@ -5,7 +5,7 @@ import pytest
 from conftest import run_cli_without
 
 from codescaler.cli import main
-from codescaler.rm_eval import builtin_pairs, pairwise, rmbench, wilson
+from codescaler.measure.rm_eval import builtin_pairs, pairwise, rmbench, wilson
 
 FIXTURE = Path(__file__).parent / "fixtures" / "rmbench_code.json"
 
@@ -73,7 +73,7 @@ def test_builtin_humanevalpack_pairs():
 @pytest.mark.data
 def test_onpolicy_pairs_are_one_models_own_passing_and_failing_programs():
     from codescaler import benchmarks
-    from codescaler.extract import completion_program
+    from codescaler.extraction.extract import completion_program
 
     pairs = builtin_pairs("multiple-python-onpolicy")
     pools = {r["id"]: r for r in benchmarks.load("multiple-python")}

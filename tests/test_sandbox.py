@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from codescaler import sandbox as sandbox_module
-from codescaler.sandbox import Job, Limits, Sandbox, missing_languages
+from codescaler.execution import sandbox as sandbox_module
+from codescaler.execution.sandbox import Job, Limits, Sandbox, missing_languages
 
 SECRET = "codescaler-test-secret-" + uuid.uuid4().hex
 MARK = f"/tmp/codescaler-hostile-{uuid.uuid4().hex}"
@@ -413,7 +413,7 @@ def test_a_venv_under_tmp_keeps_its_installed_packages(tmp_path):
     importing = "import codescaler_probe\nprint(codescaler_probe.ANSWER)"
     planting = f"open({purelib + '/planted.py'!r}, 'w')"
     script = (
-        "from codescaler.sandbox import Sandbox\n"
+        "from codescaler.execution.sandbox import Sandbox\n"
         "stdio = [{'type': 'stdio', 'input': ''}]\n"
         "with Sandbox(workers=1) as sb:\n"
         f"    print(sb.run_one({importing!r}, stdio)[0]['stdout'])\n"
@@ -432,7 +432,7 @@ def test_live_sandboxes_never_share_a_uid():
         [
             sys.executable,
             "-c",
-            "import sys\nfrom codescaler.sandbox import Sandbox\n"
+            "import sys\nfrom codescaler.execution.sandbox import Sandbox\n"
             "with Sandbox(workers=12) as sb:\n    print(*sb.uids, flush=True)\n    sys.stdin.read()",
         ],
         stdin=subprocess.PIPE,

@@ -20,7 +20,7 @@ from sandbox_fusion import RunCodeRequest, SubmitRequest, TestConfig, run_code, 
 from sandbox_fusion.models import SummaryMapping
 from test_sandbox import HOSTILE, MARK, PROGRAMS, needs
 
-from codescaler.sandbox_server import run_code_response, start_service
+from codescaler.serving.sandbox_server import run_code_response, start_service
 
 MAPPING = SummaryMapping(CompileFailed="compile_failed", RunTimeout="timeout", RunFailed="run_failed")
 ADD = {

@@ -3,14 +3,14 @@ import math
 
 import pytest
 
-from codescaler.calibration import Calibration
 from codescaler.cli import main
+from codescaler.execution.sandbox import Sandbox
 from codescaler.integrations import verl
 from codescaler.integrations.trl import BudgetedReward, ExecutionReward, RMReward
-from codescaler.reward import budgeted_rewards, kind_rewards
-from codescaler.sandbox import Sandbox
-from codescaler.selective import budget_choice, program_order, verify_top
-from codescaler.shaping import pass_probability, shape_reward
+from codescaler.judges.calibration import Calibration
+from codescaler.rewards.kinds import budgeted_rewards, kind_rewards
+from codescaler.rewards.selective import budget_choice, program_order, verify_top
+from codescaler.rewards.shaping import pass_probability, shape_reward
 
 QUESTION = "Write add(a, b) returning the sum."
 TESTS = [{"type": "assert", "code": "assert add(2, 3) == 5"}]
@@ -134,12 +134,14 @@ def test_rank_verify_top_says_what_ran(tiny_model_dir, tmp_path, capsys):
         ranked[0]["order"].index(i) for i in verified["run"]
     )
     assert "field 'tests'" in ranked[1]["error"] and "'p2'" in ranked[1]["error"]  # nothing to verify against
-    assert "verified: ran" in printed and "passed" in printed
+    top_failed = verified["run"][0] != 1
+    assert "pick: candidate 1 (" in printed
+    assert ("the judge's top-1 failed them" in printed) == top_failed  # the pick says why it is not the top-1
 
 
 def test_calibrated_judge_gives_budgeted_its_p_pass(tiny_rm):
     tiny_rm.calibration = Calibration(0.5, -1.0)
-    from codescaler.reward import model_rewards, reward
+    from codescaler.rewards.kinds import model_rewards, reward
 
     result = reward(tiny_rm, [QUESTION], [RIGHT], show_progress=False)[0]
     assert pass_probability(model_rewards(tiny_rm)([QUESTION], [RIGHT])[0]) == pytest.approx(result.p_pass)

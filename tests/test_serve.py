@@ -7,7 +7,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
 
 from codescaler import reward
-from codescaler.serve import ServeConfig, create_app
+from codescaler.serving.reward_server import ServeConfig, create_app
 
 Q = "Write add(a, b)."
 GOOD = "```python\ndef add(a, b):\n    return a + b\n```"
@@ -73,7 +73,7 @@ def test_concurrent_requests_share_batches(tiny_rm):
 def test_batcher_survives_a_failing_batch(tiny_rm, monkeypatch):
     app = create_app(tiny_rm)
     with TestClient(app, raise_server_exceptions=False) as client:
-        import codescaler.serve as serve_module
+        import codescaler.serving.reward_server as serve_module
 
         monkeypatch.setattr(serve_module, "reward", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
         assert client.post("/score", json={"items": [{"question": Q, "response": GOOD}]}).status_code == 500

@@ -51,7 +51,7 @@ def test_codescaler_mini_is_the_packaged_default_and_is_trained(smollm2):
     from importlib import resources
     from pathlib import Path
 
-    from codescaler.weights import DEFAULT_MODEL, read_codescaler_config
+    from codescaler.judges.weights import DEFAULT_MODEL, read_codescaler_config
 
     folder = Path(str(resources.files("codescaler") / "models" / DEFAULT_MODEL))
     config = read_codescaler_config(folder)
@@ -70,7 +70,7 @@ def test_a_gguf_checkpoint_asked_for_in_bfloat16_is_unpacked_first():
     pass; codescaler loads in float32 and casts, so every linear layer holds plain bfloat16 weights."""
     import torch
 
-    from codescaler.model import load_causal_lm
+    from codescaler.judges.scorer import load_causal_lm
 
     rm = RewardModel.from_pretrained("smollm2-135m", dtype="bfloat16")
     lm, _ = load_causal_lm("smollm2-135m", dtype="bfloat16")

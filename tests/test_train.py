@@ -6,8 +6,8 @@ pytest.importorskip("trl")
 
 from codescaler import RewardModel
 from codescaler.cli import main
-from codescaler.pairs import read_pairs
-from codescaler.train import TrainConfig, train_reward_model
+from codescaler.training.pairs import read_pairs
+from codescaler.training.train import TrainConfig, train_reward_model
 
 GOOD = "def add(a, b):\n    return a + b"
 BAD = "def add(a, b):\n    return a - b"

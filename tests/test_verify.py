@@ -5,8 +5,8 @@ import pytest
 
 from codescaler import benchmarks
 from codescaler.cli import main
-from codescaler.sandbox import Limits, Sandbox
-from codescaler.verify import (
+from codescaler.execution.sandbox import Limits, Sandbox
+from codescaler.execution.verify import (
     TimeLimit,
     judge,
     outputs_match,

@@ -1,13 +1,18 @@
-"""codescaler: execution-free code reward models (after CodeScaler, arXiv 2602.17684)."""
+"""codescaler: execution-free code reward models (after CodeScaler, arXiv 2602.17684).
+
+The subsystems, lowest first (each imports only those before it; ``tests/test_architecture.py`` checks it):
+``records`` -> ``extraction`` -> ``judges`` -> ``execution`` -> ``rewards`` -> ``benchmarks`` -> ``measure``
+-> ``training`` -> ``serving`` -> ``integrations`` -> ``rl`` -> ``cli``.
+"""
 
 from typing import TYPE_CHECKING, Any
 
-from codescaler.extract import Extraction, check_program, extract_code
-from codescaler.reward import RewardResult, ScoringConfig, rank, reward
-from codescaler.shaping import shape_reward
+from codescaler.extraction import Extraction, check_program, extract_code
+from codescaler.judges import ScoredPair, load_judge
+from codescaler.rewards import RewardResult, ScoringConfig, rank, reward, shape_reward
 
 if TYPE_CHECKING:
-    from codescaler.model import RewardModel, ScoredPair
+    from codescaler.judges.reward_model import RewardModel
 
 __version__ = "0.1.0"
 
@@ -19,6 +24,7 @@ __all__ = [
     "ScoringConfig",
     "check_program",
     "extract_code",
+    "load_judge",
     "rank",
     "reward",
     "shape_reward",
@@ -27,8 +33,8 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     # The model imports torch: only code that scores pays for it (``codescaler verify`` and ``data`` do not).
-    if name in ("RewardModel", "ScoredPair"):
-        from codescaler import model
+    if name == "RewardModel":
+        from codescaler.judges.reward_model import RewardModel
 
-        return getattr(model, name)
+        return RewardModel
     raise AttributeError(f"module 'codescaler' has no attribute {name!r}")

@@ -13,7 +13,7 @@ pytest.importorskip("verl.utils.reward_score.sandbox_fusion")
 pytest.importorskip("fastapi")
 from verl.utils.reward_score import sandbox_fusion
 
-from codescaler.sandbox_server import start_service
+from codescaler.serving.sandbox_server import start_service
 
 SUM = {"inputs": ["1 2\n", "40 2\n"], "outputs": ["3\n", "42\n"]}
 

@@ -8,7 +8,7 @@ import typing
 from typing import Any
 
 from codescaler.judges import JUDGES, REWARD_JUDGE, default_model
-from codescaler.weights import DEFAULT_LM, DEFAULT_MODEL, DTYPES, FETCHED_MODELS, PACKAGED_MODELS
+from codescaler.judges.weights import DEFAULT_LM, DEFAULT_MODEL, DTYPES, FETCHED_MODELS, PACKAGED_MODELS
 
 
 class _ListAction(argparse.Action):

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from codescaler.bon import BonConfig
 from codescaler.cli.flags import (
     add_config_flags,
     add_model_flags,
@@ -18,8 +17,9 @@ from codescaler.cli.flags import (
     load_model,
     model_name,
 )
-from codescaler.rm_eval import BUILTIN_PAIRS
-from codescaler.weights import DEFAULT_LM
+from codescaler.judges.weights import DEFAULT_LM
+from codescaler.measure.bon_methods import BonConfig
+from codescaler.measure.rm_eval import BUILTIN_PAIRS
 
 
 def register(commands: Any) -> None:
@@ -55,8 +55,8 @@ def register(commands: Any) -> None:
 
 
 def run_bon(args: argparse.Namespace) -> int:
-    from codescaler.bon import best_of_n
-    from codescaler.sandbox import Limits, Sandbox
+    from codescaler.execution.sandbox import Limits, Sandbox
+    from codescaler.measure.bon import best_of_n
 
     config = config_from_args(args, BonConfig)
     # a pool's ground truth: its own labels, or its tests run in the sandbox
@@ -83,8 +83,8 @@ def _write(args: argparse.Namespace, results: dict[str, Any]) -> None:
 
 
 def run_pairwise(args: argparse.Namespace) -> int:
-    from codescaler.pairs import read_pairs
-    from codescaler.rm_eval import builtin_pairs, pairwise
+    from codescaler.measure.rm_eval import builtin_pairs, pairwise
+    from codescaler.training.pairs import read_pairs
 
     pairs = builtin_pairs(args.input) if args.input in BUILTIN_PAIRS else read_pairs(args.input)
     results = {
@@ -106,7 +106,7 @@ def run_pairwise(args: argparse.Namespace) -> int:
 
 
 def run_rmbench(args: argparse.Namespace) -> int:
-    from codescaler.rm_eval import rmbench
+    from codescaler.measure.rm_eval import rmbench
 
     text = Path(args.input).read_text()
     items = (
@@ -130,8 +130,8 @@ def _read_problems(
     """Every problem record of ``path``, each with the fields ``required(record)`` names; the first malformed
     one stops the command, naming its line. ``skip_failed_lines``: pass over the lines an earlier job
     wrote as ``error``."""
-    from codescaler.jsonl import read_lines
-    from codescaler.schema import Problem, RecordError, check_record
+    from codescaler.records.jsonl import read_lines
+    from codescaler.records.schema import Problem, RecordError, check_record
 
     records = []
     try:
@@ -151,9 +151,9 @@ def _verified(path: str) -> list[Any]:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    from codescaler.calibration import fit_platt
-    from codescaler.rm_eval import calibration_figures, verified_scores
-    from codescaler.weights import resolve_model_path, save_calibration, save_likelihood_calibration
+    from codescaler.judges.calibration import fit_platt
+    from codescaler.judges.weights import resolve_model_path, save_calibration, save_likelihood_calibration
+    from codescaler.measure.rm_eval import calibration_figures, verified_scores
 
     judge = load_model(args)
     scores, passed = verified_scores(judge, _verified(args.input), show_progress=True)

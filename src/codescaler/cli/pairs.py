@@ -7,7 +7,6 @@ import json
 from collections import Counter
 from typing import Any
 
-from codescaler.candidates import CandidatesConfig
 from codescaler.cli.flags import (
     add_batch_job,
     add_config_flags,
@@ -15,9 +14,10 @@ from codescaler.cli.flags import (
     config_from_args,
     quiet_transformers,
 )
-from codescaler.generation import SampleConfig
-from codescaler.pairs import PairsConfig
-from codescaler.sandbox import Limits
+from codescaler.execution.sandbox import Limits
+from codescaler.training.candidates import CandidatesConfig
+from codescaler.training.generation import SampleConfig
+from codescaler.training.pairs import PairsConfig
 
 
 def register(commands: Any) -> None:
@@ -53,7 +53,8 @@ def register(commands: Any) -> None:
 
 
 def run_sample(args: argparse.Namespace) -> int:
-    from codescaler.jobs import problem_parser, run_chunked, sample_job
+    from codescaler.records.batch import problem_parser, run_chunked
+    from codescaler.training.jobs import sample_job
 
     quiet_transformers(args)
     config = config_from_args(args, SampleConfig)
@@ -68,8 +69,9 @@ def run_sample(args: argparse.Namespace) -> int:
 
 
 def run_candidates(args: argparse.Namespace) -> int:
-    from codescaler.jobs import candidates_job, problem_parser, run_chunked
-    from codescaler.sandbox import Sandbox
+    from codescaler.execution.sandbox import Sandbox
+    from codescaler.records.batch import problem_parser, run_chunked
+    from codescaler.training.jobs import candidates_job
 
     with Sandbox(workers=args.workers, limits=config_from_args(args, Limits)) as sandbox:
         job = candidates_job(sandbox, config_from_args(args, CandidatesConfig))
@@ -95,8 +97,8 @@ def run_candidates(args: argparse.Namespace) -> int:
 
 
 def run_pairs(args: argparse.Namespace) -> int:
-    from codescaler.jsonl import read_lines
-    from codescaler.pairs import build_pairs
+    from codescaler.records.jsonl import read_lines
+    from codescaler.training.pairs import build_pairs
 
     def problems():
         for path in args.input:

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from codescaler.cli.flags import add_config_flags, config_from_args, quiet_transformers
-from codescaler.rl import RLConfig
+from codescaler.rl.grpo import RLConfig
 
 
 def register(commands: Any) -> None:
@@ -16,7 +16,7 @@ def register(commands: Any) -> None:
 
 
 def run_rl(args: argparse.Namespace) -> int:
-    from codescaler.rl import train_policy
+    from codescaler.rl.grpo import train_policy
 
     quiet_transformers(args)
     report = train_policy(config_from_args(args, RLConfig))

@@ -18,7 +18,7 @@ from codescaler.cli.flags import (
     quiet_transformers,
 )
 from codescaler.judges import REWARD_JUDGE, SELECTION_JUDGE
-from codescaler.reward import ScoringConfig
+from codescaler.rewards.kinds import ScoringConfig
 
 
 def register(commands: Any) -> None:
@@ -54,7 +54,7 @@ def register(commands: Any) -> None:
 
 def _job(args: argparse.Namespace, kind: str, sandbox=None):
     """The score or rank processor: the model loaded here, or once in each Ray actor."""
-    from codescaler import jobs
+    from codescaler.rewards import jobs
 
     config = config_from_args(args, ScoringConfig)
     if args.engine == "ray":
@@ -76,7 +76,7 @@ def _chunk(args: argparse.Namespace, per_actor: int) -> int:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from codescaler.jobs import parse_answer, run_chunked
+    from codescaler.records.batch import parse_answer, run_chunked
 
     rows = list(
         run_chunked(
@@ -102,11 +102,11 @@ def _first_line(code: str, width: int = 60) -> str:
 def run_rank(args: argparse.Namespace) -> int:
     from contextlib import nullcontext
 
-    from codescaler.jobs import problem_parser, run_chunked
+    from codescaler.records.batch import problem_parser, run_chunked
 
     if args.verify_top < 0:
         raise SystemExit(f"--verify-top must be at least 0, got {args.verify_top}")
-    from codescaler.sandbox import Sandbox
+    from codescaler.execution.sandbox import Sandbox
 
     required = ("responses", "tests") if args.verify_top else ("responses",)
     with Sandbox(workers=args.workers) if args.verify_top else nullcontext() as sandbox:
@@ -145,5 +145,14 @@ def _print_ranking(problem: dict[str, Any], top: int) -> None:
             f"{_first_line(problem['codes'][i])}"
         )
     if verified:
-        outcome = "passed" if verified["passed"] else "none passed; the judge's top-1 stands"
-        print(f"  verified: ran {len(verified['run'])} program(s) best first, {outcome}: pick {verified['pick']}")
+        print(f"  pick: candidate {verified['pick']} ({_verified_outcome(verified, problem['order'][0])})")
+
+
+def _verified_outcome(verified: dict[str, Any], top: int) -> str:
+    """Why ``--verify-top`` picked what it picked, in words."""
+    ran = f"{len(verified['run'])} program(s) run in the judge's order"
+    if not verified["passed"]:
+        return f"the judge's top-1; none of the {ran} passed its tests"
+    if verified["pick"] == top:
+        return "the judge's top-1, and it passed its tests"
+    return f"passed its tests; the judge's top-1 failed them; {ran}"

@@ -6,10 +6,10 @@ import argparse
 from typing import Any
 
 from codescaler.cli.flags import add_config_flags, add_model_flags, config_from_args, load_model, model_name
-from codescaler.reward import ScoringConfig
-from codescaler.sandbox import Limits
-from codescaler.sandbox_server import SandboxServeConfig
-from codescaler.serve import ServeConfig
+from codescaler.execution.sandbox import Limits
+from codescaler.rewards.kinds import ScoringConfig
+from codescaler.serving.reward_server import ServeConfig
+from codescaler.serving.sandbox_server import SandboxServeConfig
 
 
 def register(commands: Any) -> None:
@@ -28,7 +28,7 @@ def register(commands: Any) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from codescaler.serve import serve
+    from codescaler.serving.reward_server import serve
 
     config = config_from_args(args, ServeConfig)
     print(f"serving {model_name(args)} on http://{config.host}:{config.port} (/score, /get_reward, /health, /metrics)")
@@ -37,7 +37,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_serve_sandbox(args: argparse.Namespace) -> int:
-    from codescaler.sandbox_server import serve_sandbox
+    from codescaler.serving.sandbox_server import serve_sandbox
 
     config = config_from_args(args, SandboxServeConfig)
     print(f"sandbox on http://{config.host}:{config.port} (/run_code, /submit, /v1/ping, /health, /metrics)")

@@ -1,5 +1,5 @@
 """``codescaler train [--config FILE.yaml] [--flag value ...]``: defaults, then the YAML, then the flags;
-``codescaler train-head``: a head over a frozen backbone (:mod:`codescaler.head`), one flag per field.
+``codescaler train-head``: a head over a frozen backbone (:mod:`codescaler.training.head`), one flag per field.
 
 Its ~150 flags are TRL's ``RewardConfig`` and ``TrainingArguments`` plus ours (``TrainConfig``): every
 argument after the command name goes to ``TrlParser``, which also answers ``--help``.
@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from codescaler.cli.flags import add_config_flags, config_from_args, quiet_transformers
-from codescaler.head import HeadConfig
+from codescaler.training.head import HeadConfig
 
 
 def register(commands: Any) -> None:
@@ -27,7 +27,7 @@ def register(commands: Any) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from trl import TrlParser
 
-    from codescaler.train import TrainConfig, train_reward_model
+    from codescaler.training.train import TrainConfig, train_reward_model
 
     parser = TrlParser(TrainConfig, prog="codescaler train")
     config, unknown = parser.parse_args_and_config(args.extra_args, return_remaining_strings=True)
@@ -58,7 +58,7 @@ def register_head(commands: Any) -> None:
 
 
 def run_train_head(args: argparse.Namespace) -> int:
-    from codescaler.head import train_head
+    from codescaler.training.head import train_head
 
     config = config_from_args(args, HeadConfig)
     quiet_transformers(args)

@@ -8,8 +8,8 @@ from functools import partial
 from typing import Any
 
 from codescaler.cli.flags import add_batch_job, add_config_flags, add_engine_flags, add_sandbox_flags, config_from_args
-from codescaler.sandbox import Limits
-from codescaler.verify import TimeLimit
+from codescaler.execution.sandbox import Limits
+from codescaler.execution.verify import TimeLimit
 
 
 def register(commands: Any) -> None:
@@ -37,8 +37,9 @@ def register(commands: Any) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from codescaler.jobs import problem_parser, run_chunked, verify_job
-    from codescaler.sandbox import Sandbox
+    from codescaler.execution.jobs import verify_job
+    from codescaler.execution.sandbox import Sandbox
+    from codescaler.records.batch import problem_parser, run_chunked
 
     limits = config_from_args(args, Limits)
     time_limit = config_from_args(args, TimeLimit)
@@ -77,8 +78,8 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from codescaler.jsonl import read_lines
-    from codescaler.verify import pass_at_k_report
+    from codescaler.execution.verify import pass_at_k_report
+    from codescaler.records.jsonl import read_lines
 
     report = pass_at_k_report((r for _, r in read_lines(args.input) if isinstance(r, dict)), args.k)
     print(f"{report['problems']} problems, {report['samples']} samples")

@@ -1,12 +1,12 @@
 """A client of ``codescaler serve`` with retries (503 with Retry-After, dropped connections): see
-:func:`codescaler.httpclient.post_json`."""
+:func:`codescaler.judges.http.post_json`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from codescaler.httpclient import post_json
+from codescaler.judges.http import post_json
 
 
 class RewardClient:
@@ -31,7 +31,7 @@ class RewardClient:
     def rewards(
         self, questions: Sequence[str], responses: Sequence[str], code_prefixes: Sequence[str | None] | None = None
     ) -> list[float]:
-        """Shaped rewards only: a :data:`codescaler.reward.RMFunction`, served."""
+        """Shaped rewards only: a :data:`codescaler.rewards.kinds.RMFunction`, served."""
         return [r["reward"] for r in self.score(questions, responses, code_prefixes)]
 
     def close(self) -> None:

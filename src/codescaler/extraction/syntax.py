@@ -1,0 +1,120 @@
+"""Whether a bare program parses, in Python (``ast``) or another language (tree-sitter), and the optional
+undefined-name check (pyflakes): static checks only, nothing runs."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from functools import cache
+
+# tree-sitter grammar names by the spellings users and datasets give languages.
+TREE_SITTER_NAMES = {
+    "c": "c",
+    "cpp": "cpp",
+    "c++": "cpp",
+    "cc": "cpp",
+    "java": "java",
+    "javascript": "javascript",
+    "js": "javascript",
+    "typescript": "typescript",
+    "ts": "typescript",
+    "go": "go",
+    "golang": "go",
+    "rust": "rust",
+    "rs": "rust",
+    "csharp": "csharp",
+    "c#": "csharp",
+    "php": "php",
+    "ruby": "ruby",
+    "rb": "ruby",
+    "bash": "bash",
+    "sh": "bash",
+    "scala": "scala",
+    "kotlin": "kotlin",
+    "swift": "swift",
+    "lua": "lua",
+}
+PYTHON_NAMES = frozenset({"python", "py", "python3"})
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What :func:`extract_code` found. ``code`` is empty whenever ``valid`` is false."""
+
+    code: str
+    valid: bool
+    reason: str | None
+    language: str
+
+
+@cache
+def _tree_sitter_parser(grammar: str):
+    try:
+        from tree_sitter_language_pack import get_parser
+    except ImportError as err:  # pragma: no cover - a declared dependency
+        raise ImportError(
+            "checking non-Python code needs tree-sitter-language-pack: pip install 'tree-sitter-language-pack<1'"
+        ) from err
+    return get_parser(grammar)  # type: ignore[arg-type]  # our names, from TREE_SITTER_NAMES
+
+
+def _first_error_line(node) -> int:
+    """1-based line of the first ERROR or MISSING node below ``node``."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.is_error or current.is_missing:
+            return current.start_point[0] + 1
+        stack.extend(reversed([c for c in current.children if c.has_error or c.is_missing]))
+    return node.start_point[0] + 1
+
+
+def syntax_error(code: str, language: str = "python") -> str | None:
+    """``None`` when ``code`` parses as ``language``, else ``"syntax_error: <line>"``."""
+    lang = language.lower()
+    if lang in PYTHON_NAMES:
+        try:
+            ast.parse(code)
+        except SyntaxError as err:
+            return f"syntax_error: {err.lineno or 0}"
+        except (ValueError, RecursionError, MemoryError):
+            # null bytes, or nesting too deep for the parser: not a program we can score
+            return "syntax_error: 0"
+        return None
+    grammar = TREE_SITTER_NAMES.get(lang)
+    if grammar is None:
+        known = ", ".join(sorted(PYTHON_NAMES | set(TREE_SITTER_NAMES)))
+        raise ValueError(f"unknown language {language!r}; known: {known}")
+    root = _tree_sitter_parser(grammar).parse(code.encode("utf-8", errors="replace")).root_node
+    if root.has_error:
+        return f"syntax_error: {_first_error_line(root)}"
+    return None
+
+
+def check_program(code: str, language: str = "python") -> Extraction:
+    """Check a bare program (no fences): valid when non-empty and it parses."""
+    if not code.strip():
+        return Extraction("", False, "empty", language)
+    error = syntax_error(code, language)
+    if error is not None:
+        return Extraction("", False, error, language)
+    return Extraction(code, True, None, language)
+
+
+def undefined_name(code: str) -> str | None:
+    """``"undefined_name: <line> <name>"`` for the first global name ``code`` uses but never defines.
+
+    pyflakes' static check (F821): such a program raises NameError wherever that line runs, e.g. a
+    ``math.gcd`` without ``import math``. ``None`` when every name resolves, or when the code does not parse.
+    """
+    from pyflakes import checker, messages
+
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    found = [m for m in checker.Checker(tree).messages if isinstance(m, messages.UndefinedName)]
+    if not found:
+        return None
+    first = min(found, key=lambda m: m.lineno)
+    return f"undefined_name: {first.lineno} {first.message_args[0]}"

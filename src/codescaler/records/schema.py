@@ -1,0 +1,233 @@
+"""The records codescaler reads and writes, written once as types, and the one check of an input record.
+
+A *problem* is what the benchmark loaders (:mod:`codescaler.benchmarks`) produce and every batch job
+reads; the program under test is ``prelude + code_prefix + code``. Its tests come in three kinds, judged
+by :mod:`codescaler.execution.verify` (never by the sandbox, so a program never sees an expected answer):
+
+* :class:`AssertTest`: code run after the program (HumanEval's ``check(entry_point)``, MBPP's asserts);
+  passes when it runs to the end;
+* :class:`CallTest`: a functional test; the sandbox returns ``fn(*args)`` and it is compared with
+  ``expected`` within ``atol``; arguments and values are tagged JSON (:mod:`codescaler.records.tagged_json`);
+* :class:`StdioTest`: ``input`` on stdin, stdout compared with ``output`` token by token.
+
+The output rows of ``score``, ``rank`` and ``verify`` and the preference :class:`Pair` are here too, so
+every writer and reader agrees on them. :func:`check_record` validates an input record against any of
+these types and names the line, the record's id and the field at fault.
+"""
+
+import types
+from typing import Any, Literal, Union, get_args, get_origin
+
+from typing_extensions import NotRequired, TypedDict, get_type_hints, is_typeddict
+
+
+class RecordError(ValueError):
+    """A malformed input record; the message names the record and the reason."""
+
+
+class AssertTest(TypedDict):
+    type: Literal["assert"]
+    code: str
+    entry_point: NotRequired[str | None]
+    fix_imports: NotRequired[bool]  # Go: goimports first, as HumanEvalPack's harness fixes imports
+
+
+class CallTest(TypedDict):
+    type: Literal["call"]
+    fn: str
+    args: list[Any]
+    expected: NotRequired[Any]  # filled by the loader from the reference where the source has none
+    atol: NotRequired[float]
+
+
+class StdioTest(TypedDict):
+    type: Literal["stdio"]
+    input: str
+    output: str
+
+
+Test = Union[AssertTest, CallTest, StdioTest]  # noqa: UP007 - typing_extensions.get_type_hints reads it on 3.10
+
+
+class Problem(TypedDict):
+    """A problem record; ``responses`` and the verdict fields appear once answers are sampled and run."""
+
+    id: NotRequired[str | int]
+    question: str
+    language: NotRequired[str]
+    tests: NotRequired[list[Test]]
+    entry_point: NotRequired[str | None]
+    code_prefix: NotRequired[str | None]
+    prelude: NotRequired[str | None]
+    reference: NotRequired[str | None]
+    time_limit: NotRequired[float]  # seconds per test, in place of the sandbox's timeout
+    responses: NotRequired[list[str]]
+    candidate_sources: NotRequired[list[str]]
+    labels: NotRequired[list[bool]]  # a pool's own pass/fail per response, in place of running tests
+    generated_tests: NotRequired[list[str]]  # model-written asserts (CodeT's input)
+    split: NotRequired[str]  # "eval" marks HumanEval-derived data, which never enters training
+    source: NotRequired[str]
+    passed: NotRequired[list[bool]]
+    pass_fraction: NotRequired[list[float]]
+    status: NotRequired[list[str]]
+    detail: NotRequired[list[str | None]]
+
+
+class Answer(TypedDict):
+    """One answer to score (``codescaler score``)."""
+
+    id: NotRequired[str | int]
+    question: str
+    response: str
+    code_prefix: NotRequired[str | None]
+
+
+class Pair(TypedDict):
+    """A preference pair: bare programs, the chosen passing every test, the rejected failing one or more."""
+
+    question: str
+    chosen: str
+    rejected: str
+    problem_id: NotRequired[str | int]
+    source: NotRequired[str]
+    chosen_pass: NotRequired[float]
+    rejected_pass: NotRequired[float]
+    split: NotRequired[str]
+    language: NotRequired[str | None]
+
+
+class ScoreRow(TypedDict):
+    """``codescaler score``: one per input line (or ``line``, ``id`` and ``error``)."""
+
+    line: int
+    id: str | int | None
+    code: str
+    valid: bool
+    reason: str | None
+    score: float | None
+    reward: float
+    truncated: bool
+    num_tokens: int
+    p_pass: float | None  # calibrated P(pass), where the judge carries a calibration
+
+
+class VerifiedRow(TypedDict):
+    """``codescaler rank --verify-top K``: the candidates whose programs ran, in the judge's order, until one
+    passed; ``pick`` is the one that passed, else the judge's top-1."""
+
+    pick: int
+    passed: bool
+    run: list[int]
+    verdicts: list[bool]
+
+
+class RankRow(TypedDict):
+    """``codescaler rank``: per problem, one entry per response, and ``order`` best first."""
+
+    line: int
+    id: str | int | None
+    rewards: list[float]
+    scores: list[float | None]
+    p_pass: list[float | None]
+    valid: list[bool]
+    reasons: list[str | None]
+    truncated: list[bool]
+    order: list[int]
+    codes: list[str]
+    verified: NotRequired[VerifiedRow]
+
+
+class VerifyRow(TypedDict):
+    """``codescaler verify``: per problem, one verdict per response in each field."""
+
+    line: int
+    id: str | int | None
+    passed: list[bool]
+    pass_fraction: list[float]
+    status: list[str]  # "passed", the first failing test's verdict, the extraction's reason, or "no_tests"
+    detail: list[str | None]  # why, where the sandbox or the judge knows: exception, wrong value
+
+
+class ErrorRow(TypedDict):
+    line: int
+    id: str | int | None
+    error: str
+
+
+VERDICT_FIELDS = ("passed", "pass_fraction", "status", "detail")
+
+
+def check_record(record: Any, kind: type, number: int, *, required: tuple[str, ...] = ()) -> Any:
+    """``record`` if it is a ``kind`` (a TypedDict above) with every field in ``required`` present; else a
+    :class:`RecordError` naming line ``number``, the record's id and the first field at fault."""
+    if not isinstance(record, dict):
+        raise RecordError(f"line {number}: expected a JSON object, got {type(record).__name__}")
+    label = f"line {number}" + (f" (id {record['id']!r})" if "id" in record else "")
+    missing = next((k for k in required if k not in record), None)
+    if missing is not None:
+        raise RecordError(f"{label}: field {missing!r} must be {_name(get_type_hints(kind)[missing])}, got nothing")
+    problem = _problem(record, kind, "")
+    if problem is not None:
+        raise RecordError(f"{label}: {problem}")
+    return record
+
+
+def _problem(value: Any, hint: Any, path: str) -> str | None:
+    """Why ``value`` is not a ``hint``, or None."""
+    if hint is Any:
+        return None
+    if is_typeddict(hint):
+        if not isinstance(value, dict):
+            return f"{_field(path)} must be an object, got {_got(value)}"
+        hints = get_type_hints(hint)
+        for key in sorted(hint.__required_keys__ - value.keys()):
+            return f"field {_join(path, key)!r} must be {_name(hints[key])}, got nothing"
+        for key, sub in hints.items():
+            if key in value and (why := _problem(value[key], sub, _join(path, key))):
+                return why
+        return None
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType):
+        tests = [a for a in args if is_typeddict(a) and "type" in get_type_hints(a)]
+        if tests and isinstance(value, dict):  # a test: its "type" says which kind to check against
+            kinds = {get_args(get_type_hints(a)["type"])[0]: a for a in tests}
+            if value.get("type") not in kinds:
+                return f"{_field(path)} needs type {', '.join(kinds)}, got {value.get('type')!r}"
+            return _problem(value, kinds[value["type"]], path)
+        if any(_problem(value, a, path) is None for a in args):
+            return None
+        return f"{_field(path)} must be {_name(hint)}, got {_got(value)}"
+    if origin is Literal:
+        return None if value in args else f"{_field(path)} must be one of {args}, got {value!r}"
+    if origin is list:
+        if not isinstance(value, list):
+            return f"{_field(path)} must be list, got {_got(value)}"
+        return next((w for i, v in enumerate(value) if (w := _problem(v, args[0], f"{path}[{i}]"))), None)
+    ok = {
+        float: lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        type(None): lambda v: v is None,
+    }.get(hint, lambda v: isinstance(v, origin or hint))
+    return None if ok(value) else f"{_field(path)} must be {_name(hint)}, got {_got(value)}"
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _field(path: str) -> str:
+    return f"field {path!r}" if path else "the record"
+
+
+def _got(value: Any) -> str:
+    return type(value).__name__
+
+
+def _name(hint: Any) -> str:
+    if get_origin(hint) in (Union, types.UnionType):
+        return " or ".join(_name(a) for a in get_args(hint))
+    if get_origin(hint) is list:
+        return "list"
+    if hint is type(None):
+        return "null"
+    return getattr(hint, "__name__", str(hint))
