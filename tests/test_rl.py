@@ -43,6 +43,13 @@ def test_two_grpo_steps(tmp_path, tiny_policy, tiny_model_dir, kind):
     assert all("rewards/valid_code/mean" in row for row in steps)
     assert 0.0 <= report["pass_rate_before"] <= 1.0 and report["held_out_problems"] == 2
     assert (out / "curves.png").is_file()
+    from codescaler.training.generation import SampleConfig, TransformersSampler
+
+    # the trained policy is saved, and samples: what `codescaler eval-policy OUTPUT_DIR/policy` loads
+    (answers,) = TransformersSampler.from_pretrained(str(out / "policy")).generate(
+        ["x"], SampleConfig(n=1, max_new_tokens=2)
+    )
+    assert len(answers) == 1
     if kind == "rm":  # the reward-hacking monitor ran both rollouts of each step and logged it with the step
         assert [row["monitor/executed"] for row in report["monitor"]] == [2, 2]
         assert all(row["monitor/executed"] == 2 for row in steps)

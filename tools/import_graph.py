@@ -26,6 +26,7 @@ LAYERS = (
     "benchmarks",
     "measure",
     "training",
+    "evaluation",
     "serving",
     "integrations",
     "rl",

@@ -2,7 +2,7 @@
 
 The subsystems, lowest first (each imports only those before it; ``tests/test_architecture.py`` checks it):
 ``records`` -> ``extraction`` -> ``judges`` -> ``execution`` -> ``rewards`` -> ``benchmarks`` -> ``measure``
--> ``training`` -> ``serving`` -> ``integrations`` -> ``rl`` -> ``cli``.
+-> ``training`` -> ``evaluation`` -> ``serving`` -> ``integrations`` -> ``rl`` -> ``cli``.
 """
 
 from typing import TYPE_CHECKING, Any

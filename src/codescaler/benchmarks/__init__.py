@@ -10,8 +10,9 @@ them all. Data is read from ``$CODESCALER_DATA`` or the nearest ``shared/data`` 
 """
 
 from codescaler.benchmarks import contests, multilingual, python_sets  # noqa: F401  (each registers its loaders)
-from codescaler.benchmarks.export import ANSWER_FORMAT, to_verl
+from codescaler.benchmarks.export import to_verl
 from codescaler.benchmarks.multilingual import HUMANEVALPACK_LANGUAGES, MULTIPLE_LANGUAGES
+from codescaler.benchmarks.prompts import ANSWER_FORMAT, eval_messages, eval_prompt, training_prompt
 from codescaler.benchmarks.registry import Record, data_dir, load, names
 
 __all__ = [
@@ -20,7 +21,10 @@ __all__ = [
     "MULTIPLE_LANGUAGES",
     "Record",
     "data_dir",
+    "eval_messages",
+    "eval_prompt",
     "load",
     "names",
     "to_verl",
+    "training_prompt",
 ]

@@ -33,7 +33,8 @@ def _lcb(root: Path, name: str) -> list[Record]:
     return [
         {
             "id": f"{name}/{i}",
-            "question": p["problem"] + (f"\n\n{p['starter_code']}" if p["starter_code"] else ""),
+            "question": p["problem"],
+            "starter_code": p["starter_code"] or None,
             "language": "python",
             "prelude": "from typing import *\nfrom collections import *\nimport math, itertools, heapq, bisect",
             "tests": [_lcb_test(t, p["starter_code"]) for t in p["tests"]],

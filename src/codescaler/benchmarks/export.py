@@ -1,24 +1,37 @@
-"""Problem records as verl's RL dataset."""
+"""Problem records as verl's RL dataset: training rows (the RL prompt, strict extraction) or evaluation rows,
+verl's validation data, asked and judged exactly as ``codescaler eval-policy`` asks and judges them."""
 
 from __future__ import annotations
 
 import json
+from typing import Literal
 
+from codescaler.benchmarks.prompts import eval_messages, training_prompt
 from codescaler.benchmarks.registry import Record
 
-# The instruction RL prompts end with: the strict extractor wants exactly one fenced block.
-ANSWER_FORMAT = "\n\nWrite your solution as one complete program in a single ```{language} code block."
+PROMPTS = ("train", "eval")
 
 
-def to_verl(records: list[Record], name: str) -> list[Record]:
-    """Rows of verl's RL dataset: chat ``prompt``, ``data_source``, tests as ``reward_model.ground_truth``."""
+def to_verl(
+    records: list[Record], name: str, prompt: Literal["train", "eval"] = "train", time_limit: float = 2.0
+) -> list[Record]:
+    """Rows of verl's RL dataset: chat ``prompt``, ``data_source``, tests as ``reward_model.ground_truth``.
+
+    ``prompt="eval"``: the paper's evaluation protocol, the same as ``codescaler eval-policy``'s defaults:
+    LiveCodeBench's prompt, answers read by their last block unparsed, ``time_limit`` seconds per test, so
+    the pass rate verl logs during training is the one measured after it."""
+    if prompt not in PROMPTS:
+        raise ValueError(f"prompt must be one of {', '.join(PROMPTS)}, got {prompt!r}")
     rows = []
     for index, r in enumerate(records):
         truth = {k: r[k] for k in ("tests", "entry_point", "code_prefix", "prelude", "language") if r.get(k)}
+        if prompt == "eval":
+            truth |= {"extraction": "last", "time_limit": time_limit}
+        messages = eval_messages(r) if prompt == "eval" else [{"role": "user", "content": training_prompt(r)}]
         rows.append(
             {
                 "data_source": f"codescaler/{name}",
-                "prompt": [{"role": "user", "content": r["question"] + ANSWER_FORMAT.format(language=r["language"])}],
+                "prompt": messages,
                 "ability": "code",
                 "reward_model": {"style": "rule", "ground_truth": json.dumps(truth)},
                 "extra_info": {"index": index, "id": r["id"], "question": r["question"], "split": r.get("split", "")},

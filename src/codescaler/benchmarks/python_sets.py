@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,33 @@ def _check_test(test_code: str, entry_point: str) -> list[Record]:
     return [{"type": "assert", "code": f"{test_code}\ncheck({entry_point})\n"}]
 
 
+def signature(source: str, name: str) -> str | None:
+    """The ``def`` line(s) of function ``name`` in ``source``, with an indented body to write: what a model
+    is asked to complete where a problem names its function only in its tests."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    found = next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == name), None)
+    if found is None:
+        return None
+    lines = source.splitlines()
+    return "\n".join(lines[found.lineno - 1 : found.body[0].lineno - 1]).rstrip() + "\n    "
+
+
+_LEETCODE_STARTER = re.compile(
+    r"\s*Please complete the following python code precisely:\n```python\n(.*?)\n?```\s*$", re.S
+)
+
+
+def _statement_and_starter(query: str) -> dict[str, str]:
+    """LeetCodeDataset's query is the statement, then its starter code in a fence: the two apart."""
+    found = _LEETCODE_STARTER.search(query)
+    if found is None:
+        return {"question": query}
+    return {"question": query[: found.start()].rstrip(), "starter_code": found.group(1)}
+
+
 @loader("humaneval")
 def _humaneval(root: Path, name: str) -> list[Record]:
     return [
@@ -26,6 +54,7 @@ def _humaneval(root: Path, name: str) -> list[Record]:
             "question": p["prompt"],
             "language": "python",
             "entry_point": p["entry_point"],
+            "starter_code": p["prompt"],
             "tests": _check_test(p["test"], p["entry_point"]),
             "reference": p["prompt"] + p["canonical_solution"],
             "split": "eval",
@@ -50,6 +79,8 @@ def _plus(root: Path, name: str, file: str, split: str) -> list[Record]:
                 "question": p["prompt"],
                 "language": "python",
                 "entry_point": p["entry_point"],
+                # HumanEval+ asks to complete its prompt; MBPP+ gets the reference's signature, which its tests call
+                "starter_code": signature(reference, p["entry_point"]) if name == "mbppplus" else p["prompt"],
                 "tests": tests,
                 "reference": reference,
                 "split": split,
@@ -187,7 +218,7 @@ def _leetcode(root: Path, name: str) -> list[Record]:
     return [
         {
             "id": f"leetcode/{p['task_id']}",
-            "question": p["query"],
+            **_statement_and_starter(p["query"]),
             "language": "python",
             "prelude": p["prompt"],
             "entry_point": p["entry_point"],

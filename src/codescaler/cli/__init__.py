@@ -12,9 +12,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from codescaler.cli import data, measure, pairs, rl, score, serve, train, verify
+from codescaler.cli import data, eval_policy, measure, pairs, rl, score, serve, train, verify
 
-COMMAND_MODULES = (score, verify, pairs, measure, serve, rl, train, data)
+COMMAND_MODULES = (score, verify, pairs, measure, eval_policy, serve, rl, train, data)
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -19,6 +19,14 @@ def register(commands: Any) -> None:
         choices=["records", "verl"],
         help="records: codescaler JSONL; verl: verl's RL parquet (prompt, data_source, reward_model)",
     )
+    export.add_argument(
+        "--prompt",
+        default="train",
+        choices=["train", "eval"],
+        help="verl: train (the RL prompt, strict extraction) or eval (validation data asked and judged as "
+        "`codescaler eval-policy` does: LiveCodeBench's prompt, the last block, --time-limit per test)",
+    )
+    export.add_argument("--time-limit", type=float, default=2.0, help="verl --prompt eval: seconds per test")
     export.set_defaults(run=run_export)
     listing = data_commands.add_parser("list", help="the dataset names")
     listing.set_defaults(run=run_list)
@@ -35,7 +43,9 @@ def run_export(args: argparse.Namespace) -> int:
         except ImportError:
             raise SystemExit("--format verl writes Parquet: pip install 'codescaler[verl]'") from None
 
-        pq.write_table(pa.Table.from_pylist(benchmarks.to_verl(records, args.name)), args.output)
+        pq.write_table(
+            pa.Table.from_pylist(benchmarks.to_verl(records, args.name, args.prompt, args.time_limit)), args.output
+        )
         print(f"wrote {len(records)} {args.name} problems in verl's format to {args.output}")
         return 0
     with open(args.output, "w") as f:

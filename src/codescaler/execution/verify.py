@@ -136,13 +136,15 @@ def program_of(problem: dict[str, Any], response: str, mode: Mode = "lenient") -
 
     A completion (the problem has a ``code_prefix``) runs as ``code_prefix + response`` with no syntax
     gate: in MultiPL-E's C++ the function's closing brace comes with the tests, so only the compiler
-    can judge the whole. Extracted answers must parse first, as the reward path requires.
+    can judge the whole. Extracted answers must parse first, as the reward path requires, unless the
+    problem names its own ``extraction`` rule (an evaluation set exported with the paper's protocol: the
+    last block, unparsed), which wins over ``mode``.
     """
     prefix = problem.get("code_prefix")
     if prefix is not None:
         code = completion_program(prefix, response)
     else:
-        extraction = extract_code(response, problem.get("language", "python"), mode)
+        extraction = extract_code(response, problem.get("language", "python"), problem.get("extraction") or mode)
         if not extraction.valid:
             return None, extraction.reason
         code = extraction.code

@@ -2,7 +2,8 @@
 
 ``strict`` is the CodeScaler rule: code only from exactly one well-formed fenced block, and the code
 must parse. ``lenient`` is for evaluation: the last block that parses wins, a bare program counts, and
-an unterminated final fence is tolerated.
+an unterminated final fence is tolerated. ``last`` is the paper's evaluation extractor (LiveCodeBench's):
+the last fenced block as it is, unparsed, so a syntax error fails when it runs rather than being skipped.
 
 Fences follow CommonMark: an opening line of up to three spaces then three or more backticks (or
 tildes) and an info string; the block closes at a line of at least as many of the same character and
@@ -14,11 +15,11 @@ from __future__ import annotations
 import re
 import textwrap
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from codescaler.extraction.syntax import PYTHON_NAMES, Extraction, check_program, undefined_name
 
-Mode = Literal["strict", "lenient"]
+Mode = Literal["strict", "lenient", "last"]
 Check = Literal["syntax", "names"]
 
 _FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
@@ -72,13 +73,19 @@ def _clean(code: str) -> str:
 def extract_code(response: str | bytes, language: str = "python", mode: Mode = "strict") -> Extraction:
     """Extract the program from ``response`` and check its syntax.
 
-    Reasons when invalid: ``no_block``, ``multiple_blocks``, ``syntax_error: <line>``, ``empty``.
+    Reasons when invalid: ``no_block``, ``multiple_blocks``, ``syntax_error: <line>``, ``empty``. ``last``
+    checks no syntax: its code is valid whenever the last block holds any.
     """
-    if mode not in ("strict", "lenient"):
-        raise ValueError(f"mode must be 'strict' or 'lenient', got {mode!r}")
+    if mode not in get_args(Mode):
+        raise ValueError(f"mode must be one of {', '.join(get_args(Mode))}, got {mode!r}")
     text = normalize_response(response)
     if not text.strip():
         return Extraction("", False, "empty", language)
+    if mode == "last":
+        blocks = _fenced_blocks(text)
+        code = _clean(blocks[-1].body) if blocks else ""
+        reason = None if code else "no_block" if not blocks else "empty"
+        return Extraction(code, reason is None, reason, language)
     # strict needs to know only whether there are zero, one or several blocks
     blocks = _fenced_blocks(text, limit=2 if mode == "strict" else None)
     if mode == "strict":

@@ -60,7 +60,9 @@ class Problem(TypedDict):
     code_prefix: NotRequired[str | None]
     prelude: NotRequired[str | None]
     reference: NotRequired[str | None]
+    starter_code: NotRequired[str | None]  # what a model is asked to complete (a signature); not run
     time_limit: NotRequired[float]  # seconds per test, in place of the sandbox's timeout
+    extraction: NotRequired[Literal["strict", "lenient", "last"]]  # how answers are read, over the job's own
     responses: NotRequired[list[str]]
     candidate_sources: NotRequired[list[str]]
     labels: NotRequired[list[bool]]  # a pool's own pass/fail per response, in place of running tests

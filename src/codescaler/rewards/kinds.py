@@ -44,7 +44,10 @@ RMFunction = Callable[[Sequence[str], Sequence[str], "Sequence[str | None] | Non
 class ScoringConfig:
     """How answers become rewards. Defaults follow the CodeScaler paper and its released code."""
 
-    mode: Mode = field(default="strict", metadata={"help": "extraction rule: strict (paper) or lenient"})
+    mode: Mode = field(
+        default="strict",
+        metadata={"help": "extraction rule: strict (paper), lenient, or last (the last block, unparsed)"},
+    )
     check: Check = field(
         default="syntax",
         metadata={"help": "syntax (paper): the code must parse; names: Python must also define every name it uses"},

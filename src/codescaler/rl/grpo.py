@@ -73,11 +73,11 @@ def problem_sets(config: RLConfig) -> tuple[list[dict[str, Any]], list[dict[str,
 
 def pass_rate(model, tokenizer, problems: list[dict[str, Any]], sandbox, max_new_tokens: int) -> float:
     """Greedy pass rate (lenient extraction) of ``model`` on ``problems``."""
-    from codescaler.benchmarks import ANSWER_FORMAT
+    from codescaler.benchmarks import training_prompt
     from codescaler.execution.verify import verify_responses
     from codescaler.training.generation import SampleConfig, TransformersSampler
 
-    questions = [p["question"] + ANSWER_FORMAT.format(language="python") for p in problems]
+    questions = [training_prompt(p) for p in problems]
     greedy = SampleConfig(n=1, temperature=0.0, max_new_tokens=max_new_tokens, batch_size=8)
     answers = TransformersSampler(model, tokenizer).generate(questions, greedy)
     runs = [{**p, "responses": a} for p, a in zip(problems, answers)]
@@ -90,7 +90,7 @@ def train_policy(config: RLConfig) -> dict[str, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
-    from codescaler.benchmarks import ANSWER_FORMAT
+    from codescaler.benchmarks import training_prompt
     from codescaler.execution.sandbox import Sandbox
     from codescaler.integrations.trl import (
         BudgetedReward,
@@ -111,7 +111,7 @@ def train_policy(config: RLConfig) -> dict[str, Any]:
         tokenizer.pad_token = tokenizer.eos_token
     rows = [
         {
-            "prompt": [{"role": "user", "content": p["question"] + ANSWER_FORMAT.format(language="python")}],
+            "prompt": [{"role": "user", "content": training_prompt(p)}],
             "question": p["question"],
             "tests": json.dumps(p["tests"]),
         }
@@ -172,6 +172,9 @@ def train_policy(config: RLConfig) -> dict[str, Any]:
         )
         trainer.train()
         after = pass_rate(trainer.model, tokenizer, held, sandbox, config.max_completion_length)
+        # the trained policy, for `codescaler eval-policy OUTPUT_DIR/policy` (and the RL-vs-base comparison)
+        trainer.save_model(str(out / "policy"))
+        tokenizer.save_pretrained(str(out / "policy"))
     report = {
         "config": asdict(config),
         "held_out_problems": len(held),

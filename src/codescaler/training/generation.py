@@ -1,8 +1,10 @@
 """Sampling answers from a causal LM: one interface, a backend per engine, one factory that chooses.
 
-A :class:`Sampler` turns prompts into ``n`` responses each under a :class:`SampleConfig`. Backends:
-``transformers`` (any machine; :class:`TransformersSampler` also wraps a model already in memory, as RL
-evaluation does) and ``vllm`` (GPU). :func:`make_sampler` is the only place that picks one.
+A :class:`Sampler` turns prompts into ``n`` responses each under a :class:`SampleConfig`, each a
+:class:`Sample` that knows its tokens and seconds. Backends: ``transformers`` (any machine;
+:class:`TransformersSampler` also wraps a model already in memory, as RL evaluation does), ``vllm`` (GPU), and
+any OpenAI-compatible server (``openai+http://host:8000/v1``: vLLM, SGLang, TGI serving a trained policy;
+:class:`OpenAISampler`). :func:`make_sampler` is the only place that picks one.
 
 A prompt is a question sent through the model's chat template, or with ``completion`` raw text to
 continue (a HumanEval-style signature and docstring), which is how base models are sampled for
@@ -14,12 +16,16 @@ block, which is all that extraction reads and about half the tokens of a chat mo
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, get_args
 
-SAMPLER_BACKENDS = ("transformers", "vllm")
-SAMPLER_DTYPES = ("auto", "float32", "bfloat16", "float16")
+Backend = Literal["transformers", "vllm"]
+SampleDType = Literal["auto", "float32", "bfloat16", "float16"]
+SAMPLER_BACKENDS: tuple[str, ...] = get_args(Backend)
+SAMPLER_DTYPES: tuple[str, ...] = get_args(SampleDType)
 
 
 @dataclass
@@ -29,6 +35,8 @@ class SampleConfig:
     n: int = field(default=4, metadata={"help": "samples per prompt", "short": "-n"})
     temperature: float = field(default=0.8, metadata={"help": "sampling temperature (0: greedy)"})
     top_p: float = field(default=0.95, metadata={"help": "nucleus sampling"})
+    top_k: int = field(default=0, metadata={"help": "sample among the k likeliest tokens (0: no limit)"})
+    system: str = field(default="", metadata={"help": "system message of chat prompts (none when empty)"})
     max_new_tokens: int = field(default=384, metadata={"help": "tokens per response"})
     batch_size: int = field(default=16, metadata={"help": "sequences per generate call (transformers)"})
     stop: list[str] = field(
@@ -39,28 +47,52 @@ class SampleConfig:
         default=False, metadata={"help": "continue each prompt as raw text, no chat template; cut before a stop"}
     )
     seed: int = field(default=0, metadata={"help": "sampling seed"})
-    backend: Literal["transformers", "vllm"] = field(default="transformers", metadata={"help": "engine"})
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = field(
+    backend: Backend = field(default="transformers", metadata={"help": "engine"})
+    dtype: SampleDType = field(
         default="auto",
         metadata={"help": "weights precision: auto is fp32 on CPU; bfloat16 samples 2x faster on AVX512-BF16 CPUs"},
     )
+    concurrency: int = field(default=8, metadata={"help": "openai+http://...: requests in flight"})
+    served_model: str = field(default="", metadata={"help": "openai+http://...: model name (default: its first)"})
 
     def __post_init__(self) -> None:
         if self.backend not in SAMPLER_BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(SAMPLER_BACKENDS)}, got {self.backend!r}")
         if self.dtype not in SAMPLER_DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(SAMPLER_DTYPES)}, got {self.dtype!r}")
-        if self.n < 1 or self.batch_size < 1 or self.max_new_tokens < 1:
+        if self.n < 1 or self.batch_size < 1 or self.max_new_tokens < 1 or self.concurrency < 1 or self.top_k < 0:
             raise ValueError(
-                f"n, batch_size and max_new_tokens must be positive, got {self.n}, {self.batch_size}, "
-                f"{self.max_new_tokens}"
+                f"n, batch_size, max_new_tokens and concurrency must be positive and top_k at least 0, got "
+                f"{self.n}, {self.batch_size}, {self.max_new_tokens}, {self.concurrency}, {self.top_k}"
             )
 
 
-class Sampler(Protocol):
+@dataclass(frozen=True)
+class Sample:
+    """One response: its text, the tokens generated, and the wall seconds of the call that made it, shared
+    evenly among the samples that call made."""
+
+    text: str
+    tokens: int
+    seconds: float
+
+
+class Sampler:
+    """What every backend offers: :meth:`sample` (its own), and the texts alone (:meth:`generate`)."""
+
+    def sample(self, prompts: Sequence[str], config: SampleConfig, show_progress: bool = False) -> list[list[Sample]]:
+        """``config.n`` samples per prompt, in prompt order."""
+        raise NotImplementedError
+
     def generate(self, prompts: Sequence[str], config: SampleConfig, show_progress: bool = False) -> list[list[str]]:
         """``config.n`` responses per prompt, in prompt order."""
-        ...
+        return [[s.text for s in row] for row in self.sample(prompts, config, show_progress)]
+
+
+def chat(prompt: str, config: SampleConfig) -> list[dict[str, str]]:
+    """The messages of a chat prompt: ``config.system`` (when set), then the prompt as the user's turn."""
+    system = [{"role": "system", "content": config.system}] if config.system else []
+    return [*system, {"role": "user", "content": prompt}]
 
 
 def cut_before(text: str, stop: Sequence[str]) -> str:
@@ -68,7 +100,7 @@ def cut_before(text: str, stop: Sequence[str]) -> str:
     return text[: min((i for i in (text.find(s) for s in stop) if i >= 0), default=len(text))]
 
 
-class TransformersSampler:
+class TransformersSampler(Sampler):
     """Samples with ``model.generate``: length-sorted batches, left padding."""
 
     def __init__(self, model: Any, tokenizer: Any) -> None:
@@ -87,7 +119,7 @@ class TransformersSampler:
 
         return cls(*load_causal_lm(name_or_path, gguf_file=gguf_file, dtype=dtype))
 
-    def generate(self, prompts: Sequence[str], config: SampleConfig, show_progress: bool = False) -> list[list[str]]:
+    def sample(self, prompts: Sequence[str], config: SampleConfig, show_progress: bool = False) -> list[list[Sample]]:
         import torch
         from tqdm.auto import tqdm
 
@@ -97,18 +129,22 @@ class TransformersSampler:
             list(prompts)
             if config.completion
             else [
-                tokenizer.apply_chat_template(
-                    [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True
-                )
+                tokenizer.apply_chat_template(chat(p, config), tokenize=False, add_generation_prompt=True)
                 for p in prompts
             ]
         )
         flat = [(i, t) for i, t in enumerate(texts) for _ in range(config.n)]
         flat.sort(key=lambda item: len(item[1]))  # similar lengths batch with little padding
-        out: list[list[str]] = [[] for _ in prompts]
+        out: list[list[Sample]] = [[] for _ in prompts]
         sampling: dict[str, Any] = {"do_sample": False}
         if config.temperature > 0:
-            sampling = {"do_sample": True, "temperature": config.temperature, "top_p": config.top_p}
+            # top_k=0 turns off transformers' own default of 50
+            sampling = {
+                "do_sample": True,
+                "temperature": config.temperature,
+                "top_p": config.top_p,
+                "top_k": config.top_k,
+            }
         if config.stop:
             sampling |= {"stop_strings": list(config.stop), "tokenizer": tokenizer}
         torch.manual_seed(config.seed)
@@ -118,6 +154,7 @@ class TransformersSampler:
             inputs = tokenizer(
                 [t for _, t in chunk], return_tensors="pt", padding=True, add_special_tokens=config.completion
             )
+            started = time.perf_counter()
             with torch.inference_mode():
                 generated = self.model.generate(
                     **inputs.to(device),
@@ -125,13 +162,17 @@ class TransformersSampler:
                     max_new_tokens=config.max_new_tokens,
                     pad_token_id=tokenizer.pad_token_id,
                 )
-            answers = tokenizer.batch_decode(generated[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
-            for (i, _), answer in zip(chunk, answers):
-                out[i].append(cut_before(answer, config.stop) if config.completion else answer)
+            new = generated[:, inputs["input_ids"].shape[1] :]
+            seconds = (time.perf_counter() - started) / len(chunk)
+            answers = tokenizer.batch_decode(new, skip_special_tokens=True)
+            counts = (new != tokenizer.pad_token_id).sum(dim=1).tolist()  # a finished row pads after its end
+            for (i, _), answer, tokens in zip(chunk, answers, counts):
+                text = cut_before(answer, config.stop) if config.completion else answer
+                out[i].append(Sample(text, int(tokens), seconds))
         return out
 
 
-class VLLMSampler:
+class VLLMSampler(Sampler):
     """Samples with vLLM's offline engine (``LLM.generate`` for completions, ``LLM.chat`` for chat prompts)."""
 
     def __init__(self, llm: Any) -> None:
@@ -150,28 +191,102 @@ class VLLMSampler:
         path, gguf_file = resolve_model_path(name_or_path, gguf_file)
         return cls(LLM(model=path, tokenizer=path if gguf_file is None else None, seed=seed, dtype=dtype))
 
-    def generate(self, prompts: Sequence[str], config: SampleConfig, show_progress: bool = False) -> list[list[str]]:
+    def sample(self, prompts: Sequence[str], config: SampleConfig, show_progress: bool = False) -> list[list[Sample]]:
         from vllm import SamplingParams
 
         params = SamplingParams(
             n=config.n,
             temperature=config.temperature,
             top_p=config.top_p,
+            top_k=config.top_k or -1,  # vLLM's "no limit"
             max_tokens=config.max_new_tokens,
             seed=config.seed,
             stop=list(config.stop) or None,
             include_stop_str_in_output=not config.completion,
         )
+        started = time.perf_counter()
         if config.completion:
             results = self.llm.generate(list(prompts), params, use_tqdm=show_progress)
         else:
-            chats = [[{"role": "user", "content": p}] for p in prompts]
-            results = self.llm.chat(chats, params, use_tqdm=show_progress)
-        return [[o.text for o in r.outputs] for r in results]
+            results = self.llm.chat([chat(p, config) for p in prompts], params, use_tqdm=show_progress)
+        seconds = (time.perf_counter() - started) / max(1, len(prompts) * config.n)  # one engine run for all
+        return [[Sample(o.text, len(o.token_ids), seconds) for o in r.outputs] for r in results]
+
+
+OPENAI_SCHEME = "openai+"
+
+
+class OpenAISampler(Sampler):
+    """Samples from an OpenAI-compatible server (``/chat/completions``, or ``/completions`` for raw text):
+    one request per prompt asks for all ``n``, ``concurrency`` requests in flight, each retried on a dropped
+    connection and on 429/502/503/504. A choice's tokens are the request's ``usage`` shared evenly."""
+
+    def __init__(self, base_url: str, *, timeout: float = 600.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def sample(self, prompts: Sequence[str], config: SampleConfig, show_progress: bool = False) -> list[list[Sample]]:
+        import httpx
+        from tqdm.auto import tqdm
+
+        from codescaler.judges.http import ServerError, post_json
+
+        with httpx.Client(timeout=self.timeout) as http:
+            model = config.served_model or self._first_model(http)
+            endpoint = f"{self.base_url}/{'completions' if config.completion else 'chat/completions'}"
+
+            def one(index: int) -> list[Sample]:
+                body: dict[str, Any] = {
+                    "model": model,
+                    "n": config.n,
+                    "temperature": config.temperature,
+                    "top_p": config.top_p,
+                    "max_tokens": config.max_new_tokens,
+                    "seed": config.seed + index,
+                }
+                if config.top_k:
+                    body["top_k"] = config.top_k  # vLLM's and SGLang's extension of the API
+                if config.stop:
+                    body["stop"] = list(config.stop)
+                if config.completion:
+                    body["prompt"] = prompts[index]
+                else:
+                    body["messages"] = chat(prompts[index], config)
+                started = time.perf_counter()
+                answer = post_json(http, endpoint, body)
+                seconds = time.perf_counter() - started
+                try:
+                    choices = sorted(answer["choices"], key=lambda c: c.get("index", 0))
+                    texts = [c["text"] if config.completion else c["message"]["content"] or "" for c in choices]
+                    tokens = (answer.get("usage") or {}).get("completion_tokens", 0)
+                except (KeyError, TypeError) as err:
+                    raise ServerError(f"{endpoint} answered without choices: {str(answer)[:200]}") from err
+                if len(texts) != config.n:
+                    raise ServerError(f"{endpoint} gave {len(texts)} choices for n={config.n}")
+                if config.completion:
+                    texts = [cut_before(t, config.stop) for t in texts]
+                return [Sample(t, round(tokens / len(texts)), seconds / len(texts)) for t in texts]
+
+            with ThreadPoolExecutor(config.concurrency) as pool:
+                results = pool.map(one, range(len(prompts)))
+                return list(tqdm(results, total=len(prompts), desc="sample", disable=not show_progress))
+
+    def _first_model(self, http: Any) -> str:
+        import httpx
+
+        from codescaler.judges.http import ServerError
+
+        try:
+            return http.get(f"{self.base_url}/models").json()["data"][0]["id"]
+        except (httpx.HTTPError, ValueError, KeyError, IndexError) as err:
+            raise ServerError(f"{self.base_url}/models names no model; pass --served-model ({err})") from err
 
 
 def make_sampler(name_or_path: str, config: SampleConfig, *, gguf_file: str | None = None) -> Sampler:
-    """Load ``name_or_path`` (hub id, folder or packaged name) on ``config.backend`` in ``config.dtype``."""
+    """Load ``name_or_path`` (hub id, folder or packaged name) on ``config.backend`` in ``config.dtype``, or
+    connect to the server it names (``openai+http://host:8000/v1``)."""
+    if name_or_path.startswith(OPENAI_SCHEME):
+        return OpenAISampler(name_or_path[len(OPENAI_SCHEME) :])
     if config.backend == "vllm":
         return VLLMSampler.from_pretrained(name_or_path, gguf_file=gguf_file, dtype=config.dtype, seed=config.seed)
     return TransformersSampler.from_pretrained(name_or_path, gguf_file=gguf_file, dtype=config.dtype)

@@ -1,0 +1,55 @@
+"""``codescaler eval-policy``: a policy on the paper's benchmarks, its Avg@n and pass@k, beside a baseline."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from codescaler.cli.flags import add_config_flags, add_sandbox_flags, config_from_args, quiet_transformers
+from codescaler.evaluation.policy import PolicyEvalConfig
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "eval-policy",
+        help="sample a policy on the paper's benchmarks and run every sample: Avg@n, pass@k, a baseline beside it",
+    )
+    parser.add_argument("model", help="hub id, folder, packaged name, or an OpenAI-compatible openai+http://host/v1")
+    parser.add_argument("-o", "--output", required=True, help="run folder: samples, verdicts, report (resumable)")
+    parser.add_argument("--baseline", type=Path, help="another run's folder: paired per-problem differences")
+    add_config_flags(parser, PolicyEvalConfig)
+    add_sandbox_flags(parser)
+    parser.set_defaults(run=run_eval_policy)
+
+
+def run_eval_policy(args: argparse.Namespace) -> int:
+    from codescaler.evaluation.policy import evaluate_policy
+    from codescaler.evaluation.report import build_report
+    from codescaler.execution.sandbox import Sandbox
+
+    config = config_from_args(args, PolicyEvalConfig)
+    if not args.model.startswith("openai+"):  # a served policy needs no transformers here
+        quiet_transformers(args)
+    try:
+        with Sandbox(workers=args.workers) as sandbox:
+            evaluate_policy(args.model, args.output, config, sandbox)
+    except ValueError as err:
+        raise SystemExit(f"codescaler: {err}") from None
+    report = build_report(Path(args.output), config.ks, args.baseline)
+    n = report["n"]
+    for name, b in report["benchmarks"].items():
+        avg = b[f"avg@{n}"]
+        print(
+            f"{name:>16}: Avg@{n} {100 * avg['mean']:5.1f}% [{100 * avg['low']:.1f}, {100 * avg['high']:.1f}] "
+            f"over {b['problems']} problems; {b['tokens_per_sample']:.0f} tokens/sample, code in "
+            f"{100 * b['validity']:.0f}%"
+        )
+    for name, d in report.get("baseline", {}).get("benchmarks", {}).items():
+        diff = d["difference"]
+        print(
+            f"{name:>16}: {100 * diff['mean']:+.1f} points vs the baseline "
+            f"[{100 * diff['low']:+.1f}, {100 * diff['high']:+.1f}]"
+        )
+    print(f"-> {Path(args.output) / 'report.md'}")
+    return 0

@@ -1,0 +1,201 @@
+"""The report of ``codescaler eval-policy``: per benchmark, Avg@n and unbiased pass@k with 95% intervals over
+problems, tokens and seconds per sample, how many samples held code, and why the others failed; with a
+baseline run beside it, the paired per-problem difference ("did RL help").
+
+Intervals are normal ones over problems (mean ± 1.96 standard errors), as ``bon`` reports them; a paired
+difference is taken over the problems both runs have, so a baseline on other problems changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from codescaler.execution.verify import pass_at_k
+
+# A sample's status (``Verification.status``) -> why it failed, in the report's words.
+FAILURES = {
+    "failed": "wrong_answer",
+    "timeout": "timeout",
+    "runtime_error": "runtime_error",
+    "memory": "runtime_error",
+    "output_limit": "runtime_error",
+    "syntax_error": "runtime_error",  # the last block runs unparsed, so a syntax error is a failed run
+    "no_block": "no_code",
+    "empty": "no_code",
+}
+REASONS = ("wrong_answer", "runtime_error", "timeout", "no_code", "other")
+
+
+def mean_interval(values: Sequence[float]) -> dict[str, float]:
+    """Mean with a 95% normal interval (over whatever the values are: problems, or paired differences)."""
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1))
+    half = 1.96 * sd / math.sqrt(len(values))
+    return {"mean": mean, "low": mean - half, "high": mean + half}
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def benchmark_figures(rows: list[dict[str, Any]], ks: Sequence[int]) -> dict[str, Any]:
+    """One benchmark's figures from its joined rows (a problem's samples and verdicts)."""
+    n = min(len(r["passed"]) for r in rows)
+    per_problem = {str(r["id"]): sum(r["passed"]) / len(r["passed"]) for r in rows}
+    statuses = [s for r in rows for s in r["status"]]
+    failed = Counter(FAILURES.get(s, "other") for s in statuses if s != "passed")
+    samples = len(statuses)
+    return {
+        "problems": len(rows),
+        "samples": samples,
+        f"avg@{n}": mean_interval(list(per_problem.values())),
+        "pass@k": {
+            str(k): mean_interval([pass_at_k(len(r["passed"]), sum(r["passed"]), k) for r in rows])
+            for k in ks
+            if k <= n
+        },
+        "tokens_per_sample": sum(t for r in rows for t in r["tokens"]) / samples,
+        "seconds_per_sample": sum(s for r in rows for s in r["seconds"]) / samples,
+        "validity": 1 - failed["no_code"] / samples,
+        "failures": {reason: failed[reason] / samples for reason in REASONS},
+        "per_problem": per_problem,
+    }
+
+
+def build_report(out: Path, ks: Sequence[int], baseline: Path | None = None) -> dict[str, Any]:
+    """report.json, report.md and report.png from what ``out`` holds (a finished run, or the part done)."""
+    samples = {r["line"]: r for r in read_rows(out / "samples.jsonl") if "error" not in r}
+    by_benchmark: dict[str, list[dict[str, Any]]] = {}
+    errors = []
+    for verdict in read_rows(out / "verdicts.jsonl"):
+        sample = samples.get(verdict["line"])
+        if sample is None or "error" in verdict:
+            errors.append({"line": verdict["line"], "id": verdict.get("id"), "error": verdict.get("error")})
+            continue
+        by_benchmark.setdefault(sample["benchmark"], []).append({**sample, **verdict})
+    benchmarks = {name: benchmark_figures(rows, ks) for name, rows in by_benchmark.items()}
+    n = min((len(r["passed"]) for rows in by_benchmark.values() for r in rows), default=0)
+    report: dict[str, Any] = {
+        "protocol": json.loads((out / "protocol.json").read_text()),
+        "n": n,
+        "benchmarks": benchmarks,
+        # the paper's Avg column: the mean of the benchmarks' Avg@n
+        "average": sum(b[f"avg@{n}"]["mean"] for b in benchmarks.values()) / len(benchmarks) if benchmarks else None,
+        "unrunnable": json.loads((out / "unrunnable.json").read_text()),
+        "errors": errors,
+    }
+    if baseline is not None:
+        report["baseline"] = compare(report, json.loads((baseline / "report.json").read_text()), str(baseline))
+    (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out / "report.md").write_text(markdown(report))
+    plot(report, out / "report.png")
+    return report
+
+
+def compare(report: dict[str, Any], base: dict[str, Any], where: str) -> dict[str, Any]:
+    """Paired per-problem differences of Avg@n (this run minus the baseline) on the problems both ran."""
+    out: dict[str, Any] = {"path": where, "model": base["protocol"]["model"], "benchmarks": {}}
+    pooled = []
+    for name, mine in report["benchmarks"].items():
+        theirs = base["benchmarks"].get(name, {}).get("per_problem", {})
+        diffs = [v - theirs[pid] for pid, v in mine["per_problem"].items() if pid in theirs]
+        if diffs:
+            out["benchmarks"][name] = {
+                "problems": len(diffs),
+                "baseline": sum(theirs.values()) / len(theirs),
+                "difference": mean_interval(diffs),
+            }
+            pooled += diffs
+    out["all"] = {"problems": len(pooled), "difference": mean_interval(pooled)} if pooled else None
+    return out
+
+
+def _pct(x: dict[str, float]) -> str:
+    return f"{100 * x['mean']:.1f} [{100 * x['low']:.1f}, {100 * x['high']:.1f}]"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    n, protocol = report["n"], report["protocol"]
+    ks = sorted({k for b in report["benchmarks"].values() for k in b["pass@k"]}, key=int)
+    lines = [
+        f"# `{protocol['model']}`: Avg@{n} on {len(report['benchmarks'])} benchmarks",
+        "",
+        f"n={protocol['n']}, temperature {protocol['temperature']}, top-p {protocol['top_p']}, top-k "
+        f"{protocol['top_k']}, {protocol['max_new_tokens']} new tokens, extraction `{protocol['extraction']}`, "
+        f"{protocol['time_limit']} s per test. % with 95% intervals over problems.",
+        "",
+        "| benchmark | problems | Avg@n | "
+        + " | ".join(f"pass@{k}" for k in ks)
+        + " | tokens/sample | s/sample | has code | wrong | runtime error | timeout |",
+        "|---|---|---|" + "---|" * len(ks) + "---|---|---|---|---|---|",
+    ]
+    for name, b in report["benchmarks"].items():
+        passes = " | ".join(_pct(b["pass@k"][k]) if k in b["pass@k"] else "—" for k in ks)
+        f = b["failures"]
+        lines.append(
+            f"| {name} | {b['problems']} | **{_pct(b[f'avg@{n}'])}** | {passes} | {b['tokens_per_sample']:.0f} | "
+            f"{b['seconds_per_sample']:.2f} | {100 * b['validity']:.0f}% | {100 * f['wrong_answer']:.0f}% | "
+            f"{100 * f['runtime_error']:.0f}% | {100 * f['timeout']:.0f}% |"
+        )
+    if report["average"] is not None:
+        lines += ["", f"Average Avg@{n} over the benchmarks: **{100 * report['average']:.1f}%**."]
+    if "baseline" in report:
+        base = report["baseline"]
+        lines += [
+            "",
+            f"## Against `{base['model']}` ({base['path']})",
+            "",
+            "Paired per-problem difference of Avg@n, this run minus the baseline, in points, 95% interval:",
+            "",
+            "| benchmark | problems | baseline Avg@n | difference |",
+            "|---|---|---|---|",
+        ]
+        for name, d in base["benchmarks"].items():
+            lines.append(f"| {name} | {d['problems']} | {100 * d['baseline']:.1f} | {_pct(d['difference'])} |")
+        if base["all"]:
+            lines.append(f"| all | {base['all']['problems']} | | {_pct(base['all']['difference'])} |")
+    if report["unrunnable"]:
+        lines += ["", f"Not run, and not counted ({len(report['unrunnable'])}):", ""]
+        lines += [f"* {u['benchmark']} {u['id']}: {u['reason']}" for u in report["unrunnable"]]
+    return "\n".join(lines) + "\n"
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    """Avg@n per benchmark with its interval, the baseline's beside it."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # plots are an extra: the figures are in report.json and report.md
+        return
+    n, names = report["n"], list(report["benchmarks"])
+    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 3, 3.5))
+    x = range(len(names))
+    avg = [report["benchmarks"][b][f"avg@{n}"] for b in names]
+    ax.bar(
+        x,
+        [100 * a["mean"] for a in avg],
+        0.4,
+        label=report["protocol"]["model"],
+        yerr=[[100 * (a["mean"] - a["low"]) for a in avg], [100 * (a["high"] - a["mean"]) for a in avg]],
+    )
+    if "baseline" in report:
+        base = report["baseline"]["benchmarks"]
+        ax.bar(
+            [i + 0.4 for i in x],
+            [100 * base[b]["baseline"] if b in base else 0 for b in names],
+            0.4,
+            label=report["baseline"]["model"],
+        )
+    ax.set_xticks([i + 0.2 for i in x], names, rotation=20)
+    ax.set_ylabel(f"Avg@{n} (%)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
