@@ -4,6 +4,7 @@ The server runs as the CLI does, in its own process: requests go over HTTP as a 
 SIGTERM is a real signal.
 """
 
+import logging
 import os
 import signal
 import subprocess
@@ -205,3 +206,39 @@ def test_outcomes_map_to_sandbox_fusion_results():
     assert slow_build["compile_result"]["status"] == "TimeLimitExceeded"
     killed = run_code_response("python", {"status": "output_limit", "time": 0.1})
     assert (killed["status"], killed["run_result"]["status"]) == ("Failed", "Error")
+
+
+def test_without_the_api_key_nothing_runs():
+    """A keyed server answers 401 to a request without its key and runs nothing; the key never shows in metrics."""
+    key = "s3cret-key-for-the-test"
+    server, url = start("--api-key", key)
+    try:
+        program = {"code": "print('ran')", "language": "python"}
+        assert httpx.post(f"{url}/run_code", json=program).status_code == 401
+        wrong = httpx.post(f"{url}/run_code", json=program, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
+        assert httpx.get(f"{url}/metrics").status_code == 401
+        assert httpx.get(f"{url}/v1/ping").text == "pong"  # liveness stays open
+        bearer = httpx.post(f"{url}/run_code", json=program, headers={"Authorization": f"Bearer {key}"})
+        header = httpx.post(f"{url}/run_code", json=program, headers={"X-API-Key": key})
+        assert [r.json()["run_result"]["stdout"] for r in (bearer, header)] == ["ran\n", "ran\n"]
+        metrics = httpx.get(f"{url}/metrics", headers={"X-API-Key": key}).text
+        assert key not in metrics
+        ran = [line for line in metrics.splitlines() if line.startswith("codescaler_sandbox_programs_total")]
+        assert sum(float(line.split()[-1]) for line in ran) == 2  # the two keyed requests, not the refused ones
+        assert 'codescaler_sandbox_requests_total{endpoint="/run_code",status="401"} 2.0' in metrics
+    finally:
+        assert stop(server)
+
+
+def test_an_open_server_off_loopback_is_warned_about(caplog):
+    from codescaler.serving.http import is_loopback, warn_if_open
+
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and not is_loopback("0.0.0.0")
+    with caplog.at_level(logging.WARNING, logger="codescaler.serving.http"):
+        warn_if_open("127.0.0.1", "", "codescaler serve")
+        warn_if_open("0.0.0.0", "a-key", "codescaler serve")
+        assert not caplog.records
+        warn_if_open("0.0.0.0", "", "codescaler serve")
+    (record,) = caplog.records
+    assert "no API key" in record.getMessage() and "0.0.0.0" in record.getMessage()

@@ -80,3 +80,39 @@ def test_batcher_survives_a_failing_batch(tiny_rm, monkeypatch):
         monkeypatch.undo()
         assert client.post("/score", json={"items": [{"question": Q, "response": GOOD}]}).status_code == 200
     assert asyncio  # the event loop module is used by the app under test
+
+
+def test_a_keyed_reward_server_over_real_http(tiny_rm):
+    """Without the key: 401 and nothing scored; with it (RewardClient's api_key): the rewards."""
+    import socket
+
+    import httpx
+    import uvicorn
+
+    from codescaler.integrations.client import RewardClient
+    from codescaler.judges.http import ServerError
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app(tiny_rm, config=ServeConfig(api_key="k3y"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            threading.Event().wait(0.05)
+        assert httpx.get(f"{url}/health").status_code == 200
+        assert httpx.post(f"{url}/score", json={"items": [{"question": Q, "response": GOOD}]}).status_code == 401
+        with pytest.raises(ServerError, match="401"):
+            RewardClient(url, api_key="wrong").rewards([Q], [GOOD])
+        (got,) = RewardClient(url, api_key="k3y").rewards([Q], [GOOD])
+        assert got == pytest.approx(reward(tiny_rm, [Q], [GOOD])[0].reward)
+        metrics = httpx.get(f"{url}/metrics", headers={"Authorization": "Bearer k3y"}).text
+        assert "k3y" not in metrics and 'endpoint="/score",status="401"} 2.0' in metrics
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -13,18 +13,22 @@ set -euo pipefail
 DATA=${DATA:-$HOME/data/codescaler-deepcoder}
 NNODES=${NNODES:-4}
 mkdir -p "$DATA"
-# DeepCoder-style training sets in verl's RL format; LiveCodeBench's test split for validation.
-for name in lcb-train codeforces codecontests leetcode-train; do
+# DeepCoder's training sets in verl's RL format. Its test sets (LiveCodeBench's test split, CodeContests,
+# Codeforces, LeetCode's test split) are validation data, asked and judged as `codescaler eval-policy` does
+# (--prompt eval), so the pass rates verl logs are the ones eval-policy measures after training.
+for name in lcb-train leetcode-train; do
   codescaler data export "$name" --format verl -o "$DATA/$name.parquet"
 done
-codescaler data export lcb --format verl -o "$DATA/lcb-test.parquet"
+for name in lcb codecontests codeforces leetcode-test; do
+  codescaler data export "$name" --format verl --prompt eval -o "$DATA/val-$name.parquet"
+done
 REWARD_FN=$(python -m codescaler.integrations.verl)
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 python -m verl.trainer.main_ppo \
   --config-path "$HERE" --config-name codescaler_grpo \
-  data.train_files="[$DATA/lcb-train.parquet,$DATA/codeforces.parquet,$DATA/codecontests.parquet,$DATA/leetcode-train.parquet]" \
-  data.val_files="[$DATA/lcb-test.parquet]" \
+  data.train_files="[$DATA/lcb-train.parquet,$DATA/leetcode-train.parquet]" \
+  data.val_files="[$DATA/val-lcb.parquet,$DATA/val-codecontests.parquet,$DATA/val-codeforces.parquet,$DATA/val-leetcode-test.parquet]" \
   reward.custom_reward_function.path="$REWARD_FN" \
   +reward.custom_reward_function.reward_kwargs.model="${RM:-LARK-Lab/CodeScaler-8B}" \
   +reward.custom_reward_function.reward_kwargs.reward="${REWARD:-rm}" \

@@ -10,12 +10,18 @@ from codescaler.judges.http import post_json
 
 
 class RewardClient:
-    def __init__(self, url: str = "http://127.0.0.1:8000", *, timeout: float = 60.0, retries: int = 5) -> None:
+    def __init__(
+        self, url: str = "http://127.0.0.1:8000", *, timeout: float = 60.0, retries: int = 5, api_key: str = ""
+    ) -> None:
+        """``api_key``: the server's (default ``$CODESCALER_API_KEY``), sent as a bearer token."""
         import httpx
+
+        from codescaler.serving.http import api_key as configured_key
 
         self.url = url.rstrip("/")
         self.retries = retries
-        self.http = httpx.Client(timeout=timeout)
+        key = configured_key(api_key)
+        self.http = httpx.Client(timeout=timeout, headers={"Authorization": f"Bearer {key}"} if key else None)
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return post_json(self.http, self.url + path, body, retries=self.retries)

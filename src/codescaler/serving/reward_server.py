@@ -21,12 +21,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from codescaler.rewards.kinds import ScoringConfig, reward
-from codescaler.serving.http import instrument
+from codescaler.serving.http import api_key, instrument, warn_if_open
 
 
 @dataclass
 class ServeConfig:
     host: str = field(default="127.0.0.1", metadata={"help": "interface to listen on"})
+    api_key: str = field(
+        default="", metadata={"help": "requests must carry it (Bearer or X-API-Key); default $CODESCALER_API_KEY"}
+    )
     port: int = field(default=8000, metadata={"help": "TCP port"})
     max_wait_ms: float = field(default=10.0, metadata={"help": "how long the first queued item waits for company"})
     max_batch_items: int = field(default=256, metadata={"help": "most items scored together (1: no batching)"})
@@ -146,7 +149,7 @@ def create_app(model, reward_config: ScoringConfig | None = None, config: ServeC
         query: list[str] = Field(min_length=1)
         prompts: list[str] | None = None
 
-    instrument(app, registry, config.max_body_bytes, "codescaler")
+    instrument(app, registry, config.max_body_bytes, "codescaler", api_key(config.api_key))
 
     def busy(extra: int) -> JSONResponse | None:
         if batcher.full(extra):
@@ -189,4 +192,5 @@ def serve(model, reward_config: ScoringConfig | None = None, config: ServeConfig
 
     config = config or ServeConfig()
     app = create_app(model, reward_config, config)
+    warn_if_open(config.host, api_key(config.api_key), "codescaler serve")
     uvicorn.run(app, host=config.host, port=config.port, log_level="warning", timeout_graceful_shutdown=30)

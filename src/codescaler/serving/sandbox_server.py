@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from codescaler.execution.sandbox import Limits, Sandbox
-from codescaler.serving.http import instrument
+from codescaler.serving.http import api_key, instrument, warn_if_open
 
 # SandboxFusion's language names -> ours.
 LANGUAGES = {"python": "python", "cpp": "cpp", "java": "java", "nodejs": "javascript", "go": "go", "rust": "rust"}
@@ -42,6 +42,9 @@ COMPILED = ("cpp", "java", "go", "rust")
 @dataclass
 class SandboxServeConfig:
     host: str = field(default="127.0.0.1", metadata={"help": "interface to listen on"})
+    api_key: str = field(
+        default="", metadata={"help": "requests must carry it (Bearer or X-API-Key); default $CODESCALER_API_KEY"}
+    )
     port: int = field(default=8080, metadata={"help": "TCP port (SandboxFusion's own default)"})
     workers: int = field(default=0, metadata={"help": "sandbox workers (0: one per core)"})
     max_queue: int = field(default=256, metadata={"help": "programs running or waiting before requests get 503"})
@@ -144,7 +147,7 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
         completion: str
         config: TestConfig = TestConfig()
 
-    instrument(app, registry, config.max_body_bytes, "codescaler_sandbox")
+    instrument(app, registry, config.max_body_bytes, "codescaler_sandbox", api_key(config.api_key))
 
     def job_limits(run_timeout: float | None, compile_timeout: float | None, memory: int | None) -> Limits:
         return replace(
@@ -270,6 +273,7 @@ def serve_sandbox(sandbox_limits: Limits | None = None, config: SandboxServeConf
     config = config or SandboxServeConfig()
     app = create_app(sandbox_limits, config)
     grace = config.max_run_timeout + config.max_compile_timeout
+    warn_if_open(config.host, api_key(config.api_key), "codescaler serve-sandbox")
     uvicorn.run(app, host=config.host, port=config.port, log_level="warning", timeout_graceful_shutdown=int(grace))
 
 
