@@ -51,7 +51,7 @@ class FakePolicy:
     """An OpenAI-compatible server (``/v1/models``, ``/v1/chat/completions``) whose policy answers each problem
     with ``answers[id]``, read from the prompt it is sent; it counts the requests and keeps their bodies."""
 
-    def __init__(self, answers):
+    def __init__(self, answers, *, busy_first=0, give=None):
         self.requests = []
         fake = self
 
@@ -59,9 +59,11 @@ class FakePolicy:
             def log_message(self, *args):
                 pass
 
-            def _send(self, body):
+            def _send(self, body, status=200):
                 data = json.dumps(body).encode()
-                self.send_response(200)
+                self.send_response(status)
+                if status == 503:
+                    self.send_header("Retry-After", "0")
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -73,10 +75,12 @@ class FakePolicy:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.requests.append(body)
+                if len(fake.requests) <= busy_first:
+                    return self._send({"error": "busy"}, 503)
                 user = body["messages"][-1]["content"]
                 question = user.split("\n")[1].lower()  # "### Question:\n<question>..."
                 name = next(k for k in answers if k in question)
-                texts = (answers[name] * body["n"])[: body["n"]]
+                texts = (answers[name] * body["n"])[: give or body["n"]]
                 choices = [{"index": i, "message": {"role": "assistant", "content": t}} for i, t in enumerate(texts)]
                 self._send({"choices": choices, "usage": {"completion_tokens": 10 * body["n"]}})
 
@@ -152,6 +156,25 @@ def test_eval_policy_end_to_end(problems_file, tmp_path, sandbox):
     assert body["messages"][0]["content"] == LCB_SYSTEM and body["model"] == "fake-policy"
     md = (out / "report.md").read_text()
     assert "Avg@n" in md and "untested: no tests" in md and (out / "report.png").exists()
+
+
+def test_the_openai_sampler_retries_a_busy_server_and_names_a_bad_answer():
+    from codescaler.judges.http import ServerError
+    from codescaler.training.generation import SampleConfig, make_sampler
+
+    prompt = eval_prompt(ADD)
+    busy = FakePolicy(ANSWERS, busy_first=2)
+    try:
+        (samples,) = make_sampler(busy.url, SampleConfig(n=2)).sample([prompt], SampleConfig(n=2))
+    finally:
+        busy.close()
+    assert len(busy.requests) == 3 and [s.text for s in samples] == ANSWERS["add"][:2]
+    short = FakePolicy(ANSWERS, give=1)
+    try:
+        with pytest.raises(ServerError, match="1 choices for n=2"):
+            make_sampler(short.url, SampleConfig(n=2)).sample([prompt], SampleConfig(n=2))
+    finally:
+        short.close()
 
 
 def test_a_killed_run_resumes_without_sampling_again(problems_file, tmp_path, sandbox):
