@@ -7,7 +7,8 @@ data carries no reference solution (DeepCoder's LiveCodeBench, CodeContests and 
 Then throughput on the same programs: the harness's verify step (``evaluate_policy`` over a run folder's
 samples, from scratch) against ``codescaler verify`` on the same samples file, side by side.
 
-    python bench/eval_agreement.py [--limit 0] [--samples RUN_DIR]
+    python bench/eval_agreement.py [--limit 0]
+    python bench/eval_agreement.py --benchmarks --samples RUN_DIR --result-name eval_throughput
 """
 
 from __future__ import annotations
@@ -91,9 +92,10 @@ def throughput(run_dir: Path, sandbox: Sandbox, work: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--benchmarks", nargs="+", default=PAPER_BENCHMARKS)
+    parser.add_argument("--benchmarks", nargs="*", default=PAPER_BENCHMARKS, help="none: only the throughput")
     parser.add_argument("--limit", type=int, default=0, help="first N problems of each (0: all)")
     parser.add_argument("--samples", type=Path, help="an eval-policy run folder whose samples time the harness")
+    parser.add_argument("--result-name", default="eval_agreement")
     args = parser.parse_args()
     result: dict = {"benchmarks": {}}
     with Sandbox() as sandbox, tempfile.TemporaryDirectory() as tmp:
@@ -113,7 +115,7 @@ def main() -> None:
                 f"{t['samples']} samples: harness {t['harness_samples_per_s']}/s, verify {t['verify_samples_per_s']}/s "
                 f"(harness/verify {t['harness_over_verify']})"
             )
-    print(f"-> {write_result('eval_agreement', result)}")
+    print(f"-> {write_result(args.result_name, result)}")
 
 
 if __name__ == "__main__":

@@ -234,3 +234,20 @@ def test_cli_verify_takes_the_time_limit_flags(tmp_path, monkeypatch):
     assert json.loads(out.read_text())["status"] == ["passed", "timeout"]
     with pytest.raises(SystemExit, match="positive"):
         main([*args, "--time-limit-floor", "0", "--resume"])
+
+
+def test_a_returned_int_too_large_to_print_is_a_wrong_answer_not_a_crash(sandbox):
+    """Python refuses to print an int of more than 4,300 digits: the detail names it, the verdict stands."""
+    problem = {
+        "id": "huge",
+        "question": "Return 1.",
+        "tests": [{"type": "call", "fn": "f", "args": [], "expected": 1}],
+        "responses": [
+            "```python\ndef f():\n    return 10 ** 5000\n```",
+            "```python\ndef f():\n    return [10 ** 5000]\n```",
+        ],
+    }
+    (verdicts,) = verify_responses([problem], sandbox)
+    assert [v.status for v in verdicts] == ["failed", "failed"]
+    assert verdicts[0].detail == "f(...) returned <int too large to print>, expected 1"
+    assert "<list too large to print>" in verdicts[1].detail

@@ -113,6 +113,15 @@ def judge(test: dict[str, Any], outcome: dict[str, Any]) -> str:
     return judge_with_detail(test, outcome)[0]
 
 
+def _shown(value: Any) -> str:
+    """``repr`` for a detail; a value holding an int past Python's 4,300-digit limit is named, not printed
+    (its repr raises, and a program's wrong answer must not stop the job)."""
+    try:
+        return repr(value)
+    except ValueError:
+        return f"<{type(value).__name__} too large to print>"
+
+
 def judge_with_detail(test: dict[str, Any], outcome: dict[str, Any]) -> tuple[str, str | None]:
     """The verdict of one test and, when it did not pass, why (clipped to :data:`DETAIL_CHARS`)."""
     status = outcome.get("status", "runtime_error")
@@ -120,7 +129,7 @@ def judge_with_detail(test: dict[str, Any], outcome: dict[str, Any]) -> tuple[st
         got, expected = from_json(outcome.get("value")), from_json(test["expected"])
         if values_match(got, expected, atol=test.get("atol", 0.0)):
             return "passed", None
-        return "failed", _clip(f"{test['fn']}(...) returned {got!r}, expected {expected!r}")
+        return "failed", _clip(f"{test['fn']}(...) returned {_shown(got)}, expected {_shown(expected)}")
     if status == "completed":
         stdout = outcome.get("stdout", "")
         if outputs_match(stdout, test["output"]):
