@@ -5,7 +5,8 @@ a mutant that passes may be equivalent, so a problem counts as caught when any o
 data carries no reference solution (DeepCoder's LiveCodeBench, CodeContests and Codeforces) are reported so.
 
 Then throughput on the same programs: the harness's verify step (``evaluate_policy`` over a run folder's
-samples, from scratch) against ``codescaler verify`` on the same samples file, side by side.
+samples, from scratch) against ``codescaler verify --mode last`` on the same samples file (each problem carries
+the protocol's time limit), alternating, medians.
 
     python bench/eval_agreement.py [--limit 0]
     python bench/eval_agreement.py --benchmarks --samples RUN_DIR --result-name eval_throughput
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -64,29 +66,41 @@ def agreement(name: str, limit: int, sandbox: Sandbox, work: Path) -> dict:
     }
 
 
-def throughput(run_dir: Path, sandbox: Sandbox, work: Path) -> dict:
-    """The harness's verify step and `codescaler verify`'s on the same samples, one after the other."""
-    harness = work / "harness"
-    harness.mkdir()
-    for name in ("protocol.json", "unrunnable.json", "problems.jsonl", "samples.jsonl"):
-        shutil.copy(run_dir / name, harness / name)
-    protocol = json.loads((harness / "protocol.json").read_text())
-    config = PolicyEvalConfig(**{k: v for k, v in protocol.items() if k != "model"})
-    samples = sum(len(json.loads(line)["responses"]) for line in (harness / "samples.jsonl").read_text().splitlines())
-    started = time.perf_counter()
-    evaluate_policy(protocol["model"], harness, config, sandbox)  # everything sampled: it only verifies
-    harness_s = time.perf_counter() - started
-    started = time.perf_counter()
-    for _ in run_chunked(
-        harness / "samples.jsonl", work / "verified.jsonl", problem_parser("responses", "tests"), verify_job(sandbox)
-    ):
+def run_harness(folder: Path, protocol: dict, config: PolicyEvalConfig, sandbox: Sandbox) -> None:
+    evaluate_policy(protocol["model"], folder, config, sandbox)  # everything is sampled: it only verifies
+
+
+def run_verify(folder: Path, protocol: dict, config: PolicyEvalConfig, sandbox: Sandbox) -> None:
+    """`codescaler verify --mode last` on the folder's samples: the same programs, each problem's time limit."""
+    job, parse = verify_job(sandbox, config.extraction), problem_parser("responses", "tests")
+    for _ in run_chunked(folder / "samples.jsonl", folder / "verified.jsonl", parse, job):
         pass
-    verify_s = time.perf_counter() - started
+
+
+def throughput(run_dir: Path, sandbox: Sandbox, work: Path, rounds: int = 5) -> dict:
+    """The harness's verify step and `codescaler verify`'s on the same samples, alternating, ``rounds`` times;
+    the medians. Each harness round starts from the run's samples with no verdicts."""
+    protocol = json.loads((run_dir / "protocol.json").read_text())
+    config = PolicyEvalConfig(**{k: v for k, v in protocol.items() if k != "model"})
+    samples = sum(len(json.loads(line)["responses"]) for line in (run_dir / "samples.jsonl").read_text().splitlines())
+    harness_s, verify_s = [], []
+    for round_ in range(rounds):
+        harness = work / f"harness{round_}"
+        harness.mkdir()
+        for name in ("protocol.json", "unrunnable.json", "problems.jsonl", "samples.jsonl"):
+            shutil.copy(run_dir / name, harness / name)
+        runs = [(harness_s, run_harness, harness), (verify_s, run_verify, harness)]
+        for times, run, folder in runs if round_ % 2 == 0 else runs[::-1]:  # alternate which goes first
+            started = time.perf_counter()
+            run(folder, protocol, config, sandbox)
+            times.append(time.perf_counter() - started)
+    harness_median, verify_median = statistics.median(harness_s), statistics.median(verify_s)
     return {
         "samples": samples,
-        "harness_samples_per_s": round(samples / harness_s, 1),
-        "verify_samples_per_s": round(samples / verify_s, 1),
-        "harness_over_verify": round(verify_s / harness_s, 3),
+        "rounds": rounds,
+        "harness_samples_per_s": round(samples / harness_median, 1),
+        "verify_samples_per_s": round(samples / verify_median, 1),
+        "harness_over_verify": round(verify_median / harness_median, 3),
     }
 
 
