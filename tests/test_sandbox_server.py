@@ -200,9 +200,9 @@ def test_sigterm_lets_the_programs_in_flight_finish():
 
 
 def test_outcomes_map_to_sandbox_fusion_results():
-    compiled = run_code_response("cpp", {"status": "syntax_error", "detail": "err", "compile_time": 0.2})
+    compiled = run_code_response("cpp", {"status": "compile_error", "detail": "err", "compile_time": 0.2})
     assert compiled["run_result"] is None and compiled["compile_result"]["return_code"] == 1
-    slow_build = run_code_response("rust", {"status": "syntax_error", "compile_timed_out": True, "compile_time": 9.0})
+    slow_build = run_code_response("rust", {"status": "compile_error", "compile_timed_out": True, "compile_time": 9.0})
     assert slow_build["compile_result"]["status"] == "TimeLimitExceeded"
     killed = run_code_response("python", {"status": "output_limit", "time": 0.1})
     assert (killed["status"], killed["run_result"]["status"]) == ("Failed", "Error")

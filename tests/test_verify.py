@@ -45,7 +45,7 @@ def test_outputs_match_token_wise():
 def test_judge_compares_outside_the_sandbox():
     call = {"type": "call", "fn": "f", "args": [1], "expected": {"__tuple__": [1, 2]}}
     assert judge(call, {"status": "returned", "value": {"__tuple__": [1, 2]}}) == "passed"
-    assert judge(call, {"status": "returned", "value": [1, 2]}) == "failed"
+    assert judge(call, {"status": "returned", "value": [1, 2]}) == "wrong_answer"
     stdio = {"type": "stdio", "input": "", "output": "42\n"}
     assert judge(stdio, {"status": "completed", "stdout": "42"}) == "passed"
     assert judge(stdio, {"status": "timeout"}) == "timeout"
@@ -93,10 +93,10 @@ def test_verify_all_three_test_kinds(sandbox):
     ]
     add, empty, echo = verify_responses(problems, sandbox)
     assert [v.passed for v in add] == [True, False, False, False]
-    assert add[1].verdicts == ["failed", "passed", "failed"] and add[1].pass_fraction == pytest.approx(1 / 3)
+    assert add[1].verdicts == ["wrong_answer", "passed", "wrong_answer"] and add[1].pass_fraction == pytest.approx(1 / 3)
     assert add[2].status == "no_block" and add[3].status.startswith("syntax_error")
     assert empty == []
-    assert [v.verdicts for v in echo] == [["passed", "passed"], ["passed", "failed"]]
+    assert [v.verdicts for v in echo] == [["passed", "passed"], ["passed", "wrong_answer"]]
 
 
 def test_every_failing_verdict_says_why(sandbox):
@@ -115,7 +115,7 @@ def test_every_failing_verdict_says_why(sandbox):
     }
     crash, wrong, right, long = next(verify_responses([problem], sandbox))
     assert crash.status == "runtime_error" and crash.detail.startswith("ZeroDivisionError: integer division")
-    assert wrong.status == "failed" and wrong.detail == "f(...) returned 5, expected 2"
+    assert wrong.status == "wrong_answer" and wrong.detail == "f(...) returned 5, expected 2"
     assert right.passed and right.detail is None
     assert len(long.detail) == 200 and long.detail.endswith("…")
     echo = {
@@ -248,6 +248,6 @@ def test_a_returned_int_too_large_to_print_is_a_wrong_answer_not_a_crash(sandbox
         ],
     }
     (verdicts,) = verify_responses([problem], sandbox)
-    assert [v.status for v in verdicts] == ["failed", "failed"]
+    assert [v.status for v in verdicts] == ["wrong_answer", "wrong_answer"]
     assert verdicts[0].detail == "f(...) returned <int too large to print>, expected 1"
     assert "<list too large to print>" in verdicts[1].detail

@@ -19,12 +19,11 @@ from codescaler.execution.verify import pass_at_k
 
 # A sample's status (``Verification.status``) -> why it failed, in the report's words.
 FAILURES = {
-    "failed": "wrong_answer",
+    "wrong_answer": "wrong_answer",
     "timeout": "timeout",
     "runtime_error": "runtime_error",
-    "memory": "runtime_error",
-    "output_limit": "runtime_error",
-    "syntax_error": "runtime_error",  # the last block runs unparsed, so a syntax error is a failed run
+    "memory_limit": "runtime_error",
+    "compile_error": "runtime_error",  # the last block runs unparsed, so a syntax error is a failed run
     "no_block": "no_code",
     "empty": "no_code",
 }
@@ -44,18 +43,21 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 
 
 def benchmark_figures(rows: list[dict[str, Any]], ks: Sequence[int]) -> dict[str, Any]:
-    """One benchmark's figures from its joined rows (a problem's samples and verdicts)."""
+    """One benchmark's figures from its joined rows (a problem's samples and verdicts). A sample the sandbox could
+    not run (``passed`` null, status ``infrastructure``) is no failure: it is counted apart and left out."""
     n = min(len(r["passed"]) for r in rows)
-    per_problem = {str(r["id"]): sum(r["passed"]) / len(r["passed"]) for r in rows}
+    known = {str(r["id"]): [p for p in r["passed"] if p is not None] for r in rows}
+    per_problem = {pid: sum(k) / len(k) for pid, k in known.items() if k}
     statuses = [s for r in rows for s in r["status"]]
-    failed = Counter(FAILURES.get(s, "other") for s in statuses if s != "passed")
+    failed = Counter(FAILURES.get(s, "other") for s in statuses if s not in ("passed", "infrastructure"))
     samples = len(statuses)
     return {
         "problems": len(rows),
         "samples": samples,
+        "infrastructure": sum(s == "infrastructure" for s in statuses),
         f"avg@{n}": mean_interval(list(per_problem.values())),
         "pass@k": {
-            str(k): mean_interval([pass_at_k(len(r["passed"]), sum(r["passed"]), k) for r in rows])
+            str(k): mean_interval([pass_at_k(len(v), sum(v), k) for v in known.values() if len(v) >= k])
             for k in ks
             if k <= n
         },
@@ -144,6 +146,10 @@ def markdown(report: dict[str, Any]) -> str:
         )
     if report["average"] is not None:
         lines += ["", f"Average Avg@{n} over the benchmarks: **{100 * report['average']:.1f}%**."]
+    broken = {name: b["infrastructure"] for name, b in report["benchmarks"].items() if b["infrastructure"]}
+    if broken:
+        counts = ", ".join(f"{name} {count}" for name, count in broken.items())
+        lines += ["", f"Samples the sandbox could not run (left out, not failures): {counts}."]
     if "baseline" in report:
         base = report["baseline"]
         lines += [

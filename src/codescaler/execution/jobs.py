@@ -6,9 +6,10 @@ from codescaler.records.batch import Output, Process
 
 
 def verdicts(verifications: list) -> Output:
-    """What ``verify`` and ``candidates`` write per problem (:data:`VERDICT_FIELDS`): one per response in each."""
+    """What ``verify`` and ``candidates`` write per problem (:data:`VERDICT_FIELDS`): one per response in each.
+    ``passed`` is null where the sandbox could not run the tests (status ``infrastructure``): not a failure."""
     return {
-        "passed": [v.passed for v in verifications],
+        "passed": [None if v.infrastructure else v.passed for v in verifications],
         "pass_fraction": [round(v.pass_fraction, 6) for v in verifications],
         "status": [v.status for v in verifications],
         "detail": [v.detail for v in verifications],

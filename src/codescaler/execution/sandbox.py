@@ -8,9 +8,12 @@ warm worker costs about a millisecond, where a fresh interpreter per program cos
 and Rust programs are first built by a jailed child of their own; the worker then keeps the build,
 read-only, for every identical source it meets (``compile_time`` is 0 then). JavaScript runs on node.
 
-The sandbox reports what happened (``passed``, ``failed``, ``timeout``, ``memory``, ``runtime_error``,
-``syntax_error``, ``output_limit``, or for ``call``/``stdio`` tests ``returned``/``completed`` with the
-value or output; a ``stdio`` run also reports stderr and its exit code), with the seconds each test took.
+The sandbox reports what happened to each test (``passed``, ``wrong_answer`` for an assert that failed,
+``timeout``, ``memory_limit``, ``runtime_error``, ``compile_error``, ``output_limit``, or for ``call``/``stdio``
+tests ``returned``/``completed`` with the value or output; a ``stdio`` run also reports stderr and its exit
+code), with the seconds each test took. When the sandbox itself failed (a worker died, a toolchain is
+missing, a fixture cannot be read) the status is ``infrastructure``: it says nothing about the program.
+A job whose worker died is retried on a fresh worker (``retries`` times) before it is reported so.
 It never sees expected outputs: judging them is :mod:`codescaler.execution.verify`'s job.
 """
 
@@ -113,6 +116,17 @@ def claim_uids(count: int) -> tuple[list[int], list[int]]:
     raise RuntimeError(f"no {count} free sandbox uids in {folder}: {UID_RANGE} are held by running sandboxes")
 
 
+class WorkerDied(RuntimeError):
+    """A worker stopped answering mid-job: the sandbox failed, not the program."""
+
+
+def _unrunnable(language: str) -> str | None:
+    if language not in LANGUAGES:
+        return f"unsupported language {language!r}; supported: {', '.join(LANGUAGES)}"
+    tool = TOOLS[language]
+    return f"{tool} is not installed (make sandbox-languages)" if tool and not shutil.which(tool) else None
+
+
 @dataclass(frozen=True)
 class Limits:
     """Per-test limits. Defaults suit HumanEval/MBPP-sized programs."""
@@ -146,8 +160,9 @@ class Sandbox:
     """A pool of warm workers. Use as a context manager; ``run`` keeps input order. Safe to call from many
     threads at once (a server's requests): each job takes a free worker and gives it back."""
 
-    def __init__(self, workers: int | None = None, limits: Limits | None = None) -> None:
+    def __init__(self, workers: int | None = None, limits: Limits | None = None, retries: int = 2) -> None:
         self.limits = limits or Limits()
+        self.retries = retries  # a job whose worker died runs again on a fresh one, this many times at most
         self.size = workers or os.cpu_count() or 1
         # Every worker gets its own uid, so "kill every process of this uid" touches nothing else.
         self.uids, self._uid_locks = claim_uids(self.size)
@@ -177,17 +192,20 @@ class Sandbox:
         )
 
     def _ask(self, job: Job) -> list[dict[str, Any]]:
-        """The job's outcomes from the first free worker; a failure is reported against the job, not raised."""
-        if job.language not in LANGUAGES:
-            detail = f"unsupported language {job.language!r}; supported: {', '.join(LANGUAGES)}"
-            return [{"status": "runtime_error", "detail": detail}] * len(job.tests)
-        slot = self._free.get()
-        try:
-            return self._ask_worker(slot, job)
-        except Exception as err:
-            return [{"status": "runtime_error", "detail": f"{type(err).__name__}: {err}"}] * len(job.tests)
-        finally:
-            self._free.put(slot)
+        """The job's outcomes from the first free worker. When the sandbox fails rather than the program, every
+        test is ``infrastructure`` with the reason; a dead worker is replaced and the job retried first."""
+        reason = _unrunnable(job.language)
+        for _ in range(0 if reason else self.retries + 1):
+            slot = self._free.get()
+            try:
+                return self._ask_worker(slot, job)
+            except WorkerDied as err:
+                reason = f"sandbox worker died: {err}"
+            except Exception as err:
+                reason = f"sandbox error: {type(err).__name__}: {err}"
+            finally:
+                self._free.put(slot)
+        return [{"status": "infrastructure", "detail": reason} for _ in job.tests]
 
     def _ask_worker(self, slot: int, job: Job) -> list[dict[str, Any]]:
         worker = self._workers[slot]
@@ -198,12 +216,14 @@ class Sandbox:
             stdin.write(json.dumps(message) + "\n")
             stdin.flush()
             answer = json.loads(stdout.readline())
-        except (BrokenPipeError, ValueError) as err:
-            # A worker that died is replaced; its job is reported, not lost.
+        except (OSError, ValueError) as err:
+            # A worker that died is replaced; the caller retries its job.
+            worker.kill()
+            worker.wait()
             self._workers[slot] = self._start(self.uids[slot])
-            return [{"status": "runtime_error", "detail": f"sandbox worker died: {err}"}] * len(job.tests)
+            raise WorkerDied(f"{type(err).__name__}: {err}" if str(err) else type(err).__name__) from err
         if "error" in answer:
-            return [{"status": "runtime_error", "detail": answer["error"]}] * len(job.tests)
+            raise RuntimeError(answer["error"])
         self.cpu_seconds += answer.get("cpu", 0.0)  # float += under the GIL: threads may interleave, not lose
         return answer["outcomes"]
 
@@ -254,6 +274,10 @@ class Sandbox:
     ) -> list[dict[str, Any]]:
         """One job's outcomes, on the first free worker."""
         return self._ask(Job(program, tests, language, limits))
+
+    def worker_pids(self) -> list[int]:
+        """The workers' process ids (for load tests that kill one: the pool replaces it and retries its job)."""
+        return [worker.pid for worker in self._workers]
 
     def close(self) -> None:
         for worker in self._workers:

@@ -21,7 +21,9 @@ from codescaler.execution.sandbox import Job, Sandbox, cache_dir
 from codescaler.extraction.extract import Mode, completion_program, extract_code
 from codescaler.records.tagged_json import from_json
 
-VERDICTS = ("passed", "failed", "timeout", "memory", "runtime_error", "syntax_error", "output_limit")
+# Every test's verdict is one of these. ``infrastructure`` means the sandbox, not the program, failed (a worker
+# died, a toolchain is missing, a fixture cannot be read): no reward may read it as a failed program.
+VERDICTS = ("passed", "wrong_answer", "runtime_error", "timeout", "memory_limit", "compile_error", "infrastructure")
 
 
 DETAIL_CHARS = 200
@@ -31,11 +33,17 @@ DETAIL_CHARS = 200
 class Verification:
     passed: bool
     pass_fraction: float
-    status: str  # "passed", the first failing test's verdict, the extraction's reason, or "no_tests"
+    status: str  # "passed", the first failing test's verdict, the extraction's reason, or "no_tests"; a program
+    # that failed no test but could not run them all is "infrastructure" (never a failure of the program)
     verdicts: list[str]
     detail: str | None = None  # why the first failing test failed, where known
     seconds: float = 0.0  # wall time of the tests in the sandbox (an identical program's, when it ran once)
     compile_seconds: float = 0.0  # spent compiling it; 0 when an identical build was reused
+
+    @property
+    def infrastructure(self) -> bool:
+        """The sandbox could not say whether the program passes: no verdict, to retry or report apart."""
+        return self.status == "infrastructure"
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,20 @@ class TimeLimit:
     def __post_init__(self) -> None:
         if self.time_limit_factor <= 0 or self.time_limit_floor <= 0 or self.reference_runs < 1:
             raise ValueError("time-limit factor and floor must be positive and reference-runs at least 1")
+
+
+class InfrastructureError(RuntimeError):
+    """The sandbox could not run a program's tests (after its retries): there is no verdict to use."""
+
+
+def require_verdicts(verifications: Iterable[Verification], where: str) -> list[Verification]:
+    """``verifications`` as a list, or :class:`InfrastructureError` naming ``where`` and the sandbox's reason,
+    for callers that have no honest use for a missing verdict (ground truth, a pick, an evaluation)."""
+    out = list(verifications)
+    broken = next((v for v in out if v.infrastructure), None)
+    if broken is not None:
+        raise InfrastructureError(f"{where}: the sandbox could not run the tests: {broken.detail}")
+    return out
 
 
 def _clip(text: str) -> str:
@@ -129,12 +151,14 @@ def judge_with_detail(test: dict[str, Any], outcome: dict[str, Any]) -> tuple[st
         got, expected = from_json(outcome.get("value")), from_json(test["expected"])
         if values_match(got, expected, atol=test.get("atol", 0.0)):
             return "passed", None
-        return "failed", _clip(f"{test['fn']}(...) returned {_shown(got)}, expected {_shown(expected)}")
+        return "wrong_answer", _clip(f"{test['fn']}(...) returned {_shown(got)}, expected {_shown(expected)}")
     if status == "completed":
         stdout = outcome.get("stdout", "")
         if outputs_match(stdout, test["output"]):
             return "passed", None
-        return "failed", _clip(f"printed {stdout!r}, expected {test['output']!r}")
+        return "wrong_answer", _clip(f"printed {stdout!r}, expected {test['output']!r}")
+    if status == "output_limit":
+        return "runtime_error", "output limit: the program printed more than the sandbox's max_output"
     verdict = status if status in VERDICTS else "runtime_error"
     detail = outcome.get("detail") or (None if status in VERDICTS else f"sandbox status {status!r}")
     return verdict, _clip(detail) if detail else None
@@ -225,7 +249,11 @@ def with_time_limits(problems: list[dict[str, Any]], sandbox: Sandbox, config: T
 def _summary(judged: list[tuple[str, str | None]], outcomes: list[dict[str, Any]]) -> Verification:
     verdicts = [v for v, _ in judged]
     passed = sum(v == "passed" for v in verdicts)
-    failing = next(((v, d) for v, d in judged if v != "passed"), ("passed" if verdicts else "no_tests", None))
+    # A test the program failed decides; only when it failed none does a test the sandbox could not run.
+    failing = next(
+        ((v, d) for v, d in judged if v not in ("passed", "infrastructure")),
+        next(((v, d) for v, d in judged if v == "infrastructure"), ("passed" if verdicts else "no_tests", None)),
+    )
     return Verification(
         passed=bool(verdicts) and passed == len(verdicts),
         pass_fraction=passed / len(verdicts) if verdicts else 0.0,
@@ -273,7 +301,7 @@ def verify_responses(
             current, p_now = [], p_now + 1
         tests = problems[p]["tests"]
         if reason is not None:
-            verdict = "syntax_error" if reason.startswith("syntax_error") else "failed"
+            verdict = "compile_error" if reason.startswith("syntax_error") else "wrong_answer"
             current.append(Verification(False, 0.0, reason, [verdict] * len(tests)))
             continue
         while job not in done:  # outcomes arrive in job order
@@ -298,7 +326,9 @@ def pass_at_k_report(rows: Iterable[dict[str, Any]], ks: Iterable[int]) -> dict[
 
     A k larger than a problem's sample count is reported only over the problems that have k samples.
     """
-    counts = [(len(r["passed"]), sum(r["passed"])) for r in rows if "passed" in r]
+    # A sample the sandbox could not run (passed: null) has no verdict: it is left out, not counted as failed.
+    known = [[p for p in r["passed"] if p is not None] for r in rows if "passed" in r]
+    counts = [(len(k), sum(k)) for k in known if k]
     report: dict[str, Any] = {"problems": len(counts), "samples": sum(n for n, _ in counts)}
     for k in ks:
         eligible = [pass_at_k(n, c, k) for n, c in counts if n >= k]

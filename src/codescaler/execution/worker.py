@@ -21,6 +21,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import resource
 import select
 import shutil
@@ -48,6 +49,13 @@ _toolchains = _load("worker_toolchains.py")
 # Taken before any untrusted code runs, which may patch them.
 _write = os.write
 
+# How each runtime says it ran out of memory under its limit (RLIMIT_AS, -Xmx, node's heap cap): C++'s
+# bad_alloc, Rust's failed allocation, Go's runtime, the JVM and V8. A program that prints one of these and
+# fails is told memory_limit rather than runtime_error; either way it failed.
+_OUT_OF_MEMORY = re.compile(
+    r"std::bad_alloc|memory allocation of \d+ bytes failed|runtime: out of memory|"
+    r"java\.lang\.OutOfMemoryError|JavaScript heap out of memory|Cannot allocate memory"
+)
 _MAX_RESULT = 64 << 20  # a returned value may be large (HumanEval+ asks for long strings)
 
 
@@ -77,7 +85,7 @@ def _build_in_child(language, source, fix_imports, report):
             env = _toolchains.build_env(os.getcwd())
             done = subprocess.run(build, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
             if done.returncode != 0:
-                return report({"status": "syntax_error", "detail": _tail(".build-log", 2000)})
+                return report({"status": "compile_error", "detail": _tail(".build-log", 2000)})
     shutil.rmtree(".gocache", ignore_errors=True)  # what is kept is the program, not the compiler's cache
     os.remove(".build-log")
     return report({"status": "built"})
@@ -92,6 +100,8 @@ def _run_built(run, test, report, limits):
     if os.path.getsize(".stdout") + os.path.getsize(".stderr") > cap or done.returncode == -signal.SIGXFSZ:
         return report({"status": "output_limit"})
     stdout, stderr = _tail(".stdout", cap), _tail(".stderr", cap)
+    if done.returncode != 0 and _OUT_OF_MEMORY.search(stderr[-4096:]):
+        return report({"status": "memory_limit", "detail": stderr[-200:], "stdout": stdout, "stderr": stderr})
     if done.returncode < 0:
         status = "timeout" if -done.returncode == signal.SIGXCPU else "runtime_error"
         return report({"status": status, "detail": f"signal {-done.returncode}", "stdout": stdout, "stderr": stderr})
@@ -103,7 +113,7 @@ def _run_built(run, test, report, limits):
         )
     if done.returncode == 0:
         return report({"status": "passed"})
-    return report({"status": "failed", "detail": f"exit {done.returncode}: {stderr[-200:]}"})
+    return report({"status": "wrong_answer", "detail": f"exit {done.returncode}: {stderr[-200:]}"})
 
 
 def _child(uid, work, language, program, tests, limits, result_w, out_w):
@@ -274,7 +284,7 @@ def _build(uid, work, language, source, fix_imports, limits):
     if outcome["status"] != "built":
         if outcome["status"] == "timeout":
             detail = f"compile timed out ({limits['compile_timeout']} s)"
-            outcome = dict(outcome, status="syntax_error", detail=detail, compile_timed_out=True)
+            outcome = dict(outcome, status="compile_error", detail=detail, compile_timed_out=True)
         return None, dict(outcome, **spent)
     kept = os.path.join(BUILDS, key)
     os.makedirs(BUILDS, exist_ok=True)

@@ -111,7 +111,7 @@ def run_python(program, test, report, to_json, from_json):
     try:
         code = _compile(program, "<program>", "exec")
     except (SyntaxError, ValueError) as err:
-        return report({"status": "syntax_error", "detail": str(err)[:200]})
+        return report({"status": "compile_error", "detail": str(err)[:200]})
     namespace = {"__name__": "__main__" if test["type"] == "stdio" else "__program__"}
     if test["type"] == "stdio":
         sys.stdin = io.StringIO(test["input"])
@@ -146,9 +146,9 @@ def run_python(program, test, report, to_json, from_json):
             return exited(code, None if code == 0 else f"SystemExit({err.code!r})")
         return report({"status": "runtime_error", "detail": f"SystemExit({err.code!r})"})
     except AssertionError as err:
-        return report({"status": "failed", "detail": repr(err)[:200]})
+        return report({"status": "wrong_answer", "detail": repr(err)[:200]})
     except MemoryError:
-        return report({"status": "memory"})
+        return report({"status": "memory_limit"})
     except _OutputLimit:
         return report({"status": "output_limit"})
     except BaseException as err:  # any other failure of untrusted code

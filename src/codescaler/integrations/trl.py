@@ -25,7 +25,14 @@ from transformers import TrainerCallback
 
 from codescaler.judges.weights import DEFAULT_MODEL
 from codescaler.measure.monitor import MonitorConfig, RewardHackingMonitor
-from codescaler.rewards.kinds import RMFunction, ScoringConfig, budgeted_rewards, kind_rewards, model_rewards
+from codescaler.rewards.kinds import (
+    OnInfrastructure,
+    RMFunction,
+    ScoringConfig,
+    budgeted_rewards,
+    kind_rewards,
+    model_rewards,
+)
 from codescaler.rewards.selective import BudgetRule
 
 # Dataset columns that describe a sample's problem, as in a problem record.
@@ -57,13 +64,18 @@ def _problems(prompts: Sequence[Any], columns: dict[str, Any]) -> list[dict[str,
 class _KindReward:
     kind = ""
 
-    def __init__(self, rm: RMFunction | None = None, sandbox=None) -> None:
-        self.rm, self.sandbox = rm, sandbox
+    def __init__(
+        self, rm: RMFunction | None = None, sandbox=None, on_infrastructure: OnInfrastructure = "raise"
+    ) -> None:
+        self.rm, self.sandbox, self.on_infrastructure = rm, sandbox, on_infrastructure
         self.__name__ = f"codescaler_{self.kind}"  # TRL logs each reward under its function's name
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
         responses = [message_text(c, "assistant") for c in completions]
-        return kind_rewards(self.kind, _problems(prompts, columns), responses, rm=self.rm, sandbox=self.sandbox)
+        problems = _problems(prompts, columns)
+        return kind_rewards(
+            self.kind, problems, responses, rm=self.rm, sandbox=self.sandbox, on_infrastructure=self.on_infrastructure
+        )
 
 
 class RMReward(_KindReward):
@@ -82,15 +94,16 @@ class RMReward(_KindReward):
 
 class ExecutionReward(_KindReward):
     """Runs each completion against the tests of its ``tests`` column (a list, or its JSON text) in the sandbox
-    given, or in one of its own, closed by :meth:`close`."""
+    given, or in one of its own, closed by :meth:`close`. A sample the sandbox cannot run raises
+    ``InfrastructureError``, or with ``on_infrastructure="none"`` gets None (see :mod:`codescaler.rewards.kinds`)."""
 
     kind = "execution"
 
-    def __init__(self, sandbox=None, workers: int | None = None) -> None:
+    def __init__(self, sandbox=None, workers: int | None = None, on_infrastructure: OnInfrastructure = "raise") -> None:
         from codescaler.execution.sandbox import Sandbox
 
         self._owned = sandbox is None
-        super().__init__(sandbox=sandbox or Sandbox(workers=workers))
+        super().__init__(sandbox=sandbox or Sandbox(workers=workers), on_infrastructure=on_infrastructure)
 
     def close(self) -> None:
         if self._owned:
@@ -109,7 +122,7 @@ class HybridReward(_KindReward):
     kind = "hybrid"
 
     def __init__(self, rm: RMReward, execution: ExecutionReward) -> None:
-        super().__init__(rm=rm.rm, sandbox=execution.sandbox)
+        super().__init__(rm=rm.rm, sandbox=execution.sandbox, on_infrastructure=execution.on_infrastructure)
 
 
 class BudgetedReward(_KindReward):
@@ -121,7 +134,7 @@ class BudgetedReward(_KindReward):
     def __init__(
         self, rm: RMReward, execution: ExecutionReward, budget_k: int = 2, budget_rule: BudgetRule = "top"
     ) -> None:
-        super().__init__(rm=rm.rm, sandbox=execution.sandbox)
+        super().__init__(rm=rm.rm, sandbox=execution.sandbox, on_infrastructure=execution.on_infrastructure)
         self.budget_k, self.budget_rule = budget_k, budget_rule
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
@@ -133,6 +146,7 @@ class BudgetedReward(_KindReward):
             sandbox=self.sandbox,
             budget_k=self.budget_k,
             budget_rule=self.budget_rule,
+            on_infrastructure=self.on_infrastructure,
         )
         if columns.get("log_metric") is not None:  # TRL >= 1.0 passes it; the mean over a step is logged
             columns["log_metric"]("codescaler/executed_fraction", sum(executed) / max(len(executed), 1))

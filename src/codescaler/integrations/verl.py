@@ -82,6 +82,11 @@ def compute_score_batch(
     """One reward per sample, computed in one RM batch (verl's batch reward manager). ``budgeted`` answers
     ``{"score", "executed"}`` per sample, so verl's ``reward_extra_info`` logs the fraction executed."""
     kind = kwargs.get("reward", os.environ.get("CODESCALER_REWARD", "rm"))
+    # A sample the sandbox could not run stops the step (raise), or under `none` takes the RM's reward (hybrid,
+    # budgeted); verl needs a number for every sample, so `execution` has no `none`.
+    on_infrastructure = kwargs.get("on_infrastructure", os.environ.get("CODESCALER_ON_INFRASTRUCTURE", "raise"))
+    if kind == "execution" and on_infrastructure != "raise":
+        raise ValueError("the execution reward under verl needs a verdict for every sample: on_infrastructure=raise")
     problems = _problems(ground_truths, extra_infos)
     if kind == "budgeted":
         rewards, executed = budgeted_rewards(
@@ -91,6 +96,7 @@ def compute_score_batch(
             sandbox=_sandbox(),
             budget_k=int(kwargs.get("budget_k", os.environ.get("CODESCALER_BUDGET_K", 2))),
             budget_rule=kwargs.get("budget_rule", os.environ.get("CODESCALER_BUDGET_RULE", "top")),
+            on_infrastructure=on_infrastructure,
         )
         return [{"score": r, "executed": float(e)} for r, e in zip(rewards, executed)]
     scored = kind_rewards(
@@ -99,6 +105,7 @@ def compute_score_batch(
         list(solution_strs),
         rm=_rm(kwargs.get("model")) if kind != "execution" else None,
         sandbox=_sandbox() if kind != "rm" else None,
+        on_infrastructure=on_infrastructure,
     )
     return [0.0 if r is None else r for r in scored]  # verl needs a number: no tests scores as a failure
 

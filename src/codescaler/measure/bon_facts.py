@@ -65,7 +65,7 @@ def ground_truth(pool: list[dict[str, Any]], sandbox, cache_dir: Path) -> list[d
     """Per problem: ``passed``, per candidate, whether it passes every real test (the pool's ``labels`` where
     it has them), and the ``wall`` and ``cpu`` seconds and distinct ``programs`` of running them (None for
     labels: nothing ran)."""
-    from codescaler.execution.verify import verify_responses
+    from codescaler.execution.verify import require_verdicts, verify_responses
 
     out = []
     with _FactCache(cache_dir / "ground_truth.jsonl") as cache:
@@ -78,7 +78,7 @@ def ground_truth(pool: list[dict[str, Any]], sandbox, cache_dir: Path) -> list[d
             key = _key("truth+cost", problem["id"], problem["responses"], problem.get("tests"))
             if key not in cache.known:
                 wall, cpu = time.perf_counter(), sandbox.cpu_seconds
-                (verdicts,) = verify_responses([problem], sandbox)
+                verdicts = require_verdicts(next(verify_responses([problem], sandbox)), f"problem {problem['id']}")
                 wall, cpu = time.perf_counter() - wall, sandbox.cpu_seconds - cpu
                 programs = len({i for i in program_ids(problem) if i is not None})
                 cache.put(key, {"passed": [v.passed for v in verdicts], "wall": wall, "cpu": cpu, "programs": programs})

@@ -62,6 +62,7 @@ class AgreementCounts:
     groups: int = 0
     executed: int = 0
     passed: int = 0
+    infrastructure: int = 0  # chosen to run, but the sandbox could not: in no other count
 
     def add(self, other: AgreementCounts) -> None:
         for name in self.__dataclass_fields__:
@@ -99,7 +100,11 @@ def agreement_counts(groups: Sequence[tuple[Sequence[float], Sequence[bool]]]) -
 
 def agreement_metrics(counts: AgreementCounts, prefix: str = "") -> dict[str, float]:
     """Rates from counts; a rate with nothing to measure is left out."""
-    out: dict[str, float] = {f"{prefix}executed": counts.executed, f"{prefix}pairs": counts.pairs}
+    out: dict[str, float] = {
+        f"{prefix}executed": counts.executed,
+        f"{prefix}pairs": counts.pairs,
+        f"{prefix}infrastructure": counts.infrastructure,
+    }
     if counts.executed:
         out[f"{prefix}pass_rate"] = counts.passed / counts.executed
     if counts.pairs:
@@ -146,9 +151,14 @@ class RewardHackingMonitor:
         run = [i for group in chosen for i in group]
         if not run:
             return
-        passed = execution_rewards([problems[i] for i in run], [responses[i] for i in run], self.sandbox)
+        passed = execution_rewards(
+            [problems[i] for i in run], [responses[i] for i in run], self.sandbox, on_infrastructure="none"
+        )
         outcome = dict(zip(run, passed))
-        self._step.add(agreement_counts([([scored[i] for i in g], [outcome[i] == 1.0 for i in g]) for g in chosen]))
+        # A sample the sandbox could not run has no verdict to agree with: left out, and counted.
+        known = [[i for i in g if outcome[i] is not None] for g in chosen]
+        self._step.infrastructure += sum(len(g) - len(k) for g, k in zip(chosen, known))
+        self._step.add(agreement_counts([([scored[i] for i in g], [outcome[i] == 1.0 for i in g]) for g in known]))
 
     def end_step(self, step: int | None = None) -> dict[str, float]:
         """This step's metrics (``monitor/...``) with the pooled ones and the alarm; kept in :attr:`history`."""

@@ -72,9 +72,7 @@ def run_chunked(
     try:
         total = _count_lines(in_path) - len(done)
         with tqdm(total=total, desc=desc, unit="rec", disable=not show_progress) as bar:
-            for number, record in read_lines(in_path):
-                if number in done:
-                    continue
+            for number, record in read_lines(in_path, skip=done):
                 pending.append((number, record))
                 if len(pending) >= chunk_size:
                     yield from flush()

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Set
 from pathlib import Path
 from typing import Any
 
 from codescaler.records.schema import RecordError
 
+_LINE_HEAD = re.compile(rb'\{"line": (\d+)[,}]')
 
-def read_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | RecordError]]:
-    """``(line number, record)`` for each non-blank line; a line that is not a JSON object yields an error."""
+
+def read_lines(path: str | Path, skip: Set[int] = frozenset()) -> Iterator[tuple[int, dict[str, Any] | RecordError]]:
+    """``(line number, record)`` for each non-blank line not in ``skip`` (not even parsed: a resumed job's done
+    lines can carry megabytes of tests); a line that is not a JSON object yields an error."""
     with open(path, encoding="utf-8", errors="replace") as f:
         for number, text in enumerate(f, start=1):
-            if not text.strip():
+            if number in skip or not text.strip():
                 continue
             try:
                 record = json.loads(text)
@@ -47,16 +51,24 @@ class ResumableWriter:
         self._file = open(self.path, "a", encoding="utf-8")
 
     def _repair_and_load(self) -> None:
-        data = self.path.read_bytes()
-        complete = data[: data.rfind(b"\n") + 1]
-        if len(complete) != len(data):
+        complete = 0
+        with open(self.path, "rb") as f:
+            for text in f:
+                if not text.endswith(b"\n"):
+                    break  # a record cut by a kill: dropped below, its line runs again
+                complete += len(text)
+                # Records written here start with their line number, so most are read without parsing the rest.
+                head = _LINE_HEAD.match(text)
+                if head:
+                    self.done.add(int(head[1]))
+                    continue
+                try:
+                    self.done.add(int(json.loads(text)["line"]))
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                    continue  # not one of ours: leave it, it does not mark any line done
+        if complete != self.path.stat().st_size:
             with open(self.path, "r+b") as f:
-                f.truncate(len(complete))
-        for text in complete.decode("utf-8", errors="replace").splitlines():
-            try:
-                self.done.add(int(json.loads(text)["line"]))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                continue  # not one of ours: leave it, it does not mark any line done
+                f.truncate(complete)
 
     def write(self, records: list[dict[str, Any]]) -> None:
         for record in records:

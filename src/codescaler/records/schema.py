@@ -69,7 +69,7 @@ class Problem(TypedDict):
     generated_tests: NotRequired[list[str]]  # model-written asserts (CodeT's input)
     split: NotRequired[str]  # "eval" marks HumanEval-derived data, which never enters training
     source: NotRequired[str]
-    passed: NotRequired[list[bool]]
+    passed: NotRequired[list[bool | None]]
     pass_fraction: NotRequired[list[float]]
     status: NotRequired[list[str]]
     detail: NotRequired[list[str | None]]
@@ -144,7 +144,7 @@ class VerifyRow(TypedDict):
 
     line: int
     id: str | int | None
-    passed: list[bool]
+    passed: list[bool | None]  # None: the sandbox could not run the tests (status "infrastructure"), no verdict
     pass_fraction: list[float]
     status: list[str]  # "passed", the first failing test's verdict, the extraction's reason, or "no_tests"
     detail: list[str | None]  # why, where the sandbox or the judge knows: exception, wrong value

@@ -16,6 +16,13 @@ only map their arguments onto it:
   and get the execution reward; the others get the judge's P(pass) (:func:`codescaler.rewards.shaping.pass_probability`
   of its softplus reward), an estimate of the execution reward on the same 0..1 scale, so one group's
   rewards stay comparable. Samples whose problem has no tests all get the judge's P(pass).
+
+When the sandbox cannot run a sample's tests (status ``infrastructure``: a worker died past its retries, a
+toolchain or fixture is missing) there is no execution reward, and none is made up. ``on_infrastructure``
+says what the caller wants instead: ``raise`` (the default) stops with :class:`InfrastructureError` naming
+the problem; ``none`` gives ``None`` for ``execution`` (the caller decides: TRL sums a sample's rewards over
+its reward functions skipping None, so pair it with another), the RM's reward for ``hybrid``, and the judge's
+P(pass) for ``budgeted``, as if it had not been chosen to run.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ if TYPE_CHECKING:
     from codescaler.judges.base import Judge
 
 RewardKind = Literal["rm", "execution", "hybrid", "budgeted"]
+OnInfrastructure = Literal["raise", "none"]
 REWARD_KINDS: tuple[str, ...] = ("rm", "execution", "hybrid", "budgeted")
 T = TypeVar("T")
 # (questions, responses, code prefixes or None) -> one shaped RM reward per response
@@ -178,16 +186,26 @@ def model_rewards(model: Judge, config: ScoringConfig | None = None) -> RMFuncti
 
 
 def execution_rewards(
-    problems: Sequence[Mapping[str, Any]], responses: Sequence[str], sandbox: Sandbox, *, mode: Mode = "strict"
+    problems: Sequence[Mapping[str, Any]],
+    responses: Sequence[str],
+    sandbox: Sandbox,
+    *,
+    mode: Mode = "strict",
+    on_infrastructure: OnInfrastructure = "raise",
 ) -> list[float | None]:
-    """Per response: 1.0 when it passes every test of its problem, 0.0 when not, None when there are none."""
-    from codescaler.execution.verify import verify_responses
+    """Per response: 1.0 when it passes every test of its problem, 0.0 when not, None when there are none, or
+    when the sandbox could not run them and ``on_infrastructure`` is ``none`` (else ``InfrastructureError``)."""
+    from codescaler.execution.verify import InfrastructureError, verify_responses
 
     which = [i for i, p in enumerate(problems) if p.get("tests")]
     runs = [{**problems[i], "responses": [responses[i]]} for i in which]
     out: list[float | None] = [None] * len(responses)
-    for i, verdicts in zip(which, verify_responses(runs, sandbox, mode=mode)):
-        out[i] = 1.0 if verdicts[0].passed else 0.0
+    for i, (verdict,) in zip(which, verify_responses(runs, sandbox, mode=mode)):
+        if not verdict.infrastructure:
+            out[i] = 1.0 if verdict.passed else 0.0
+        elif on_infrastructure == "raise":
+            where = f"problem {problems[i].get('id', i)!r}"
+            raise InfrastructureError(f"{where}: the sandbox could not run the tests: {verdict.detail}")
     return out
 
 
@@ -210,6 +228,7 @@ def budgeted_rewards(
     budget_k: int = 2,
     budget_rule: BudgetRule = "top",
     mode: Mode = "strict",
+    on_infrastructure: OnInfrastructure = "raise",
 ) -> tuple[list[float], list[bool]]:
     """The ``budgeted`` reward per response, and whether it was executed (see the module's docstring)."""
     estimates = [pass_probability(r) for r in _judge(rm, problems, responses)]
@@ -219,10 +238,12 @@ def budgeted_rewards(
     run = [i for i, c in zip(testable, chosen) if c]
     executed = [False] * len(responses)
     rewards = list(estimates)
-    for i, value in zip(
-        run, execution_rewards([problems[i] for i in run], [responses[i] for i in run], sandbox, mode=mode)
-    ):
-        rewards[i], executed[i] = float(value or 0.0), True
+    executions = execution_rewards(
+        [problems[i] for i in run], [responses[i] for i in run], sandbox, mode=mode, on_infrastructure=on_infrastructure
+    )
+    for i, value in zip(run, executions):
+        if value is not None:  # None: the sandbox could not run it, so the judge's estimate stands
+            rewards[i], executed[i] = value, True
     return rewards, executed
 
 
@@ -236,10 +257,12 @@ def kind_rewards(
     mode: Mode = "strict",
     budget_k: int = 2,
     budget_rule: BudgetRule = "top",
+    on_infrastructure: OnInfrastructure = "raise",
 ) -> list[float | None]:
     """One reward of ``kind`` per response to the problem beside it (``question``, ``tests``, ``entry_point``,
     ``code_prefix``, ``prelude``, ``language``, as in a problem record). None: execution with no tests.
-    ``budget_k`` and ``budget_rule``: the ``budgeted`` kind's executions per group and which ones."""
+    ``budget_k`` and ``budget_rule``: the ``budgeted`` kind's executions per group and which ones;
+    ``on_infrastructure``: what a sample the sandbox could not run gets (see the module's docstring)."""
     if kind not in REWARD_KINDS:
         raise ValueError(f"reward kind must be one of {', '.join(REWARD_KINDS)}, got {kind!r}")
     if len(problems) != len(responses):
@@ -253,11 +276,13 @@ def kind_rewards(
             budget_k=budget_k,
             budget_rule=budget_rule,
             mode=mode,
+            on_infrastructure=on_infrastructure,
         )
         return list(rewards)
     out: list[float | None] = [None] * len(responses)
     if kind != "rm":
-        out = execution_rewards(problems, responses, _required(sandbox, kind, "a sandbox"), mode=mode)
+        sandbox = _required(sandbox, kind, "a sandbox")
+        out = execution_rewards(problems, responses, sandbox, mode=mode, on_infrastructure=on_infrastructure)
     judged = [i for i, r in enumerate(out) if r is None] if kind != "execution" else []
     if judged:
         scored = _judge(

@@ -57,7 +57,7 @@ def verify_top(
     One at a time on purpose: the point is to run as few as possible, and the judge's top program passes
     most often.
     """
-    from codescaler.execution.verify import program_of, verify_responses
+    from codescaler.execution.verify import program_of, require_verdicts, verify_responses
 
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
@@ -69,7 +69,8 @@ def verify_top(
     programs = [program_of(problem, r, mode)[0] for r in responses]
     run, verdicts = [], []
     for members in program_order(rewards, programs)[:k]:
-        (verdict,) = next(verify_responses([{**problem, "responses": [responses[members[0]]]}], sandbox, mode=mode))
+        run_one = verify_responses([{**problem, "responses": [responses[members[0]]]}], sandbox, mode=mode)
+        (verdict,) = require_verdicts(next(run_one), f"problem {problem.get('id')!r}, response {members[0]}")
         run.append(members[0])
         verdicts.append(verdict.passed)
         if verdict.passed:

@@ -74,15 +74,15 @@ def problem_sets(config: RLConfig) -> tuple[list[dict[str, Any]], list[dict[str,
 def pass_rate(model, tokenizer, problems: list[dict[str, Any]], sandbox, max_new_tokens: int) -> float:
     """Greedy pass rate (lenient extraction) of ``model`` on ``problems``."""
     from codescaler.benchmarks import training_prompt
-    from codescaler.execution.verify import verify_responses
+    from codescaler.execution.verify import require_verdicts, verify_responses
     from codescaler.training.generation import SampleConfig, TransformersSampler
 
     questions = [training_prompt(p) for p in problems]
     greedy = SampleConfig(n=1, temperature=0.0, max_new_tokens=max_new_tokens, batch_size=8)
     answers = TransformersSampler(model, tokenizer).generate(questions, greedy)
     runs = [{**p, "responses": a} for p, a in zip(problems, answers)]
-    verdicts = list(verify_responses(runs, sandbox))
-    return sum(v[0].passed for v in verdicts) / len(verdicts)
+    verdicts = require_verdicts((v[0] for v in verify_responses(runs, sandbox)), "the held-out pass rate")
+    return sum(v.passed for v in verdicts) / len(verdicts)
 
 
 def train_policy(config: RLConfig) -> dict[str, Any]:

@@ -61,10 +61,12 @@ def run_code_response(language: str, outcome: dict[str, Any]) -> dict[str, Any]:
     """SandboxFusion's ``RunCodeResponse`` for the outcome of one stdio run of our sandbox."""
     status = outcome.get("status", "runtime_error")
     detail = outcome.get("detail") or ""
+    if status == "infrastructure":  # the sandbox failed, not the program: SandboxFusion's name for it
+        return {"status": "SandboxError", "message": detail, "compile_result": None, "run_result": None}
     compile_result = None
     if language in COMPILED:
         spent = outcome.get("compile_time")
-        if status == "syntax_error":
+        if status == "compile_error":
             if outcome.get("compile_timed_out"):
                 compile_result = _result("TimeLimitExceeded", spent)
             else:
@@ -76,13 +78,13 @@ def run_code_response(language: str, outcome: dict[str, Any]) -> dict[str, Any]:
         run = _result("Finished", seconds, 0, out, err)
     elif status == "timeout":
         run = _result("TimeLimitExceeded", seconds, None, out, err)
-    elif status == "syntax_error":  # Python: the interpreter would print the SyntaxError and exit 1
+    elif status == "compile_error":  # Python: the interpreter would print the SyntaxError and exit 1
         run = _result("Finished", seconds, 1, err=f"SyntaxError: {detail}\n")
-    elif status == "memory":
+    elif status == "memory_limit":
         run = _result("Finished", seconds, 1, out, err or "MemoryError\n")
     elif "exit_code" in outcome:
         run = _result("Finished", seconds, outcome["exit_code"], out, err)
-    else:  # killed by a signal, past the output cap, or a worker that died
+    else:  # killed by a signal, or past the output cap
         run = _result("Error", seconds, None, out, err or f"{status}: {detail}\n")
     ok = run["status"] == "Finished" and run["return_code"] == 0
     return {
@@ -228,6 +230,9 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
         verdict = await in_sandbox(judge)
         if isinstance(verdict, JSONResponse):
             return verdict
+        if verdict.infrastructure:  # no verdict to give: the client retries, never reads it as rejected
+            detail = f"the sandbox could not run the tests: {verdict.detail}"
+            return JSONResponse({"detail": detail}, 503, headers={"Retry-After": "1"})
         program, reason = program_of(problem, body.completion)
         tests = [
             {

@@ -204,11 +204,13 @@ def problem_pairs(problem: dict[str, Any], config: PairsConfig, rng: random.Rand
     """The pairs of one verified problem record."""
     language = problem.get("language", "python")
     sources = problem.get("candidate_sources") or ["sample"] * len(problem["responses"])
-    fractions = problem.get("pass_fraction") or [float(p) for p in problem["passed"]]
+    fractions = problem.get("pass_fraction") or [float(bool(p)) for p in problem["passed"]]
     chosen: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
     seen: set[str] = set()
     for response, passed, fraction, source in zip(problem["responses"], problem["passed"], fractions, sources):
+        if passed is None:
+            continue  # the sandbox could not run it: neither chosen nor rejected
         extraction = extract_program(response, language, "lenient", problem.get("code_prefix"))
         if not extraction.valid:
             continue  # invalid answers get reward 0 from shaping; the RM never sees them
