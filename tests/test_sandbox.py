@@ -244,6 +244,14 @@ def test_call_and_stdio_outcomes_carry_values_not_verdicts(sandbox):
     assert outcome == {"status": "completed", "detail": None, "stdout": "42\n", "stderr": "", "exit_code": 0}
 
 
+def test_stdio_python_has_byte_streams_as_contest_programs_use_them(sandbox):
+    fast_io = "import sys\nn = sum(map(int, sys.stdin.buffer.read().split()))\nsys.stdout.buffer.write(b'%d\\n' % n)"
+    [outcome] = sandbox.run_one(fast_io, [{"type": "stdio", "input": "1 2\n3\n"}])
+    assert (outcome["status"], outcome["stdout"]) == ("completed", "6\n")
+    flood = "import sys\nwhile True:\n    sys.stdout.buffer.write(b'x' * 4096)"
+    assert sandbox.run_one(flood, [{"type": "stdio", "input": ""}])[0]["status"] == "output_limit"  # still capped
+
+
 def test_stdio_runs_report_what_a_process_would(sandbox):
     """stderr, exit code and the output printed before a crash: what a SandboxFusion-style run returns."""
     crash = "import sys\nprint('half')\nprint('warn', file=sys.stderr)\n1 / 0"

@@ -93,7 +93,8 @@ def test_verify_all_three_test_kinds(sandbox):
     ]
     add, empty, echo = verify_responses(problems, sandbox)
     assert [v.passed for v in add] == [True, False, False, False]
-    assert add[1].verdicts == ["wrong_answer", "passed", "wrong_answer"] and add[1].pass_fraction == pytest.approx(1 / 3)
+    assert add[1].verdicts == ["wrong_answer", "passed", "wrong_answer"]
+    assert add[1].pass_fraction == pytest.approx(1 / 3)
     assert add[2].status == "no_block" and add[3].status.startswith("syntax_error")
     assert empty == []
     assert [v.verdicts for v in echo] == [["passed", "passed"], ["passed", "wrong_answer"]]

@@ -25,6 +25,7 @@ import json
 import os
 import queue
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -116,6 +117,47 @@ def claim_uids(count: int) -> tuple[list[int], list[int]]:
     raise RuntimeError(f"no {count} free sandbox uids in {folder}: {UID_RANGE} are held by running sandboxes")
 
 
+@dataclass
+class Worker:
+    """One worker process and the socket that carries open fixture files to it."""
+
+    process: subprocess.Popen[str]
+    fds: socket.socket
+
+    def close(self, kill: bool = False) -> None:
+        if self.process.poll() is None:
+            if kill:
+                self.process.kill()
+            else:
+                cast(IO[str], self.process.stdin).close()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.fds.close()
+
+
+def _open_fixtures(tests: list[dict[str, Any]]) -> tuple[list[int], dict[int, dict[str, Any]], list[dict[str, Any]]]:
+    """For tests whose stdin is a file (``input_file``): the open files, in order; the tests whose file cannot
+    be opened, as ``infrastructure`` outcomes by index; and the tests to send, each file named by its index."""
+    fds: list[int] = []
+    unreadable: dict[int, dict[str, Any]] = {}
+    sent = []
+    for i, test in enumerate(tests):
+        if "input_file" not in test:
+            sent.append(test)
+            continue
+        try:
+            fd = os.open(test["input_file"], os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as err:
+            unreadable[i] = {"status": "infrastructure", "detail": f"fixture unreadable: {err}"}
+            continue
+        fds.append(fd)
+        sent.append({k: v for k, v in test.items() if k != "input_file"} | {"fixture": len(fds) - 1})
+    return fds, unreadable, sent
+
+
 class WorkerDied(RuntimeError):
     """A worker stopped answering mid-job: the sandbox failed, not the program."""
 
@@ -173,16 +215,21 @@ class Sandbox:
         self.cpu_seconds = 0.0  # CPU time of the programs run so far (user + system, all workers)
 
     @staticmethod
-    def _start(uid: int) -> subprocess.Popen[str]:
-        return subprocess.Popen(
+    def _start(uid: int) -> Worker:
+        # Jobs go down stdin as JSON lines; open fixture files go down this socket beside them (SCM_RIGHTS), so
+        # a 200 MB input reaches the program's stdin without being read by us, by the worker, or through a path
+        # the worker's private view of the disk may not show.
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        process = subprocess.Popen(
             # -s: no user site; installed packages (sortedcontainers, numpy) stay importable, as
             # LeetCode-style solutions expect. Not -I, which would ignore PYTHONHASHSEED: a fixed seed
             # makes set order the same in every worker, so a reference's output computed in one
             # matches another's. The environment is given whole, so no other PYTHON* variable leaks in.
-            [sys.executable, "-s", str(WORKER), str(uid)],
+            [sys.executable, "-s", str(WORKER), str(uid), str(theirs.fileno())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            pass_fds=(theirs.fileno(),),
             env={
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                 "LANG": "C.UTF-8",
@@ -190,6 +237,8 @@ class Sandbox:
                 "CODESCALER_TOOLCHAINS": json.dumps(toolchains()),
             },
         )
+        theirs.close()
+        return Worker(process, ours)
 
     def _ask(self, job: Job) -> list[dict[str, Any]]:
         """The job's outcomes from the first free worker. When the sandbox fails rather than the program, every
@@ -209,23 +258,29 @@ class Sandbox:
 
     def _ask_worker(self, slot: int, job: Job) -> list[dict[str, Any]]:
         worker = self._workers[slot]
+        fixtures, unreadable, tests = _open_fixtures(job.tests)
         limits = asdict(job.limits or self.limits)
-        message = {"program": job.program, "tests": job.tests, "language": job.language, "limits": limits}
-        stdin, stdout = cast(IO[str], worker.stdin), cast(IO[str], worker.stdout)  # _start opens both pipes
+        message = {"program": job.program, "tests": tests, "language": job.language, "limits": limits}
+        stdin, stdout = cast(IO[str], worker.process.stdin), cast(IO[str], worker.process.stdout)
         try:
-            stdin.write(json.dumps(message) + "\n")
+            if fixtures:
+                socket.send_fds(worker.fds, [b"f"], fixtures)
+            stdin.write(json.dumps(dict(message, fds=len(fixtures))) + "\n")
             stdin.flush()
             answer = json.loads(stdout.readline())
         except (OSError, ValueError) as err:
             # A worker that died is replaced; the caller retries its job.
-            worker.kill()
-            worker.wait()
+            worker.close(kill=True)
             self._workers[slot] = self._start(self.uids[slot])
             raise WorkerDied(f"{type(err).__name__}: {err}" if str(err) else type(err).__name__) from err
+        finally:
+            for fd in fixtures:
+                os.close(fd)
         if "error" in answer:
             raise RuntimeError(answer["error"])
         self.cpu_seconds += answer.get("cpu", 0.0)  # float += under the GIL: threads may interleave, not lose
-        return answer["outcomes"]
+        ran = iter(answer["outcomes"])
+        return [unreadable[i] if i in unreadable else next(ran) for i in range(len(job.tests))]
 
     def run(self, jobs: Iterable[Job]) -> Iterator[list[dict[str, Any]]]:
         """Outcomes per job (one dict per test), in input order, computed on every worker at once."""
@@ -277,17 +332,11 @@ class Sandbox:
 
     def worker_pids(self) -> list[int]:
         """The workers' process ids (for load tests that kill one: the pool replaces it and retries its job)."""
-        return [worker.pid for worker in self._workers]
+        return [worker.process.pid for worker in self._workers]
 
     def close(self) -> None:
         for worker in self._workers:
-            if worker.poll() is None:
-                cast(IO[str], worker.stdin).close()
-                try:
-                    worker.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
-                    worker.wait()
+            worker.close()
         # Only now that no worker (and so no program) runs under them may another sandbox take the uids.
         for fd in self._uid_locks:
             os.close(fd)

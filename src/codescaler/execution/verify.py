@@ -102,8 +102,8 @@ def values_match(got: Any, expected: Any, atol: float = 0.0, rtol: float = 1e-9)
     return type(got) is type(expected) and got == expected
 
 
-def outputs_match(got: str, expected: str) -> bool:
-    """Token-wise stdout comparison; numeric tokens agree within 1e-6 relative."""
+def outputs_match(got: str, expected: str, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
+    """Token-wise stdout comparison; numeric tokens agree within ``rtol`` relative or ``atol`` absolute."""
     got_tokens, expected_tokens = got.split(), expected.split()
     if len(got_tokens) != len(expected_tokens):
         return False
@@ -111,11 +111,24 @@ def outputs_match(got: str, expected: str) -> bool:
         if g == e:
             continue
         try:
-            if not math.isclose(float(g), float(e), rel_tol=1e-6, abs_tol=1e-9):
+            if not math.isclose(float(g), float(e), rel_tol=rtol, abs_tol=atol):
                 return False
         except ValueError:
             return False
     return True
+
+
+def stdout_matches(test: dict[str, Any], got: str, expected: str) -> bool:
+    """``got`` against ``expected`` under the test's ``checker`` (all but ``program``, which runs in the sandbox)."""
+    checker = test.get("checker", "tokens")
+    if checker == "lines_unordered":
+        got_lines = sorted(line.strip() for line in got.strip().splitlines())
+        return got_lines == sorted(line.strip() for line in expected.strip().splitlines())
+    if checker == "tokens_unordered":
+        return sorted(got.split()) == sorted(expected.split())
+    if checker == "tokens":
+        return outputs_match(got, expected, test.get("rtol", 1e-6), test.get("atol", 1e-9))
+    raise ValueError(f"unknown checker {checker!r}: tokens, lines_unordered, tokens_unordered or program")
 
 
 def sandbox_test(test: dict[str, Any], entry_point: str | None = None) -> dict[str, Any]:
@@ -126,13 +139,39 @@ def sandbox_test(test: dict[str, Any], entry_point: str | None = None) -> dict[s
     if test["type"] == "call":
         return {"type": "call", "fn": test["fn"], "args": test["args"], "entry_point": entry_point}
     if test["type"] == "stdio":
+        if "input_file" in test:  # opened by the sandbox and streamed: never read here
+            return {"type": "stdio", "input_file": test["input_file"]}
         return {"type": "stdio", "input": test["input"]}
     raise ValueError(f"unknown test type {test['type']!r}")
 
 
-def judge(test: dict[str, Any], outcome: dict[str, Any]) -> str:
+def _text(test: dict[str, Any], field: str) -> str:
+    if f"{field}_file" in test:
+        with open(test[f"{field}_file"], encoding="utf-8", errors="replace") as f:
+            return f.read()
+    return test[field]
+
+
+def run_checker(test: dict[str, Any], stdout: str, sandbox: Sandbox) -> tuple[str, str | None]:
+    """A checker program's verdict on ``stdout``: it reads a line of three byte counts, then the input, the
+    expected output and ``stdout``; exit 0 accepts. A checker that crashes or hangs is ``infrastructure``."""
+    parts = [_text(test, "input").encode(), _text(test, "output").encode(), stdout.encode()]
+    payload = (" ".join(str(len(p)) for p in parts) + "\n").encode() + b"".join(parts)
+    checker = test["checker_program"]
+    (outcome,) = sandbox.run_one(
+        checker["code"], [{"type": "stdio", "input": payload.decode()}], checker.get("language", "python")
+    )
+    if outcome["status"] == "completed":
+        return "passed", None
+    if outcome["status"] == "runtime_error" and "exit_code" in outcome:
+        reason = outcome.get("stderr", "").strip() or f"exit {outcome['exit_code']}"
+        return "wrong_answer", _clip(f"the checker rejected it: {reason}")
+    return "infrastructure", _clip(f"the checker itself failed ({outcome['status']}): {outcome.get('detail') or ''}")
+
+
+def judge(test: dict[str, Any], outcome: dict[str, Any], sandbox: Sandbox | None = None) -> str:
     """The verdict of one test from what the sandbox saw."""
-    return judge_with_detail(test, outcome)[0]
+    return judge_with_detail(test, outcome, sandbox)[0]
 
 
 def _shown(value: Any) -> str:
@@ -144,8 +183,11 @@ def _shown(value: Any) -> str:
         return f"<{type(value).__name__} too large to print>"
 
 
-def judge_with_detail(test: dict[str, Any], outcome: dict[str, Any]) -> tuple[str, str | None]:
-    """The verdict of one test and, when it did not pass, why (clipped to :data:`DETAIL_CHARS`)."""
+def judge_with_detail(
+    test: dict[str, Any], outcome: dict[str, Any], sandbox: Sandbox | None = None
+) -> tuple[str, str | None]:
+    """The verdict of one test and, when it did not pass, why (clipped to :data:`DETAIL_CHARS`). A test judged by
+    a checker program needs the ``sandbox`` to run it; an expected output that cannot be read is infrastructure."""
     status = outcome.get("status", "runtime_error")
     if status == "returned":
         got, expected = from_json(outcome.get("value")), from_json(test["expected"])
@@ -154,9 +196,17 @@ def judge_with_detail(test: dict[str, Any], outcome: dict[str, Any]) -> tuple[st
         return "wrong_answer", _clip(f"{test['fn']}(...) returned {_shown(got)}, expected {_shown(expected)}")
     if status == "completed":
         stdout = outcome.get("stdout", "")
-        if outputs_match(stdout, test["output"]):
+        if test.get("checker") == "program":
+            if sandbox is None:
+                raise ValueError("a test judged by a checker program needs the sandbox to run it")
+            return run_checker(test, stdout, sandbox)
+        try:
+            expected = _text(test, "output")
+        except OSError as err:
+            return "infrastructure", _clip(f"expected output unreadable: {err}")
+        if stdout_matches(test, stdout, expected):
             return "passed", None
-        return "wrong_answer", _clip(f"printed {stdout!r}, expected {test['output']!r}")
+        return "wrong_answer", _clip(f"printed {stdout!r}, expected {expected!r}")
     if status == "output_limit":
         return "runtime_error", "output limit: the program printed more than the sandbox's max_output"
     verdict = status if status in VERDICTS else "runtime_error"
@@ -218,7 +268,7 @@ def reference_seconds(problems: list[dict[str, Any]], sandbox: Sandbox, runs: in
         for i, (key, problem) in enumerate(missing.items()):
             timings: list[float] = []
             for run in outcomes[i * runs : (i + 1) * runs]:
-                if all(judge(t, o) == "passed" for t, o in zip(problem["tests"], run)):
+                if all(judge(t, o, sandbox) == "passed" for t, o in zip(problem["tests"], run)):
                     timings.append(max(o.get("time", 0.0) for o in run))
             cached[key] = statistics.median(timings) if len(timings) == runs else None
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -306,7 +356,7 @@ def verify_responses(
             continue
         while job not in done:  # outcomes arrive in job order
             done[len(done)] = next(outcomes)
-        current.append(_summary([judge_with_detail(t, o) for t, o in zip(tests, done[job])], done[job]))
+        current.append(_summary([judge_with_detail(t, o, sandbox) for t, o in zip(tests, done[job])], done[job]))
     while p_now < len(problems):
         yield current
         current, p_now = [], p_now + 1

@@ -26,6 +26,7 @@ import resource
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -96,7 +97,11 @@ def _run_built(run, test, report, limits):
     cap = limits["max_output"]
     # Files, not pipes: RLIMIT_FSIZE bounds them, where a pipe read to its end would fill memory.
     with open(".stdout", "wb") as out, open(".stderr", "wb") as err:
-        done = subprocess.run(run, input=test.get("input", "").encode(), stdout=out, stderr=err)
+        if "stdin_fd" in test:
+            os.lseek(test["stdin_fd"], 0, os.SEEK_SET)  # a test run again after a timeout reads it from the start
+            done = subprocess.run(run, stdin=test["stdin_fd"], stdout=out, stderr=err)
+        else:
+            done = subprocess.run(run, input=test.get("input", "").encode(), stdout=out, stderr=err)
     if os.path.getsize(".stdout") + os.path.getsize(".stderr") > cap or done.returncode == -signal.SIGXFSZ:
         return report({"status": "output_limit"})
     stdout, stderr = _tail(".stdout", cap), _tail(".stderr", cap)
@@ -123,8 +128,9 @@ def _child(uid, work, language, program, tests, limits, result_w, out_w):
         os.dup2(devnull, 0)
         os.dup2(out_w, 1)
         os.dup2(out_w, 2)
-        os.closerange(3, result_w)
-        os.closerange(result_w + 1, 65536)
+        kept = sorted({result_w} | {t["stdin_fd"] for t in tests if "stdin_fd" in t})
+        for low, high in zip([3] + [fd + 1 for fd in kept], kept + [65536]):
+            os.closerange(low, high)
         _jail.enter_jail(uid, work, dict(limits, batch=len(tests)), language, _toolchains.runtime_environment(language))
 
         def report(message):
@@ -342,14 +348,16 @@ def _run_ready(uid, work, language, program, tests, limits):
     return outcomes
 
 
-def run_job(uid, job):
+def run_job(uid, job, fds=()):
     limits = job["limits"]
+    # A test's fixture, by its index among the job's files, becomes the open file its program reads as stdin.
+    tests = [dict(t, stdin_fd=fds[t["fixture"]]) if "fixture" in t else t for t in job["tests"]]
     work = tempfile.mkdtemp(prefix="codescaler-")
     try:
         if _jail.IS_ROOT:
             os.chown(work, uid, uid)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        outcomes = run_tests(uid, work, job["language"], job["program"], job["tests"], limits)
+        outcomes = run_tests(uid, work, job["language"], job["program"], tests, limits)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         return {"outcomes": outcomes, "cpu": round(cpu, 6)}
@@ -360,6 +368,7 @@ def run_job(uid, job):
 
 def main():
     uid = int(sys.argv[1])
+    fixtures = socket.socket(fileno=int(sys.argv[2])) if len(sys.argv) > 2 else None
     if sys.path and os.path.dirname(os.path.abspath(__file__)) == os.path.abspath(sys.path[0]):
         sys.path.pop(0)  # our package's modules must not shadow what a program imports
     _jail.isolate_worker(keep=_toolchains.TOOLS.get("keep", []))
@@ -369,10 +378,17 @@ def main():
     # write to every tracked object's header. Frozen objects are never collected, so they stay shared.
     gc.freeze()
     for line in sys.stdin:
+        fds = []
         try:
-            answer = run_job(uid, json.loads(line))
+            job = json.loads(line)
+            if job.get("fds"):  # the job's fixture files, sent just before it
+                fds = socket.recv_fds(fixtures, 1, job["fds"])[1]
+            answer = run_job(uid, job, fds)
         except Exception as err:  # report, keep serving
             answer = {"error": f"{type(err).__name__}: {err}"}
+        finally:
+            for fd in fds:
+                os.close(fd)
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
     shutil.rmtree(BUILDS, ignore_errors=True)  # as root it lives in this worker's own /tmp, gone with it anyway

@@ -8,6 +8,7 @@ before any untrusted code runs, which may patch them.
 import builtins
 import collections
 import io
+import os
 import sys
 import traceback
 import types
@@ -114,7 +115,12 @@ def run_python(program, test, report, to_json, from_json):
         return report({"status": "compile_error", "detail": str(err)[:200]})
     namespace = {"__name__": "__main__" if test["type"] == "stdio" else "__program__"}
     if test["type"] == "stdio":
-        sys.stdin = io.StringIO(test["input"])
+        if "stdin_fd" in test:  # a fixture file, read as the program reads it, never whole by us
+            os.lseek(test["stdin_fd"], 0, os.SEEK_SET)
+            sys.stdin = open(test["stdin_fd"], closefd=False)
+        else:
+            # Bytes under text, as a real stdin: contest programs read sys.stdin.buffer for speed.
+            sys.stdin = io.TextIOWrapper(io.BytesIO(test["input"].encode()), encoding="utf-8")
         buffer, errors = _CappedWriter(test["max_output"]), _CappedWriter(test["max_output"])
         sys.stdout, sys.stderr = buffer, errors
 
@@ -168,12 +174,28 @@ class _CappedWriter(io.StringIO):
     def __init__(self, cap):
         super().__init__()
         self.cap, self.size = cap, 0
+        self.buffer = _BytesInto(self)  # contest programs write sys.stdout.buffer for speed
 
     def write(self, text):
         self.size += len(text)
         if self.size > self.cap:
             raise _OutputLimit
         return super().write(text)
+
+
+class _BytesInto(io.RawIOBase):
+    """``sys.stdout.buffer`` over a text writer: bytes written are decoded into it."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.text = text
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        self.text.write(bytes(data).decode("utf-8", errors="replace"))
+        return len(data)
 
 
 def _exec_eval(expression, namespace):

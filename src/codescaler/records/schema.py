@@ -8,7 +8,9 @@ by :mod:`codescaler.execution.verify` (never by the sandbox, so a program never 
   passes when it runs to the end;
 * :class:`CallTest`: a functional test; the sandbox returns ``fn(*args)`` and it is compared with
   ``expected`` within ``atol``; arguments and values are tagged JSON (:mod:`codescaler.records.tagged_json`);
-* :class:`StdioTest`: ``input`` on stdin, stdout compared with ``output`` token by token.
+* :class:`StdioTest`: ``input`` (or the file ``input_file``, streamed) on stdin, stdout compared with ``output``
+  (or ``output_file``) by its ``checker``: token by token with numbers within ``rtol``/``atol`` (the default),
+  as unordered lines or tokens, or by a checker program of the problem's own.
 
 The output rows of ``score``, ``rank`` and ``verify`` and the preference :class:`Pair` are here too, so
 every writer and reader agrees on them. :func:`check_record` validates an input record against any of
@@ -40,10 +42,24 @@ class CallTest(TypedDict):
     atol: NotRequired[float]
 
 
+class CheckerProgram(TypedDict):
+    """A special judge: reads on stdin one line of three byte counts, then the test's input, the expected output
+    and the program's output, each exactly that long; exit status 0 accepts the output."""
+
+    code: str
+    language: NotRequired[str]
+
+
 class StdioTest(TypedDict):
     type: Literal["stdio"]
-    input: str
-    output: str
+    input: NotRequired[str]  # one of input or input_file
+    output: NotRequired[str]  # one of output or output_file
+    input_file: NotRequired[str]  # a fixture too big to carry inline (100 MB and more): streamed to stdin
+    output_file: NotRequired[str]
+    checker: NotRequired[Literal["tokens", "lines_unordered", "tokens_unordered", "program"]]
+    rtol: NotRequired[float]  # numeric tokens: relative tolerance (default 1e-6)
+    atol: NotRequired[float]  # numeric tokens: absolute tolerance (default 1e-9)
+    checker_program: NotRequired[CheckerProgram]  # checker "program"
 
 
 Test = Union[AssertTest, CallTest, StdioTest]  # noqa: UP007 - typing_extensions.get_type_hints reads it on 3.10
