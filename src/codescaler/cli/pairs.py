@@ -90,9 +90,9 @@ def run_candidates(args: argparse.Namespace) -> int:
     for row in rows:
         for source, passed in zip(row.get("candidate_sources", []), row.get("passed", [])):
             counts[source.split(":")[0], passed] += 1
-    print(f"{len(rows)} problems; candidates by source (passing / failing):")
+    print(f"{len(rows)} problems; candidates by source (passing / failing / not run):")
     for source in sorted({s for s, _ in counts}):
-        print(f"  {source:<10} {counts[source, True]:>6} / {counts[source, False]:<6}")
+        print(f"  {source:<10} {counts[source, True]:>6} / {counts[source, False]:<6} / {counts[source, None]}")
     return 0
 
 

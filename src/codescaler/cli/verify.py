@@ -70,10 +70,13 @@ def run_verify(args: argparse.Namespace) -> int:
                     desc="verify",
                 )
             )
-    programs = sum(len(r.get("passed", [])) for r in rows)
-    passed = sum(sum(r.get("passed", [])) for r in rows)
+    verdicts = [p for r in rows for p in r.get("passed", [])]
+    passed, unrun = sum(p is True for p in verdicts), sum(p is None for p in verdicts)
     errors = sum("error" in r for r in rows)
-    print(f"verified {programs} programs of {len(rows)} problems: {passed} pass ({errors} records with errors)")
+    print(
+        f"verified {len(verdicts)} programs of {len(rows)} problems: {passed} pass ({errors} records with errors"
+        + (f"; {unrun} the sandbox could not run: status infrastructure)" if unrun else ")")
+    )
     return 0
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import hashlib
 import json
 import os
 import queue
@@ -48,6 +49,7 @@ BUILT_TOOLS = (
     ("cpp_pch", "cpp-pch/stdcpp.h", "cpp-pch/stdcpp.h.gch"),  # used as `-include .../stdcpp.h`
 )
 JOBS_AHEAD_PER_WORKER = 512
+JAVA_BATCH = 8  # Java jobs a worker takes at once, compiled in one JVM: a JVM start and a cold javac per 8
 # Sandbox uids: FIRST_UID up to FIRST_UID + UID_RANGE, each held by a lock file while a worker runs under it.
 FIRST_UID, UID_RANGE = 200_000, 65_536
 
@@ -78,12 +80,36 @@ def toolchains() -> dict[str, Any]:
         if sysroot and os.path.exists(os.path.join(sysroot, "bin", "rustc")):
             found["rustc"] = os.path.join(sysroot, "bin", "rustc")
             found["keep"].append(sysroot)
+    server = _javac_server()
+    if server:
+        found["javac_server"] = server
+        found["keep"].append(server)
     for name, path, built in BUILT_TOOLS:
         if (cache_dir() / built).exists():
             target = cache_dir() / path
             found[name] = str(target)
             found["keep"].append(str(target if target.is_dir() else target.parent))
     return found
+
+
+def _javac_server() -> str | None:
+    """The folder of the compiled :file:`CodescalerJavac.java` (many Java sources compiled in one JVM), built once
+    per machine and source; None without javac."""
+    source = Path(__file__).with_name("CodescalerJavac.java")
+    if not shutil.which("javac") or not source.exists():
+        return None
+    folder = cache_dir() / "javac-server" / hashlib.sha1(source.read_bytes()).hexdigest()[:12]
+    if not (folder / "CodescalerJavac.class").exists():
+        partial = folder.with_name(f"{folder.name}.{os.getpid()}")
+        partial.mkdir(parents=True, exist_ok=True)
+        try:
+            subprocess.run(["javac", "-d", str(partial), str(source)], check=True, capture_output=True, timeout=120)
+            os.replace(partial, folder)
+        except (OSError, subprocess.SubprocessError):
+            shutil.rmtree(partial, ignore_errors=True)  # another process may have won the rename: fine
+            if not (folder / "CodescalerJavac.class").exists():
+                return None
+    return str(folder)
 
 
 def _uid_lock_dir() -> str:
@@ -138,10 +164,12 @@ class Worker:
         self.fds.close()
 
 
-def _open_fixtures(tests: list[dict[str, Any]]) -> tuple[list[int], dict[int, dict[str, Any]], list[dict[str, Any]]]:
-    """For tests whose stdin is a file (``input_file``): the open files, in order; the tests whose file cannot
-    be opened, as ``infrastructure`` outcomes by index; and the tests to send, each file named by its index."""
-    fds: list[int] = []
+def _open_fixtures(
+    tests: list[dict[str, Any]], fds: list[int]
+) -> tuple[dict[int, dict[str, Any]], list[dict[str, Any]]]:
+    """Opens the files of tests whose stdin is one (``input_file``), appending them to ``fds``; returns the tests
+    whose file cannot be opened, as ``infrastructure`` outcomes by index, and the tests to send, each naming its
+    file by its place in ``fds``."""
     unreadable: dict[int, dict[str, Any]] = {}
     sent = []
     for i, test in enumerate(tests):
@@ -155,7 +183,7 @@ def _open_fixtures(tests: list[dict[str, Any]]) -> tuple[list[int], dict[int, di
             continue
         fds.append(fd)
         sent.append({k: v for k, v in test.items() if k != "input_file"} | {"fixture": len(fds) - 1})
-    return fds, unreadable, sent
+    return unreadable, sent
 
 
 class WorkerDied(RuntimeError):
@@ -202,9 +230,12 @@ class Sandbox:
     """A pool of warm workers. Use as a context manager; ``run`` keeps input order. Safe to call from many
     threads at once (a server's requests): each job takes a free worker and gives it back."""
 
-    def __init__(self, workers: int | None = None, limits: Limits | None = None, retries: int = 2) -> None:
+    def __init__(
+        self, workers: int | None = None, limits: Limits | None = None, retries: int = 2, warm_compilers: bool = True
+    ) -> None:
         self.limits = limits or Limits()
         self.retries = retries  # a job whose worker died runs again on a fresh one, this many times at most
+        self.warm_compilers = warm_compilers  # Java: batches compiled in one JVM (False: javac per program)
         self.size = workers or os.cpu_count() or 1
         # Every worker gets its own uid, so "kill every process of this uid" touches nothing else.
         self.uids, self._uid_locks = claim_uids(self.size)
@@ -214,12 +245,12 @@ class Sandbox:
             self._free.put(slot)
         self.cpu_seconds = 0.0  # CPU time of the programs run so far (user + system, all workers)
 
-    @staticmethod
-    def _start(uid: int) -> Worker:
+    def _start(self, uid: int) -> Worker:
         # Jobs go down stdin as JSON lines; open fixture files go down this socket beside them (SCM_RIGHTS), so
         # a 200 MB input reaches the program's stdin without being read by us, by the worker, or through a path
         # the worker's private view of the disk may not show.
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        tools = toolchains() if self.warm_compilers else {k: v for k, v in toolchains().items() if k != "javac_server"}
         process = subprocess.Popen(
             # -s: no user site; installed packages (sortedcontainers, numpy) stay importable, as
             # LeetCode-style solutions expect. Not -I, which would ignore PYTHONHASHSEED: a fixed seed
@@ -234,56 +265,88 @@ class Sandbox:
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                 "LANG": "C.UTF-8",
                 "PYTHONHASHSEED": "0",
-                "CODESCALER_TOOLCHAINS": json.dumps(toolchains()),
+                "CODESCALER_TOOLCHAINS": json.dumps(tools),
             },
         )
         theirs.close()
         return Worker(process, ours)
 
-    def _ask(self, job: Job) -> list[dict[str, Any]]:
-        """The job's outcomes from the first free worker. When the sandbox fails rather than the program, every
-        test is ``infrastructure`` with the reason; a dead worker is replaced and the job retried first."""
-        reason = _unrunnable(job.language)
-        for _ in range(0 if reason else self.retries + 1):
+    def _ask(self, jobs: list[Job]) -> list[list[dict[str, Any]]]:
+        """Each job's outcomes, from the first free worker, in one message. When the sandbox fails rather than
+        the program, every test is ``infrastructure`` with the reason; a dead worker is replaced and its jobs
+        retried first."""
+        answers: dict[int, list[dict[str, Any]]] = {}
+        runnable = []
+        for i, job in enumerate(jobs):
+            reason = _unrunnable(job.language)
+            if reason:
+                answers[i] = [{"status": "infrastructure", "detail": reason} for _ in job.tests]
+            else:
+                runnable.append(i)
+        reason = None
+        for _ in range(self.retries + 1 if runnable else 0):
             slot = self._free.get()
             try:
-                return self._ask_worker(slot, job)
+                answers.update(zip(runnable, self._ask_worker(slot, [jobs[i] for i in runnable])))
+                break
             except WorkerDied as err:
                 reason = f"sandbox worker died: {err}"
             except Exception as err:
                 reason = f"sandbox error: {type(err).__name__}: {err}"
             finally:
                 self._free.put(slot)
-        return [{"status": "infrastructure", "detail": reason} for _ in job.tests]
+        else:
+            for i in runnable:
+                answers[i] = [{"status": "infrastructure", "detail": reason} for _ in jobs[i].tests]
+        return [answers[i] for i in range(len(jobs))]
 
-    def _ask_worker(self, slot: int, job: Job) -> list[dict[str, Any]]:
+    def _ask_worker(self, slot: int, jobs: list[Job]) -> list[list[dict[str, Any]]]:
         worker = self._workers[slot]
-        fixtures, unreadable, tests = _open_fixtures(job.tests)
-        limits = asdict(job.limits or self.limits)
-        message = {"program": job.program, "tests": tests, "language": job.language, "limits": limits}
+        fixtures: list[int] = []
+        opened = [_open_fixtures(job.tests, fixtures) for job in jobs]
+        message = {
+            "jobs": [
+                {
+                    "program": job.program,
+                    "tests": tests,
+                    "language": job.language,
+                    "limits": asdict(job.limits or self.limits),
+                }
+                for job, (_, tests) in zip(jobs, opened)
+            ],
+            "fds": len(fixtures),
+        }
         stdin, stdout = cast(IO[str], worker.process.stdin), cast(IO[str], worker.process.stdout)
         try:
             if fixtures:
                 socket.send_fds(worker.fds, [b"f"], fixtures)
-            stdin.write(json.dumps(dict(message, fds=len(fixtures))) + "\n")
+            stdin.write(json.dumps(message) + "\n")
             stdin.flush()
-            answer = json.loads(stdout.readline())
+            reply = json.loads(stdout.readline())
         except (OSError, ValueError) as err:
-            # A worker that died is replaced; the caller retries its job.
+            # A worker that died is replaced; the caller retries its jobs.
             worker.close(kill=True)
             self._workers[slot] = self._start(self.uids[slot])
             raise WorkerDied(f"{type(err).__name__}: {err}" if str(err) else type(err).__name__) from err
         finally:
             for fd in fixtures:
                 os.close(fd)
-        if "error" in answer:
-            raise RuntimeError(answer["error"])
-        self.cpu_seconds += answer.get("cpu", 0.0)  # float += under the GIL: threads may interleave, not lose
-        ran = iter(answer["outcomes"])
-        return [unreadable[i] if i in unreadable else next(ran) for i in range(len(job.tests))]
+        if "error" in reply:
+            raise RuntimeError(reply["error"])
+        out = []
+        for job, (unreadable, _), answer in zip(jobs, opened, reply["answers"]):
+            if "error" in answer:
+                detail = f"sandbox error: {answer['error']}"
+                out.append([{"status": "infrastructure", "detail": detail} for _ in job.tests])
+                continue
+            self.cpu_seconds += answer.get("cpu", 0.0)  # float += under the GIL: threads may interleave, not lose
+            ran = iter(answer["outcomes"])
+            out.append([unreadable[i] if i in unreadable else next(ran) for i in range(len(job.tests))])
+        return out
 
     def run(self, jobs: Iterable[Job]) -> Iterator[list[dict[str, Any]]]:
-        """Outcomes per job (one dict per test), in input order, computed on every worker at once."""
+        """Outcomes per job (one dict per test), in input order, computed on every worker at once. Consecutive
+        Java jobs go to one worker together, which compiles them in one JVM (``warm_compilers``)."""
         todo: queue.Queue = queue.Queue()
         results: dict[int, list[dict[str, Any]]] = {}
         done = threading.Condition()
@@ -291,10 +354,10 @@ class Sandbox:
 
         def serve() -> None:
             while (item := todo.get()) is not stop:
-                index, job = item
-                outcome = self._ask(job)
+                indices, batch = item
+                outcomes = self._ask(batch)
                 with done:
-                    results[index] = outcome
+                    results.update(zip(indices, outcomes))
                     done.notify_all()
 
         threads = [threading.Thread(target=serve, daemon=True) for _ in range(self.size)]
@@ -306,17 +369,31 @@ class Sandbox:
                 done.wait_for(lambda: index in results)
                 return results.pop(index)
 
+        batch: list[tuple[int, Job]] = []
+
+        def send() -> None:
+            if batch:
+                todo.put(([i for i, _ in batch], [job for _, job in batch]))
+                batch.clear()
+
+        size = JAVA_BATCH if self.warm_compilers else 1
         count = next_out = 0
         try:
             # Feed lazily and yield in order as results arrive. The window is wide because results leave
             # in order: while one job runs to its timeout, the other workers go on through the jobs
             # behind it (a few hundred each at HumanEval sizes) instead of waiting for it.
             for job in jobs:
-                todo.put((count, job))
+                if job.language != "java" or len(batch) >= size:
+                    send()
+                batch.append((count, job))
+                if job.language != "java":
+                    send()
                 count += 1
                 if count - next_out >= JOBS_AHEAD_PER_WORKER * self.size:
+                    send()  # before waiting on a result that may sit in it
                     yield take(next_out)
                     next_out += 1
+            send()
             while next_out < count:
                 yield take(next_out)
                 next_out += 1
@@ -328,7 +405,7 @@ class Sandbox:
         self, program: str, tests: list[dict[str, Any]], language: str = "python", limits: Limits | None = None
     ) -> list[dict[str, Any]]:
         """One job's outcomes, on the first free worker."""
-        return self._ask(Job(program, tests, language, limits))
+        return self._ask([Job(program, tests, language, limits)])[0]
 
     def worker_pids(self) -> list[int]:
         """The workers' process ids (for load tests that kill one: the pool replaces it and retries its job)."""

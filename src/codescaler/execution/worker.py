@@ -69,6 +69,9 @@ MAX_BUILD_BYTES = 256 << 20  # per worker; as root they live in its private /tmp
 
 
 _built: collections.OrderedDict = collections.OrderedDict()  # key -> (folder, bytes), least recently used first
+# From a batch (prebuild_java), for the job that comes right after it: why a source failed, what one took.
+_failed_builds: dict = {}
+_batch_compile_time: dict = {}
 
 
 def _tail(path, cap):
@@ -263,6 +266,22 @@ def _tree(folder):
         yield from (os.path.join(root, name) for name in dirs + files)
 
 
+def _build_key(language, source, fix_imports):
+    return hashlib.sha1(f"{language}\0{bool(fix_imports)}\0{source}".encode()).hexdigest()
+
+
+def _build_folder(uid, work, key):
+    folder = os.path.join(work, "build-" + key)
+    os.mkdir(folder)
+    return folder
+
+
+def _hand_over(folder, uid):
+    if _jail.IS_ROOT:
+        for name in _tree(folder):
+            os.lchown(name, uid, uid)
+
+
 def _build(uid, work, language, source, fix_imports, limits):
     """``(folder, {"compile_time": seconds})`` with ``source`` built in ``folder`` (0 s when an identical
     build was reused), or ``(None, outcome)`` saying why it did not build.
@@ -270,18 +289,17 @@ def _build(uid, work, language, source, fix_imports, limits):
     Built by a jailed child like any test, then taken over by the worker and made read-only before any
     program runs, so a program cannot change what an identical program later runs.
     """
-    key = hashlib.sha1(f"{language}\0{bool(fix_imports)}\0{source}".encode()).hexdigest()
+    key = _build_key(language, source, fix_imports)
     if key in _built:
         _built.move_to_end(key)
-        return _built[key][0], {"compile_time": 0.0}
-    folder = os.path.join(work, "build-" + key)
-    os.mkdir(folder)
+        return _built[key][0], {"compile_time": _batch_compile_time.pop(key, 0.0)}
+    if key in _failed_builds:  # compiled in a batch just before this job (prebuild_java)
+        return None, _failed_builds.pop(key)
+    folder = _build_folder(uid, work, key)
     if language == "go" and _toolchains.TOOLS.get("go_cache"):
         # A private copy of a warm cache: builds take 0.3 s instead of 6, and no build sees another's.
         shutil.copytree(_toolchains.TOOLS["go_cache"], os.path.join(folder, ".gocache"))
-    if _jail.IS_ROOT:
-        for name in _tree(folder):
-            os.lchown(name, uid, uid)
+    _hand_over(folder, uid)
     build_limits = dict(limits, timeout=limits["compile_timeout"], max_output=1 << 20)
     build = {"type": "build", "source": source, "fix_imports": bool(fix_imports)}
     outcome = _run_batch(uid, folder, language, "", [build], build_limits)[0]
@@ -292,6 +310,11 @@ def _build(uid, work, language, source, fix_imports, limits):
             detail = f"compile timed out ({limits['compile_timeout']} s)"
             outcome = dict(outcome, status="compile_error", detail=detail, compile_timed_out=True)
         return None, dict(outcome, **spent)
+    return _keep(key, folder), spent
+
+
+def _keep(key, folder):
+    """Take a finished build over: root's, read-only, in the least-recently-used cache of builds."""
     kept = os.path.join(BUILDS, key)
     os.makedirs(BUILDS, exist_ok=True)
     os.rename(folder, kept)
@@ -307,7 +330,86 @@ def _build(uid, work, language, source, fix_imports, limits):
     while sum(b for _, b in _built.values()) > MAX_BUILD_BYTES and len(_built) > 1:
         oldest, _ = _built.popitem(last=False)[1]
         shutil.rmtree(oldest, ignore_errors=True)
-    return kept, spent
+    return kept
+
+
+def prebuild_java(uid, work, sources, limits):
+    """Compile ``sources`` in one JVM (:file:`CodescalerJavac.java`, jailed as any build), so the jobs that
+    follow find them built. What did not compile is remembered with javac's log; what the batch did not reach
+    (a hang past ``compile_timeout``, a crash) is left to the one-at-a-time path."""
+    server = _toolchains.TOOLS.get("javac_server")
+    pending = {}
+    for source in sources:
+        key = _build_key("java", source, False)
+        if key in _built or key in _failed_builds or key in pending:
+            continue
+        folder = _build_folder(uid, work, key)
+        filename = _toolchains.toolchain("java", source, folder)[0]
+        with open(os.path.join(folder, filename), "w") as f:
+            f.write(source)
+        _hand_over(folder, uid)
+        pending[key] = (folder, filename)
+    if not server or len(pending) < 2:  # one source builds as fast the usual way
+        for folder, _ in pending.values():
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    libs = ":".join(_toolchains.TOOLS.get("java_libs") or [])
+    requests = "".join(f"{folder}\t{filename}\t{libs}\n" for folder, filename in pending.values()).encode()
+    request_r, request_w = os.pipe()
+    reply_r, reply_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.dup2(request_r, 0)
+            os.dup2(reply_w, 1)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.closerange(3, 65536)
+            batch_limits = dict(limits, timeout=limits["compile_timeout"], batch=len(pending))
+            _jail.enter_jail(uid, work, batch_limits, "java", {})
+            os.execvp("java", ["java", "-Xmx512m", "-XX:+UseSerialGC", "-cp", server, "CodescalerJavac"])
+        finally:
+            os._exit(127)
+    os.close(request_r)
+    os.close(reply_w)
+    os.write(request_w, requests)  # a few hundred bytes a source: well within a pipe's buffer
+    os.close(request_w)
+    reply, started = b"", time.monotonic()
+    try:
+        for key, (folder, _) in pending.items():
+            while True:  # one answer: "<code>\t<length>\n" and the log
+                head, newline, rest = reply.partition(b"\n")
+                if newline and len(rest) >= int(head.split(b"\t")[1]):
+                    break
+                if not select.select([reply_r], [], [], limits["compile_timeout"])[0]:
+                    raise TimeoutError
+                chunk = os.read(reply_r, 65536)
+                if not chunk:
+                    raise EOFError
+                reply += chunk
+            code, length = map(int, head.split(b"\t"))
+            log, reply = rest[:length], rest[length:]
+            now = time.monotonic()
+            spent, started = round(now - started, 4), now
+            if code == 0:
+                _keep(key, folder)
+                _batch_compile_time[key] = spent
+            else:
+                outcome = {"status": "compile_error", "detail": log.decode(errors="replace")[-2000:]}
+                _failed_builds[key] = dict(outcome, compile_time=spent)
+                shutil.rmtree(folder, ignore_errors=True)
+    except (TimeoutError, EOFError, ValueError, IndexError):
+        pass  # what is left builds one at a time
+    finally:
+        os.close(reply_r)
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+        _jail.sweep(uid)
+        for folder, _ in pending.values():
+            shutil.rmtree(folder, ignore_errors=True)  # the ones neither kept nor failed
 
 
 def run_tests(uid, work, language, program, tests, limits):
@@ -350,12 +452,10 @@ def _run_ready(uid, work, language, program, tests, limits):
 
 def run_job(uid, job, fds=()):
     limits = job["limits"]
-    # A test's fixture, by its index among the job's files, becomes the open file its program reads as stdin.
+    # A test's fixture, by its index among the message's files, becomes the open file its program reads as stdin.
     tests = [dict(t, stdin_fd=fds[t["fixture"]]) if "fixture" in t else t for t in job["tests"]]
-    work = tempfile.mkdtemp(prefix="codescaler-")
+    work = _work_folder(uid)
     try:
-        if _jail.IS_ROOT:
-            os.chown(work, uid, uid)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         outcomes = run_tests(uid, work, job["language"], job["program"], tests, limits)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -364,6 +464,33 @@ def run_job(uid, job, fds=()):
     finally:
         _jail.sweep(uid)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _work_folder(uid):
+    work = tempfile.mkdtemp(prefix="codescaler-")
+    if _jail.IS_ROOT:
+        os.chown(work, uid, uid)
+    return work
+
+
+def run_jobs(uid, jobs, fds=()):
+    """Each job's answer, in order. Java sources of several jobs compile first, together (:func:`prebuild_java`)."""
+    java = [_source(job["program"], test) for job in jobs if job["language"] == "java" for test in job["tests"]]
+    if len(java) > 1:
+        work = _work_folder(uid)
+        try:
+            prebuild_java(uid, work, java, jobs[0]["limits"])
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    answers = []
+    for job in jobs:
+        try:
+            answers.append(run_job(uid, job, fds))
+        except Exception as err:  # report, keep serving
+            answers.append({"error": f"{type(err).__name__}: {err}"})
+    _failed_builds.clear()
+    _batch_compile_time.clear()
+    return answers
 
 
 def main():
@@ -380,10 +507,10 @@ def main():
     for line in sys.stdin:
         fds = []
         try:
-            job = json.loads(line)
-            if job.get("fds"):  # the job's fixture files, sent just before it
-                fds = socket.recv_fds(fixtures, 1, job["fds"])[1]
-            answer = run_job(uid, job, fds)
+            message = json.loads(line)
+            if message.get("fds"):  # the fixture files of its jobs, sent just before it
+                fds = socket.recv_fds(fixtures, 1, message["fds"])[1]
+            answer = {"answers": run_jobs(uid, message["jobs"], fds)}
         except Exception as err:  # report, keep serving
             answer = {"error": f"{type(err).__name__}: {err}"}
         finally:

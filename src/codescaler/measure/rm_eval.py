@@ -143,7 +143,8 @@ def verified_scores(
     judge, problems: Sequence[Mapping[str, Any]], *, config=None, show_progress: bool = False
 ) -> tuple[list[float | None], list[bool]]:
     """Every response's raw score (None where no valid program was found) and whether it passes, from
-    problem records verified by ``codescaler verify``/``candidates`` (``passed``) or labelled (``labels``)."""
+    problem records verified by ``codescaler verify``/``candidates`` (``passed``) or labelled (``labels``).
+    A response the sandbox could not run (``passed`` null) has no label and is left out."""
     from codescaler.rewards.kinds import reward
 
     questions, responses, prefixes, passed = [], [], [], []
@@ -152,6 +153,8 @@ def verified_scores(
         if labels is None or len(labels) != len(problem["responses"]):
             raise ValueError(f"problem {problem.get('id')!r}: needs one `passed` (or `labels`) entry per response")
         for response, label in zip(problem["responses"], labels):
+            if label is None:
+                continue
             questions.append(problem["question"])
             responses.append(response)
             prefixes.append(problem.get("code_prefix"))
