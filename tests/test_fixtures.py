@@ -142,3 +142,32 @@ def test_a_checker_program_accepts_any_valid_answer(sandbox, language):
     assert wrong.status == "wrong_answer" and "checker rejected" in wrong.detail
     broken = dict(test, checker_program={"code": "while True: pass", "language": "python"})
     assert verdict(sandbox, [broken], "print(1, 9)").infrastructure  # a hung checker is not the program's fault
+
+
+def test_a_stdio_test_names_its_input_once_inline_or_as_a_file():
+    from codescaler.records.schema import Problem, RecordError, check_record
+
+    for test in ({"type": "stdio", "output": "2"}, {"type": "stdio", "input": "1", "input_file": "x", "output": "2"}):
+        with pytest.raises(RecordError, match="line 3 .*needs one of 'input' or 'input_file'"):
+            check_record({"id": "p", "question": "q", "tests": [test]}, Problem, 3)
+
+
+@pytest.mark.parametrize(
+    "statement, tolerance",
+    [
+        ("Your answer is considered correct if its absolute or relative error does not exceed 10^{-4}.", 1e-4),
+        ("accepted if the relative or absolute error does not exceed $10^{-6}$. Formally", 1e-6),
+        ("Answers with an absolute or relative error of at most 10^{-9} from the true answer", 1e-9),
+        ("Print the answer modulo 10^9 + 7.", None),
+    ],
+)
+def test_loaders_take_the_tolerance_a_statement_grants(statement, tolerance):
+    from codescaler.benchmarks.contests import stated_tolerance
+
+    assert stated_tolerance(statement).get("atol") == tolerance
+
+
+def test_a_statement_tolerance_accepts_what_the_default_would_reject(sandbox):
+    loose = {"type": "stdio", "input": "", "output": "0.5", "rtol": 1e-4, "atol": 1e-4}
+    assert verdict(sandbox, [loose], "print(0.50003)").passed
+    assert not verdict(sandbox, [dict(loose, rtol=1e-6, atol=1e-9)], "print(0.50003)").passed

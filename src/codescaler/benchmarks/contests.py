@@ -9,10 +9,30 @@ from pathlib import Path
 
 from codescaler.benchmarks.registry import Record, loader
 
+# "Your answer is considered correct if its absolute or relative error does not exceed 10^{-4}": the judge the
+# statement asks for (the default token check allows 1e-6 relative, which is stricter than 1e-4 and looser than
+# 1e-9).
+_TOLERANCE = re.compile(
+    r"(?:absolute|relative)(?:\s+or\s+(?:absolute|relative))?\s+error[^.]*?10\s*\^\s*\{?\s*[-−]\s*(\d+)\s*\}?", re.I
+)
 
-def _lcb_test(test: dict, starter: str) -> Record:
+
+def stated_tolerance(statement: str) -> dict[str, float]:
+    """The ``rtol``/``atol`` a statement grants its real-valued answers, or nothing where it grants none."""
+    found = _TOLERANCE.search(statement)
+    if found is None:
+        return {}
+    tolerance = 10.0 ** -int(found.group(1))
+    return {"rtol": tolerance, "atol": tolerance}
+
+
+def _stdio(given: str, expected: str, statement: str) -> Record:
+    return {"type": "stdio", "input": given, "output": expected, **stated_tolerance(statement)}
+
+
+def _lcb_test(test: dict, starter: str, statement: str) -> Record:
     if test["testtype"] == "stdin":
-        return {"type": "stdio", "input": test["input"], "output": test["output"]}
+        return _stdio(test["input"], test["output"], statement)
     method = re.search(r"def (\w+)\(\s*self", starter) or re.search(r"def (\w+)\(", starter)
     if method is None:
         raise ValueError(f"starter code defines no function: {starter[:80]!r}")
@@ -37,7 +57,7 @@ def _lcb(root: Path, name: str) -> list[Record]:
             "starter_code": p["starter_code"] or None,
             "language": "python",
             "prelude": "from typing import *\nfrom collections import *\nimport math, itertools, heapq, bisect",
-            "tests": [_lcb_test(t, p["starter_code"]) for t in p["tests"]],
+            "tests": [_lcb_test(t, p["starter_code"], p["problem"]) for t in p["tests"]],
             "split": "train",
             "source": name,
         }
@@ -62,7 +82,7 @@ def _stdio_sets(root: Path, name: str) -> list[Record]:
                 "id": f"{name}/{i}",
                 "question": p["problem"].strip(),
                 "language": "python",
-                "tests": [{"type": "stdio", "input": a, "output": b} for a, b in pairs],
+                "tests": [_stdio(a, b, p["problem"]) for a, b in pairs],
                 "split": "train",
                 "source": name,
             }

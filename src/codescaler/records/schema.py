@@ -62,6 +62,9 @@ class StdioTest(TypedDict):
     checker_program: NotRequired[CheckerProgram]  # checker "program"
 
 
+# Fields of which a record has exactly one.
+_ONE_OF: dict[Any, tuple[tuple[str, str], ...]] = {StdioTest: (("input", "input_file"), ("output", "output_file"))}
+
 Test = Union[AssertTest, CallTest, StdioTest]  # noqa: UP007 - typing_extensions.get_type_hints reads it on 3.10
 
 
@@ -200,6 +203,9 @@ def _problem(value: Any, hint: Any, path: str) -> str | None:
         hints = get_type_hints(hint)
         for key in sorted(hint.__required_keys__ - value.keys()):
             return f"field {_join(path, key)!r} must be {_name(hints[key])}, got nothing"
+        for one, other in _ONE_OF.get(hint, ()):
+            if (one in value) == (other in value):
+                return f"{_field(path)} needs one of {one!r} or {other!r}"
         for key, sub in hints.items():
             if key in value and (why := _problem(value[key], sub, _join(path, key))):
                 return why
