@@ -24,7 +24,7 @@ CPP_MAIN = "#include <iostream>\nint main() { int x; std::cin >> x; std::cout <<
 
 @pytest.fixture(scope="module")
 def sandbox():
-    with Sandbox(workers=2, limits=Limits(timeout=1.0, memory=512)) as sb:
+    with Sandbox(workers=2, limits=Limits(timeout=3.0, memory=512)) as sb:
         yield sb
 
 

@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, cast
@@ -49,7 +49,7 @@ BUILT_TOOLS = (
     ("cpp_pch", "cpp-pch/stdcpp.h", "cpp-pch/stdcpp.h.gch"),  # used as `-include .../stdcpp.h`
 )
 JOBS_AHEAD_PER_WORKER = 512
-JAVA_BATCH = 8  # Java jobs a worker takes at once, compiled in one JVM: a JVM start and a cold javac per 8
+JAVA_BATCH = 32  # most Java jobs a worker takes at once, compiled in one JVM: a JVM start and a cold javac per 32
 # Sandbox uids: FIRST_UID up to FIRST_UID + UID_RANGE, each held by a lock file while a worker runs under it.
 FIRST_UID, UID_RANGE = 200_000, 65_536
 
@@ -376,7 +376,9 @@ class Sandbox:
                 todo.put(([i for i, _ in batch], [job for _, job in batch]))
                 batch.clear()
 
-        size = JAVA_BATCH if self.warm_compilers else 1
+        # Spread a known number of Java jobs over every worker; a stream goes in full batches.
+        java = sum(job.language == "java" for job in jobs) if isinstance(jobs, Sized) else JAVA_BATCH * self.size
+        size = max(1, min(JAVA_BATCH, -(-java // self.size))) if self.warm_compilers else 1
         count = next_out = 0
         try:
             # Feed lazily and yield in order as results arrive. The window is wide because results leave

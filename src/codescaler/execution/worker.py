@@ -367,7 +367,9 @@ def prebuild_java(uid, work, sources, limits):
             os.closerange(3, 65536)
             batch_limits = dict(limits, timeout=limits["compile_timeout"], batch=len(pending))
             _jail.enter_jail(uid, work, batch_limits, "java", {})
-            os.execvp("java", ["java", "-Xmx512m", "-XX:+UseSerialGC", "-cp", server, "CodescalerJavac"])
+            # C1 only: a JVM that lives for one batch is done before C2 would pay for itself.
+            jvm = ["-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData"]
+            os.execvp("java", ["java", *jvm, "-cp", server, "CodescalerJavac"])
         finally:
             os._exit(127)
     os.close(request_r)
