@@ -25,7 +25,8 @@ import time
 from common import write_result
 
 from codescaler import benchmarks
-from codescaler.execution.sandbox import Sandbox, missing_languages
+from codescaler.execution.sandbox import Sandbox
+from codescaler.execution.toolchains import missing_languages
 from codescaler.execution.verify import verify_responses
 
 PACK = ["python", "js", "java", "go", "cpp", "rust"]

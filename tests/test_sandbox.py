@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from codescaler.execution import sandbox as sandbox_module
-from codescaler.execution.sandbox import Job, Limits, Sandbox, missing_languages
+from codescaler.execution.sandbox import Job, Limits, Sandbox
+from codescaler.execution.toolchains import missing_languages
 
 SECRET = "codescaler-test-secret-" + uuid.uuid4().hex
 MARK = f"/tmp/codescaler-hostile-{uuid.uuid4().hex}"

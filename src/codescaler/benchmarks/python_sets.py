@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from codescaler.benchmarks.registry import Record, loader, read_jsonl
-from codescaler.execution.sandbox import cache_dir
+from codescaler.execution.toolchains import cache_dir
 from codescaler.records.tagged_json import tag_tuple
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from codescaler.benchmarks import eval_prompt, load
 from codescaler.benchmarks.prompts import LCB_SYSTEM
 from codescaler.execution.jobs import verify_job
-from codescaler.execution.sandbox import LANGUAGES, missing_languages
+from codescaler.execution.toolchains import LANGUAGES, missing_languages
 from codescaler.extraction.extract import Mode
 from codescaler.records.batch import problem_parser, run_chunked
 from codescaler.records.jsonl import read_lines

@@ -20,12 +20,9 @@ It never sees expected outputs: judging them is :mod:`codescaler.execution.verif
 from __future__ import annotations
 
 import fcntl
-import functools
-import hashlib
 import json
 import os
 import queue
-import shutil
 import socket
 import subprocess
 import sys
@@ -36,80 +33,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, cast
 
+from codescaler.execution.toolchains import toolchains, unrunnable
+
 WORKER = Path(__file__).with_name("worker.py")
-LANGUAGES = ("python", "cpp", "java", "javascript", "go", "rust")
-# The compiler or interpreter each language needs; `make sandbox-languages` installs the missing ones.
-TOOLS = {"python": None, "cpp": "g++", "java": "javac", "javascript": "node", "go": "go", "rust": "rustc"}
-JAVA_LIBS = ("/usr/share/java/javatuples.jar",)  # MultiPL-E's Java imports org.javatuples
-# What `make sandbox-languages` builds under cache_dir(): (name the workers know it by, its path, what proves it built).
-BUILT_TOOLS = (
-    ("rust_deps", "rust-deps/release/deps", "rust-deps/release/deps"),
-    ("go_cache", "go-cache", "go-cache"),
-    ("node_modules", "node/node_modules", "node/node_modules"),
-    ("cpp_pch", "cpp-pch/stdcpp.h", "cpp-pch/stdcpp.h.gch"),  # used as `-include .../stdcpp.h`
-)
 JOBS_AHEAD_PER_WORKER = 512
 JAVA_BATCH = 32  # most Java jobs a worker takes at once, compiled in one JVM: a JVM start and a cold javac per 32
 # Sandbox uids: FIRST_UID up to FIRST_UID + UID_RANGE, each held by a lock file while a worker runs under it.
 FIRST_UID, UID_RANGE = 200_000, 65_536
-
-
-def cache_dir() -> Path:
-    """Where codescaler keeps what it computes once: expected outputs, reference times, built toolchains."""
-    return Path(os.environ.get("CODESCALER_CACHE", Path.home() / ".cache" / "codescaler"))
-
-
-def missing_languages() -> dict[str, str]:
-    """Languages this machine cannot run, and why."""
-    return {lang: f"{tool} is not installed" for lang, tool in TOOLS.items() if tool and not shutil.which(tool)}
-
-
-@functools.cache
-def toolchains() -> dict[str, Any]:
-    """What workers need to find the toolchains once their view of the disk is cut down: rustup's own
-    rustc (its proxy in ~/.cargo needs a home the sandbox does not give); what `make sandbox-languages`
-    builds (Rust crates, a precompiled C++ header, a warm Go build cache, npm packages); Java's libraries; the
-    folders that hold them."""
-    found: dict[str, Any] = {"java_libs": [jar for jar in JAVA_LIBS if os.path.exists(jar)], "keep": []}
-    if shutil.which("rustc"):
-        try:
-            done = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True, timeout=60)
-            sysroot = done.stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            sysroot = ""
-        if sysroot and os.path.exists(os.path.join(sysroot, "bin", "rustc")):
-            found["rustc"] = os.path.join(sysroot, "bin", "rustc")
-            found["keep"].append(sysroot)
-    server = _javac_server()
-    if server:
-        found["javac_server"] = server
-        found["keep"].append(server)
-    for name, path, built in BUILT_TOOLS:
-        if (cache_dir() / built).exists():
-            target = cache_dir() / path
-            found[name] = str(target)
-            found["keep"].append(str(target if target.is_dir() else target.parent))
-    return found
-
-
-def _javac_server() -> str | None:
-    """The folder of the compiled :file:`CodescalerJavac.java` (many Java sources compiled in one JVM), built once
-    per machine and source; None without javac."""
-    source = Path(__file__).with_name("CodescalerJavac.java")
-    if not shutil.which("javac") or not source.exists():
-        return None
-    folder = cache_dir() / "javac-server" / hashlib.sha1(source.read_bytes()).hexdigest()[:12]
-    if not (folder / "CodescalerJavac.class").exists():
-        partial = folder.with_name(f"{folder.name}.{os.getpid()}")
-        partial.mkdir(parents=True, exist_ok=True)
-        try:
-            subprocess.run(["javac", "-d", str(partial), str(source)], check=True, capture_output=True, timeout=120)
-            os.replace(partial, folder)
-        except (OSError, subprocess.SubprocessError):
-            shutil.rmtree(partial, ignore_errors=True)  # another process may have won the rename: fine
-            if not (folder / "CodescalerJavac.class").exists():
-                return None
-    return str(folder)
 
 
 def _uid_lock_dir() -> str:
@@ -188,13 +118,6 @@ def _open_fixtures(
 
 class WorkerDied(RuntimeError):
     """A worker stopped answering mid-job: the sandbox failed, not the program."""
-
-
-def _unrunnable(language: str) -> str | None:
-    if language not in LANGUAGES:
-        return f"unsupported language {language!r}; supported: {', '.join(LANGUAGES)}"
-    tool = TOOLS[language]
-    return f"{tool} is not installed (make sandbox-languages)" if tool and not shutil.which(tool) else None
 
 
 @dataclass(frozen=True)
@@ -278,7 +201,7 @@ class Sandbox:
         answers: dict[int, list[dict[str, Any]]] = {}
         runnable = []
         for i, job in enumerate(jobs):
-            reason = _unrunnable(job.language)
+            reason = unrunnable(job.language)
             if reason:
                 answers[i] = [{"status": "infrastructure", "detail": reason} for _ in job.tests]
             else:

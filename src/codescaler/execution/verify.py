@@ -17,7 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from codescaler.execution.sandbox import Job, Sandbox, cache_dir
+from codescaler.execution.sandbox import Job, Sandbox
+from codescaler.execution.toolchains import cache_dir
 from codescaler.extraction.extract import Mode, completion_program, extract_code
 from codescaler.records.tagged_json import from_json
 
