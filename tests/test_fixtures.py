@@ -171,3 +171,19 @@ def test_a_statement_tolerance_accepts_what_the_default_would_reject(sandbox):
     loose = {"type": "stdio", "input": "", "output": "0.5", "rtol": 1e-4, "atol": 1e-4}
     assert verdict(sandbox, [loose], "print(0.50003)").passed
     assert not verdict(sandbox, [dict(loose, rtol=1e-6, atol=1e-9)], "print(0.50003)").passed
+
+
+@pytest.mark.parametrize(
+    "statement, several",
+    [
+        ("If there are multiple answers, print any of them.", True),
+        ("If multiple solutions exist, any of them will be accepted.", True),
+        ("If there are several such integers, output any.", True),
+        ("Then Yelisey can choose any of them.", False),
+        ("Print the answer modulo 10^9 + 7.", False),
+    ],
+)
+def test_loaders_mark_statements_that_accept_several_outputs(statement, several):
+    from codescaler.benchmarks.contests import several_answers
+
+    assert several_answers(statement).get("several_answers", False) is several

@@ -17,6 +17,19 @@ _TOLERANCE = re.compile(
 )
 
 
+# "If there are multiple answers, print any of them": many right outputs, one expected, and no checker in the data.
+_SEVERAL_ANSWERS = re.compile(
+    r"(print|output) any|any of them will be accepted|any (valid|correct|such|possible) (answer|solution|one)|"
+    r"if there are (several|multiple|many) (possible |correct |valid |optimal )?(answers|solutions)",
+    re.I,
+)
+
+
+def several_answers(statement: str) -> dict[str, bool]:
+    """``{"several_answers": True}`` for a statement that accepts any of several outputs; else nothing."""
+    return {"several_answers": True} if _SEVERAL_ANSWERS.search(statement) else {}
+
+
 def stated_tolerance(statement: str) -> dict[str, float]:
     """The ``rtol``/``atol`` a statement grants its real-valued answers, or nothing where it grants none."""
     found = _TOLERANCE.search(statement)
@@ -58,6 +71,7 @@ def _lcb(root: Path, name: str) -> list[Record]:
             "language": "python",
             "prelude": "from typing import *\nfrom collections import *\nimport math, itertools, heapq, bisect",
             "tests": [_lcb_test(t, p["starter_code"], p["problem"]) for t in p["tests"]],
+            **several_answers(p["problem"]),
             "split": "train",
             "source": name,
         }
@@ -83,6 +97,7 @@ def _stdio_sets(root: Path, name: str) -> list[Record]:
                 "question": p["problem"].strip(),
                 "language": "python",
                 "tests": [_stdio(a, b, p["problem"]) for a, b in pairs],
+                **several_answers(p["problem"]),
                 "split": "train",
                 "source": name,
             }

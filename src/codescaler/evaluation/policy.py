@@ -31,7 +31,18 @@ from codescaler.training.generation import Backend, SampleConfig, SampleDType, m
 
 PAPER_BENCHMARKS = ["lcb", "codecontests", "codeforces", "leetcode-test", "mbppplus", "humanevalplus"]
 # What the problems keep for the sandbox; the rest of a record is its loader's business.
-_RUN_FIELDS = ("id", "question", "language", "tests", "entry_point", "code_prefix", "prelude", "split", "source")
+_RUN_FIELDS = (
+    "id",
+    "question",
+    "language",
+    "tests",
+    "entry_point",
+    "code_prefix",
+    "prelude",
+    "split",
+    "source",
+    "several_answers",
+)
 
 
 @dataclass

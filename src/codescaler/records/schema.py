@@ -80,6 +80,9 @@ class Problem(TypedDict):
     prelude: NotRequired[str | None]
     reference: NotRequired[str | None]
     starter_code: NotRequired[str | None]  # what a model is asked to complete (a signature); not run
+    # The statement accepts several outputs and the data carries no checker for them: exact-match verdicts on
+    # its stdio tests can reject a right answer (eval-policy reports such problems apart).
+    several_answers: NotRequired[bool]
     time_limit: NotRequired[float]  # seconds per test, in place of the sandbox's timeout
     extraction: NotRequired[Literal["strict", "lenient", "last"]]  # how answers are read, over the job's own
     responses: NotRequired[list[str]]
