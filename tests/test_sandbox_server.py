@@ -114,6 +114,19 @@ def test_submit_judges_a_provided_problem(url):
 ADD_SOURCE = "def add(a, b):\n    return a + b"
 
 
+def test_submit_answers_503_when_the_sandbox_cannot_run_the_tests(url):
+    """A fixture that cannot be read is the sandbox's failure: no verdict, never `accepted: false`."""
+    problem = {
+        "id": "gone",
+        "question": "Echo.",
+        "tests": [{"type": "stdio", "input_file": "/nonexistent", "output": "1"}],
+    }
+    body = {"dataset": "mine", "id": "gone", "completion": "```python\nprint(input())\n```"}
+    answer = httpx.post(f"{url}/submit", json=dict(body, config={"provided_data": problem}), timeout=60)
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
+    assert "fixture unreadable" in answer.json()["detail"]
+
+
 @pytest.mark.data
 def test_submit_judges_a_named_dataset_problem(url):
     from codescaler import benchmarks
