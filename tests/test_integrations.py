@@ -1,5 +1,6 @@
 import json
 import math
+import os
 
 import pytest
 
@@ -47,8 +48,10 @@ def test_execution_and_hybrid(tiny_rm):
 def test_execution_reward_closes_the_sandbox_it_started():
     with ExecutionReward(workers=1) as execution:
         assert execution(prompts=[QUESTION], completions=[GOOD], tests=[TESTS]) == [1.0]
-        workers = list(execution.sandbox._workers)
-    assert all(w.poll() is not None for w in workers)
+        pids = execution.sandbox.worker_pids()
+    for pid in pids:  # closed: gone and reaped
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
     with Sandbox(workers=1) as shared:
         ExecutionReward(shared).close()  # a sandbox it was given stays the caller's
         assert shared.run_one("x = 1", [{"type": "assert", "code": "assert x == 1"}])[0]["status"] == "passed"

@@ -73,6 +73,24 @@ def test_compiled_programs_get_the_same_statuses(sandbox, program, status):
     assert status_of(sandbox, fenced(program, "cpp"), STDIO, "cpp") == status
 
 
+@pytest.mark.skipif(not shutil.which("g++"), reason="g++ is not installed")
+def test_a_cpp_stub_that_returns_nothing_does_not_pass(sandbox):
+    """Flowing off a non-void function is undefined; at -O1 g++ took such a path as unreachable and this stub,
+    MultiPL-E's HumanEval_31 #7 word for word, passed its asserts (13 of the C++ pool's first 1,610 did,
+    against their labels). Now it traps."""
+    head = "#include<assert.h>\n#include<bits/stdc++.h>\nbool is_prime(long n) {\n"
+    tests = [
+        {
+            "type": "assert",
+            "code": "int main() {\n    auto candidate = is_prime;\n    assert(candidate((6)) == (false));\n"
+            "    assert(candidate((101)) == (true));\n}",
+        }
+    ]
+    assert status_of(sandbox, fenced(head + "  // TODO:\n}", "cpp"), tests, "cpp") == "runtime_error"
+    body = "  for (long d = 2; d * d <= n; d++) if (n % d == 0) return false;\n  return n > 1;\n}"
+    assert status_of(sandbox, fenced(head + body, "cpp"), tests, "cpp") == "passed"
+
+
 @pytest.mark.skipif(not shutil.which("javac"), reason="javac is not installed")
 def test_a_java_program_past_its_heap_is_memory_limit(sandbox):
     program = "public class Main { public static void main(String[] a) { long[] x = new long[1 << 30]; } }"

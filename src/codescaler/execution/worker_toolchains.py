@@ -17,7 +17,10 @@ def toolchain(language, source, folder, fix_imports=False):
     (Go): first add the standard-library imports the program uses and drop those it does not, with
     goimports, as HumanEvalPack's Go harness does."""
     if language == "cpp":
-        build = ["g++", "-std=c++17", "-O1", "-o", "main", "main.cpp"]
+        # -fsanitize=return traps a function that ends without returning its value. Without it, -O1 takes that
+        # path as unreachable and may drop the calls to it, asserts and all: a body of `// TODO` passed its tests.
+        build = ["g++", "-std=c++17", "-O1", "-fsanitize=return", "-fsanitize-undefined-trap-on-error"]
+        build += ["-o", "main", "main.cpp"]
         if TOOLS.get("cpp_pch") and re.search(r"#include\s*<bits/stdc\+\+\.h>", source):
             # The precompiled <bits/stdc++.h> (with <assert.h>), forced first: compiling it costs ~2 s a program.
             build[1:1] = ["-include", TOOLS["cpp_pch"]]
