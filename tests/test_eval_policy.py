@@ -12,7 +12,7 @@ from codescaler.benchmarks import eval_messages, eval_prompt, to_verl, training_
 from codescaler.benchmarks.prompts import LCB_SYSTEM
 from codescaler.cli import main
 from codescaler.evaluation.policy import PolicyEvalConfig, evaluate_policy, prepare
-from codescaler.evaluation.report import build_report
+from codescaler.evaluation.report import build_report, mean_interval
 from codescaler.execution.sandbox import Sandbox
 from codescaler.execution.verify import verify_responses
 from codescaler.extraction import extract_code
@@ -213,6 +213,15 @@ def test_a_baseline_gives_paired_differences(problems_file, tmp_path, sandbox):
     (diff,) = compared["benchmarks"].values()
     assert diff["problems"] == 2 and diff["difference"]["mean"] == pytest.approx(0.25)  # add: 0.75 - 0.25, sum: 0
     assert compared["all"]["difference"]["mean"] == pytest.approx(0.25)
+
+
+def test_intervals_stay_inside_what_a_rate_or_a_difference_can_be():
+    # Qwen2.5-Coder-0.5B's Codeforces row on 4 problems: the normal interval alone reaches -18%.
+    rate = mean_interval([0.0, 0.0, 0.0, 0.75])
+    assert rate["low"] == 0.0 and 0.18 < rate["high"] < 0.56
+    assert mean_interval([1.0, 1.0, 0.75, 1.0])["high"] == 1.0
+    difference = mean_interval([-1.0, -1.0, -0.75, 0.0], (-1.0, 1.0))
+    assert difference["low"] == -1.0 and difference["high"] < 0.0
 
 
 def test_the_command_prints_the_table(problems_file, tmp_path, capsys):

@@ -2,7 +2,8 @@
 problems, tokens and seconds per sample, how many samples held code, and why the others failed; with a
 baseline run beside it, the paired per-problem difference ("did RL help").
 
-Intervals are normal ones over problems (mean ± 1.96 standard errors), as ``bon`` reports them; a paired
+Intervals are normal ones over problems (mean ± 1.96 standard errors, as ``bon`` reports them), cut to the
+possible range (0 to 100%, or ±100 points for a difference); with a handful of problems they are rough. A paired
 difference is taken over the problems both runs have, so a baseline on other problems changes nothing.
 """
 
@@ -30,12 +31,13 @@ FAILURES = {
 REASONS = ("wrong_answer", "runtime_error", "timeout", "no_code", "other")
 
 
-def mean_interval(values: Sequence[float]) -> dict[str, float]:
-    """Mean with a 95% normal interval (over whatever the values are: problems, or paired differences)."""
+def mean_interval(values: Sequence[float], bounds: tuple[float, float] = (0.0, 1.0)) -> dict[str, float]:
+    """Mean with a 95% normal interval (over whatever the values are: problems, or paired differences), kept
+    inside the values' possible range: over a few problems the normal interval would claim a pass rate below 0%."""
     mean = sum(values) / len(values)
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1))
     half = 1.96 * sd / math.sqrt(len(values))
-    return {"mean": mean, "low": mean - half, "high": mean + half}
+    return {"mean": mean, "low": max(mean - half, bounds[0]), "high": min(mean + half, bounds[1])}
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
@@ -112,10 +114,10 @@ def compare(report: dict[str, Any], base: dict[str, Any], where: str) -> dict[st
             out["benchmarks"][name] = {
                 "problems": len(diffs),
                 "baseline": sum(theirs.values()) / len(theirs),
-                "difference": mean_interval(diffs),
+                "difference": mean_interval(diffs, (-1.0, 1.0)),
             }
             pooled += diffs
-    out["all"] = {"problems": len(pooled), "difference": mean_interval(pooled)} if pooled else None
+    out["all"] = {"problems": len(pooled), "difference": mean_interval(pooled, (-1.0, 1.0))} if pooled else None
     return out
 
 
