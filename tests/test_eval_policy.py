@@ -12,11 +12,12 @@ from codescaler.benchmarks import eval_messages, eval_prompt, to_verl, training_
 from codescaler.benchmarks.prompts import LCB_SYSTEM
 from codescaler.cli import main
 from codescaler.evaluation.policy import PolicyEvalConfig, evaluate_policy, prepare
-from codescaler.evaluation.report import build_report, mean_interval
+from codescaler.evaluation.report import DIFFERENCE, RATE, build_report
 from codescaler.execution.sandbox import Sandbox
 from codescaler.execution.verify import verify_responses
 from codescaler.extraction import extract_code
 from codescaler.integrations import verl
+from codescaler.measure.rm_eval import mean_interval
 
 ADD = {"id": "add", "question": "Write add(a, b).", "entry_point": "add", "starter_code": "def add(a, b):\n    "}
 ADD["tests"] = [
@@ -217,10 +218,10 @@ def test_a_baseline_gives_paired_differences(problems_file, tmp_path, sandbox):
 
 def test_intervals_stay_inside_what_a_rate_or_a_difference_can_be():
     # Qwen2.5-Coder-0.5B's Codeforces row on 4 problems: the normal interval alone reaches -18%.
-    rate = mean_interval([0.0, 0.0, 0.0, 0.75])
+    rate = mean_interval([0.0, 0.0, 0.0, 0.75], RATE)
     assert rate["low"] == 0.0 and 0.18 < rate["high"] < 0.56
-    assert mean_interval([1.0, 1.0, 0.75, 1.0])["high"] == 1.0
-    difference = mean_interval([-1.0, -1.0, -0.75, 0.0], (-1.0, 1.0))
+    assert mean_interval([1.0, 1.0, 0.75, 1.0], RATE)["high"] == 1.0
+    difference = mean_interval([-1.0, -1.0, -0.75, 0.0], DIFFERENCE)
     assert difference["low"] == -1.0 and difference["high"] < 0.0
 
 

@@ -10,13 +10,13 @@ difference is taken over the problems both runs have, so a baseline on other pro
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from codescaler.execution.verify import pass_at_k
+from codescaler.measure.rm_eval import mean_interval
 
 # A sample's status (``Verification.status``) -> why it failed, in the report's words.
 FAILURES = {
@@ -29,15 +29,7 @@ FAILURES = {
     "empty": "no_code",
 }
 REASONS = ("wrong_answer", "runtime_error", "timeout", "no_code", "other")
-
-
-def mean_interval(values: Sequence[float], bounds: tuple[float, float] = (0.0, 1.0)) -> dict[str, float]:
-    """Mean with a 95% normal interval (over whatever the values are: problems, or paired differences), kept
-    inside the values' possible range: over a few problems the normal interval would claim a pass rate below 0%."""
-    mean = sum(values) / len(values)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1))
-    half = 1.96 * sd / math.sqrt(len(values))
-    return {"mean": mean, "low": max(mean - half, bounds[0]), "high": min(mean + half, bounds[1])}
+RATE, DIFFERENCE = (0.0, 1.0), (-1.0, 1.0)  # what an interval may span: a pass rate, a paired difference
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
@@ -59,9 +51,9 @@ def benchmark_figures(rows: list[dict[str, Any]], ks: Sequence[int]) -> dict[str
         "infrastructure": sum(s == "infrastructure" for s in statuses),
         # Problems whose statement accepts several outputs, judged by exact match for want of a checker.
         "several_answers": sum(bool(r.get("several_answers")) for r in rows),
-        f"avg@{n}": mean_interval(list(per_problem.values())),
+        f"avg@{n}": mean_interval(list(per_problem.values()), RATE),
         "pass@k": {
-            str(k): mean_interval([pass_at_k(len(v), sum(v), k) for v in known.values() if len(v) >= k])
+            str(k): mean_interval([pass_at_k(len(v), sum(v), k) for v in known.values() if len(v) >= k], RATE)
             for k in ks
             if k <= n
         },
@@ -114,10 +106,10 @@ def compare(report: dict[str, Any], base: dict[str, Any], where: str) -> dict[st
             out["benchmarks"][name] = {
                 "problems": len(diffs),
                 "baseline": sum(theirs.values()) / len(theirs),
-                "difference": mean_interval(diffs, (-1.0, 1.0)),
+                "difference": mean_interval(diffs, DIFFERENCE),
             }
             pooled += diffs
-    out["all"] = {"problems": len(pooled), "difference": mean_interval(pooled, (-1.0, 1.0))} if pooled else None
+    out["all"] = {"problems": len(pooled), "difference": mean_interval(pooled, DIFFERENCE)} if pooled else None
     return out
 
 

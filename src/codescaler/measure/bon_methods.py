@@ -44,6 +44,7 @@ from typing import Any, NamedTuple
 
 from codescaler.execution.verify import values_match
 from codescaler.extraction.extract import Check, Mode
+from codescaler.measure.rm_eval import mean_interval
 from codescaler.records.tagged_json import to_json
 from codescaler.rewards.selective import program_order
 
@@ -337,16 +338,10 @@ def accuracy_at_n(
                 per_method[m].append((average, _exec_seconds(p, average, "cpu"), _exec_seconds(p, average, "wall")))
         for m, rows in per_method.items():
             if rows:
-                values = [pick.correct for pick, _, _ in rows]
-                mean = sum(values) / len(values)
-                sd = math.sqrt(sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1))
-                half = 1.96 * sd / math.sqrt(len(values))
                 cpu, wall = [c for _, c, _ in rows], [w for _, _, w in rows]
                 table[m][n] = {
-                    "mean": mean,
-                    "low": mean - half,
-                    "high": mean + half,
-                    "problems": len(values),
+                    **mean_interval([pick.correct for pick, _, _ in rows]),
+                    "problems": len(rows),
                     "generated_programs": sum(pick.generated for pick, _, _ in rows) / len(rows),
                     "verified_programs": sum(pick.verified for pick, _, _ in rows) / len(rows),
                     "exec_cpu_s": None if None in cpu else sum(c for c in cpu if c is not None) / len(rows),

@@ -1,7 +1,8 @@
 """Reward-model benchmarks: pairwise accuracy (RewardBench's hep-* style) and the RM-Bench protocol.
 
 Both compare raw RM scores with a strict ``>``: a tie is a loss, so a constant model scores 0, not 50%.
-Intervals are 95% Wilson intervals over the compared items.
+Intervals are 95% Wilson intervals over the compared items; ``mean_interval`` is the normal one over
+problems that best-of-N and ``eval-policy`` report.
 """
 
 from __future__ import annotations
@@ -26,6 +27,16 @@ def wilson(wins: int, n: int) -> tuple[float, float]:
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return centre - half, centre + half
+
+
+def mean_interval(values: Sequence[float], bounds: tuple[float, float] | None = None) -> dict[str, float]:
+    """Mean with a 95% normal interval (over whatever the values are: problems, or paired differences), kept
+    inside ``bounds`` when given: over a few problems the normal interval alone can claim a pass rate below 0%."""
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1))
+    half = 1.96 * sd / math.sqrt(len(values))
+    low, high = bounds or (-math.inf, math.inf)
+    return {"mean": mean, "low": max(mean - half, low), "high": min(mean + half, high)}
 
 
 def _summary(wins: Sequence[bool]) -> dict[str, Any]:
