@@ -4,7 +4,9 @@ Harm is checked from the host side: files outside the work directory, host proce
 processes of the sandbox uids, secrets in the environment.
 """
 
+import fcntl
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -458,6 +460,46 @@ def test_live_sandboxes_never_share_a_uid():
             assert set(again.uids) <= mine[0] | mine[1]
     finally:
         holder.communicate("", timeout=30)
+
+
+def test_a_killed_pool_holds_its_uid_until_its_worker_is_gone():
+    """Killed mid-job, a pool must not free a uid its worker still runs under: the worker ends the job and
+    sweeps the uid, and so would kill the programs of whichever sandbox took it next."""
+    script = (
+        "from codescaler.execution.sandbox import Sandbox\n"
+        "with Sandbox(workers=1) as sb:\n"
+        "    print(sb.uids[0], flush=True)\n"
+        "    sb.run_one('import time\\ntime.sleep(2)', [{'type': 'assert', 'code': 'pass'}])\n"
+    )
+    pool = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    uid = int(pool.stdout.readline())
+    time.sleep(0.5)  # the job is running
+    pool.kill()
+    pool.wait()
+    lock = os.open(os.path.join(sandbox_module.uid_lock_dir(), str(uid)), os.O_RDWR)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        deadline = time.monotonic() + 30
+        while True:  # the worker sees its stdin close once the job is done, and exits
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "the orphaned worker never let its uid go"
+                time.sleep(0.05)
+    finally:
+        os.close(lock)
+
+
+@pytest.mark.skipif(not ROOTED, reason="sandbox uids of their own need root")
+def test_a_new_worker_kills_what_a_killed_one_left_under_its_uid():
+    with Sandbox(workers=1) as sb:
+        # What a worker killed mid-job leaves: a process of its uid that is nobody's child in the pool.
+        stray = subprocess.Popen(["sleep", "60"], user=sb.uids[0], group=sb.uids[0], extra_groups=[])
+        os.kill(sb.worker_pids()[0], signal.SIGKILL)
+        assert verdicts(sb, "pass") == ["passed"]  # on the replacement worker
+        assert stray.wait(timeout=10) == -signal.SIGKILL
 
 
 @pytest.mark.parametrize(

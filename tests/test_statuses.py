@@ -28,12 +28,16 @@ def sandbox():
         yield sb
 
 
-def status_of(sandbox, program, tests, language="python"):
+def verification_of(sandbox, program, tests, language="python"):
     # The last block, unparsed: every program reaches the sandbox, as under eval-policy's protocol.
     problem = {"tests": tests, "language": language, "responses": [program], "extraction": "last"}
     (verification,) = next(verify_responses([problem], sandbox))
     assert set(verification.verdicts) <= set(VERDICTS)
-    return verification.status
+    return verification
+
+
+def status_of(sandbox, program, tests, language="python"):
+    return verification_of(sandbox, program, tests, language).status
 
 
 def fenced(code, language="python"):
@@ -70,7 +74,20 @@ def test_each_python_status_from_a_program_that_provokes_it(sandbox, program, te
     ],
 )
 def test_compiled_programs_get_the_same_statuses(sandbox, program, status):
-    assert status_of(sandbox, fenced(program, "cpp"), STDIO, "cpp") == status
+    verification = verification_of(sandbox, fenced(program, "cpp"), STDIO, "cpp")
+    assert verification.status == status, verification.detail
+
+
+@pytest.mark.skipif(not shutil.which("g++"), reason="g++ is not installed")
+def test_a_compiled_program_that_exits_before_reading_its_input_keeps_its_own_verdict(sandbox):
+    # More input than a pipe holds: writing it always outlives the program, which never reads it.
+    tests = [{"type": "stdio", "input": "3\n" + " " * (1 << 20), "output": "9\n"}]
+    for program, status in [
+        ('#include <cstdio>\nint main() { std::puts("9"); }', "passed"),
+        ("#include <vector>\nint main() { std::vector<char> v(std::size_t(1) << 40); return v[7]; }", "memory_limit"),
+    ]:
+        verification = verification_of(sandbox, fenced(program, "cpp"), tests, "cpp")
+        assert verification.status == status, verification.detail
 
 
 @pytest.mark.skipif(not shutil.which("g++"), reason="g++ is not installed")

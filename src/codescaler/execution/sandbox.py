@@ -42,7 +42,8 @@ JAVA_BATCH = 32  # most Java jobs a worker takes at once, compiled in one JVM: a
 FIRST_UID, UID_RANGE = 200_000, 65_536
 
 
-def _uid_lock_dir() -> str:
+def uid_lock_dir() -> str:
+    """Where the lock files that hold sandbox uids live (one per uid, named by it)."""
     return os.environ.get("CODESCALER_UID_LOCKS", os.path.join(tempfile.gettempdir(), "codescaler-sandbox-uids"))
 
 
@@ -54,7 +55,7 @@ def claim_uids(count: int) -> tuple[list[int], list[int]]:
     open file at a time, in this process or any other, and dropped by the kernel when the holder closes
     it or dies, so a crashed pool leaves nothing stale.
     """
-    folder = _uid_lock_dir()
+    folder = uid_lock_dir()
     os.makedirs(folder, mode=0o1777, exist_ok=True)
     uids, fds = [], []
     for uid in range(FIRST_UID, FIRST_UID + UID_RANGE):
@@ -174,6 +175,9 @@ class Sandbox:
         # the worker's private view of the disk may not show.
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         tools = toolchains() if self.warm_compilers else {k: v for k, v in toolchains().items() if k != "javac_server"}
+        # The worker holds its uid's lock too: were this process killed, the kernel would free the uid while the
+        # worker finishes its job and sweeps the uid, and so the programs of whichever sandbox took it next.
+        lock = self._uid_locks[self.uids.index(uid)]
         process = subprocess.Popen(
             # -s: no user site; installed packages (sortedcontainers, numpy) stay importable, as
             # LeetCode-style solutions expect. Not -I, which would ignore PYTHONHASHSEED: a fixed seed
@@ -183,7 +187,7 @@ class Sandbox:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            pass_fds=(theirs.fileno(),),
+            pass_fds=(theirs.fileno(), lock),
             env={
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                 "LANG": "C.UTF-8",

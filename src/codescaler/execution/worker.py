@@ -90,7 +90,14 @@ def _run_built(run, test, report, limits):
             os.lseek(test["stdin_fd"], 0, os.SEEK_SET)  # a test run again after a timeout reads it from the start
             done = subprocess.run(run, stdin=test["stdin_fd"], stdout=out, stderr=err)
         else:
-            done = subprocess.run(run, input=test.get("input", "").encode(), stdout=out, stderr=err)
+            # A program may exit before it reads its input; the write must then fail with EPIPE, which
+            # subprocess ignores, not kill this harness (SIGPIPE is default here for Python programs) and
+            # turn the program's own verdict into ours. The program gets the default back on exec.
+            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+            try:
+                done = subprocess.run(run, input=test.get("input", "").encode(), stdout=out, stderr=err)
+            finally:
+                signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if os.path.getsize(".stdout") + os.path.getsize(".stderr") > cap or done.returncode == -signal.SIGXFSZ:
         return report({"status": "output_limit"})
     stdout, stderr = _tail(".stdout", cap), _tail(".stderr", cap)
@@ -332,6 +339,7 @@ def main():
     fixtures = socket.socket(fileno=int(sys.argv[2])) if len(sys.argv) > 2 else None
     if sys.path and os.path.dirname(os.path.abspath(__file__)) == os.path.abspath(sys.path[0]):
         sys.path.pop(0)  # our package's modules must not shadow what a program imports
+    _jail.clear_uid(uid)
     _jail.isolate_worker(keep=_toolchains.TOOLS.get("keep", []))
     _python.remember_modules()
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)

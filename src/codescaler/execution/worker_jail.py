@@ -83,16 +83,34 @@ def sweep(uid):
         if not _has_children():
             return
         if IS_ROOT:
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    os.setuid(uid)
-                    os.kill(-1, signal.SIGKILL)
-                finally:
-                    os._exit(0)
-            os.waitpid(pid, 0)
+            _kill_uid(uid)
         else:
             _kill_children()
+        time.sleep(0.001)
+
+
+def _kill_uid(uid):
+    """SIGKILL to every process of ``uid`` (root only); True when there was one."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)
+            os._exit(0)
+        except ProcessLookupError:
+            os._exit(1)
+        finally:
+            os._exit(2)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+def clear_uid(uid):
+    """At a worker's start: kill what an earlier worker of ``uid`` left running, which is not our descendant
+    and so beyond :func:`sweep` (the orphans of a worker killed mid-job). They would share our programs' process
+    limit, and could signal them. A zombie no one reaps still takes a signal, hence the bound."""
+    for _ in range(10):
+        if not (IS_ROOT and _kill_uid(uid)):
+            return
         time.sleep(0.001)
 
 
