@@ -20,6 +20,7 @@ from codescaler.training.pairs import PairsConfig, problem_pairs
 CALL = [{"type": "call", "fn": "f", "args": [2], "expected": 4}]
 STDIO = [{"type": "stdio", "input": "3\n", "output": "9\n"}]
 CPP_MAIN = "#include <iostream>\nint main() { int x; std::cin >> x; std::cout << x * x << std::endl; }\n"
+CPP_BAD_ALLOC = "#include <vector>\nint main() { std::vector<char> v(std::size_t(1) << 40); return v[7]; }"
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +69,7 @@ def test_each_python_status_from_a_program_that_provokes_it(sandbox, program, te
     "program, status",
     [
         (CPP_MAIN, "passed"),
-        ("#include <vector>\nint main() { std::vector<char> v(std::size_t(1) << 40); return v[7]; }", "memory_limit"),
+        (CPP_BAD_ALLOC, "memory_limit"),
         ("int main() { return 1 }", "compile_error"),
         ("int main() { int *p = nullptr; return *p; }", "runtime_error"),
     ],
@@ -79,15 +80,15 @@ def test_compiled_programs_get_the_same_statuses(sandbox, program, status):
 
 
 @pytest.mark.skipif(not shutil.which("g++"), reason="g++ is not installed")
-def test_a_compiled_program_that_exits_before_reading_its_input_keeps_its_own_verdict(sandbox):
+@pytest.mark.parametrize(
+    "program, status",
+    [('#include <cstdio>\nint main() { std::puts("9"); }', "passed"), (CPP_BAD_ALLOC, "memory_limit")],
+)
+def test_a_compiled_program_that_exits_before_reading_its_input_keeps_its_own_verdict(sandbox, program, status):
     # More input than a pipe holds: writing it always outlives the program, which never reads it.
     tests = [{"type": "stdio", "input": "3\n" + " " * (1 << 20), "output": "9\n"}]
-    for program, status in [
-        ('#include <cstdio>\nint main() { std::puts("9"); }', "passed"),
-        ("#include <vector>\nint main() { std::vector<char> v(std::size_t(1) << 40); return v[7]; }", "memory_limit"),
-    ]:
-        verification = verification_of(sandbox, fenced(program, "cpp"), tests, "cpp")
-        assert verification.status == status, verification.detail
+    verification = verification_of(sandbox, fenced(program, "cpp"), tests, "cpp")
+    assert verification.status == status, verification.detail
 
 
 @pytest.mark.skipif(not shutil.which("g++"), reason="g++ is not installed")

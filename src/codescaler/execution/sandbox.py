@@ -162,7 +162,8 @@ class Sandbox:
         self.warm_compilers = warm_compilers  # Java: batches compiled in one JVM (False: javac per program)
         self.size = workers or os.cpu_count() or 1
         # Every worker gets its own uid, so "kill every process of this uid" touches nothing else.
-        self.uids, self._uid_locks = claim_uids(self.size)
+        self._uid_locks = dict(zip(*claim_uids(self.size)))  # uid -> the open file that holds it
+        self.uids = list(self._uid_locks)
         self._workers = [self._start(uid) for uid in self.uids]
         self._free: queue.Queue[int] = queue.Queue()
         for slot in range(self.size):
@@ -177,7 +178,6 @@ class Sandbox:
         tools = toolchains() if self.warm_compilers else {k: v for k, v in toolchains().items() if k != "javac_server"}
         # The worker holds its uid's lock too: were this process killed, the kernel would free the uid while the
         # worker finishes its job and sweeps the uid, and so the programs of whichever sandbox took it next.
-        lock = self._uid_locks[self.uids.index(uid)]
         process = subprocess.Popen(
             # -s: no user site; installed packages (sortedcontainers, numpy) stay importable, as
             # LeetCode-style solutions expect. Not -I, which would ignore PYTHONHASHSEED: a fixed seed
@@ -187,7 +187,7 @@ class Sandbox:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            pass_fds=(theirs.fileno(), lock),
+            pass_fds=(theirs.fileno(), self._uid_locks[uid]),
             env={
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                 "LANG": "C.UTF-8",
@@ -344,9 +344,9 @@ class Sandbox:
         for worker in self._workers:
             worker.close()
         # Only now that no worker (and so no program) runs under them may another sandbox take the uids.
-        for fd in self._uid_locks:
+        for fd in self._uid_locks.values():
             os.close(fd)
-        self._uid_locks = []
+        self._uid_locks = {}
 
     def __enter__(self) -> Sandbox:
         return self

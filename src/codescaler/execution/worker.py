@@ -90,14 +90,7 @@ def _run_built(run, test, report, limits):
             os.lseek(test["stdin_fd"], 0, os.SEEK_SET)  # a test run again after a timeout reads it from the start
             done = subprocess.run(run, stdin=test["stdin_fd"], stdout=out, stderr=err)
         else:
-            # A program may exit before it reads its input; the write must then fail with EPIPE, which
-            # subprocess ignores, not kill this harness (SIGPIPE is default here for Python programs) and
-            # turn the program's own verdict into ours. The program gets the default back on exec.
-            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-            try:
-                done = subprocess.run(run, input=test.get("input", "").encode(), stdout=out, stderr=err)
-            finally:
-                signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            done = subprocess.run(run, input=test.get("input", "").encode(), stdout=out, stderr=err)
     if os.path.getsize(".stdout") + os.path.getsize(".stderr") > cap or done.returncode == -signal.SIGXFSZ:
         return report({"status": "output_limit"})
     stdout, stderr = _tail(".stdout", cap), _tail(".stderr", cap)
@@ -128,6 +121,11 @@ def _child(uid, work, language, program, tests, limits, result_w, out_w):
         for low, high in zip([3] + [fd + 1 for fd in kept], kept + [65536]):
             os.closerange(low, high)
         _jail.enter_jail(uid, work, dict(limits, batch=len(tests)), language, _toolchains.runtime_environment(language))
+        if language != "python":
+            # Only a Python program runs in this process and wants SIGPIPE's default; here we are the harness of
+            # a built one, which may exit before it reads the input we write, and that EPIPE (which subprocess
+            # ignores) must not kill us and turn its verdict into ours. It gets the default back on exec.
+            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 
         def report(message):
             _write(result_w, (json.dumps(message) + "\n").encode())

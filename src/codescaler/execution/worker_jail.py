@@ -93,14 +93,15 @@ def _kill_uid(uid):
     """SIGKILL to every process of ``uid`` (root only); True when there was one."""
     pid = os.fork()
     if pid == 0:
+        code = 2
         try:
             os.setuid(uid)
             os.kill(-1, signal.SIGKILL)
-            os._exit(0)
+            code = 0
         except ProcessLookupError:
-            os._exit(1)
+            code = 1
         finally:
-            os._exit(2)
+            os._exit(code)
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
 
 
@@ -108,8 +109,10 @@ def clear_uid(uid):
     """At a worker's start: kill what an earlier worker of ``uid`` left running, which is not our descendant
     and so beyond :func:`sweep` (the orphans of a worker killed mid-job). They would share our programs' process
     limit, and could signal them. A zombie no one reaps still takes a signal, hence the bound."""
+    if not IS_ROOT:
+        return
     for _ in range(10):
-        if not (IS_ROOT and _kill_uid(uid)):
+        if not _kill_uid(uid):
             return
         time.sleep(0.001)
 
