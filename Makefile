@@ -46,7 +46,7 @@ sandbox-languages:
 	cd toolchains/rust-deps && CARGO_TARGET_DIR=$(SANDBOX_CACHE)/rust-deps cargo build -q --offline --release
 	cd toolchains/go-seed && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(SANDBOX_CACHE)/go-cache \
 		go test -c -vet=off -o /dev/null seed_test.go
-	npm install -s --prefix $(SANDBOX_CACHE)/node js-md5@0.8.3
+	npm install -s --prefix $(SANDBOX_CACHE)/node js-md5@0.8.3 lodash@4.17.21
 	mkdir -p $(SANDBOX_CACHE)/cpp-pch
 	printf '#include <assert.h>\n#include <bits/stdc++.h>\n' > $(SANDBOX_CACHE)/cpp-pch/stdcpp.h
 	g++ -std=c++17 -O1 -x c++-header $(SANDBOX_CACHE)/cpp-pch/stdcpp.h -o $(SANDBOX_CACHE)/cpp-pch/stdcpp.h.gch

@@ -8,6 +8,8 @@ from conftest import run_cli_without
 from codescaler.cli import main, make_parser
 from codescaler.records.schema import ScoreRow
 
+EXAMPLE = "examples/subarray_sum.jsonl"  # argparse checks an input exists as it parses
+
 GOOD = "```python\ndef f(x):\n    return x + 1\n```"
 
 
@@ -29,11 +31,24 @@ def test_help_for_every_command(command, capsys):
 
 def test_config_fields_become_flags():
     args = make_parser().parse_args(
-        ["score", "in", "-o", "out", "--model", "m", "--mode", "lenient", "--shaping", "sigmoid", "--batch-size", "4"]
+        [
+            "score",
+            EXAMPLE,
+            "-o",
+            "out",
+            "--model",
+            "m",
+            "--mode",
+            "lenient",
+            "--shaping",
+            "sigmoid",
+            "--batch-size",
+            "4",
+        ]
     )
     assert (args.mode, args.shaping, args.batch_size, args.invalid_reward) == ("lenient", "sigmoid", 4, 0.0)
     with pytest.raises(SystemExit):
-        make_parser().parse_args(["score", "in", "-o", "out", "--model", "m", "--shaping", "tanh"])
+        make_parser().parse_args(["score", EXAMPLE, "-o", "out", "--model", "m", "--shaping", "tanh"])
 
 
 def test_selection_and_reward_commands_default_to_their_own_judges(monkeypatch):
@@ -43,10 +58,10 @@ def test_selection_and_reward_commands_default_to_their_own_judges(monkeypatch):
     monkeypatch.setattr(score, "SELECTION_JUDGE", "coder")  # as if measurement had chosen a likelihood judge
     monkeypatch.setattr(score, "REWARD_JUDGE", "rm")
     parser = make_parser()
-    assert parser.parse_args(["rank", "in"]).judge == "coder"
-    assert parser.parse_args(["score", "in", "-o", "out"]).judge == "rm"
+    assert parser.parse_args(["rank", EXAMPLE]).judge == "coder"
+    assert parser.parse_args(["score", EXAMPLE, "-o", "out"]).judge == "rm"
     assert parser.parse_args(["serve"]).judge == judges.REWARD_JUDGE == flags.REWARD_JUDGE
-    assert parser.parse_args(["rank", "in", "--judge", "rm"]).judge == "rm"
+    assert parser.parse_args(["rank", EXAMPLE, "--judge", "rm"]).judge == "rm"
 
 
 def test_score_writes_one_line_per_input_including_malformed(tiny_model_dir, tmp_path):
@@ -130,13 +145,13 @@ def test_train_takes_its_flags_after_global_ones():
         main(["score", "in.jsonl", "-o", "out.jsonl", "--no-such-flag"])
 
 
-def test_list_fields_take_lists():
-    args = make_parser().parse_args(["bon", "pool.jsonl", "-o", "r", "--methods", "rm", "oracle", "--n", "1", "4"])
+def test_list_fields_take_lists(capsys):
+    args = make_parser().parse_args(["bon", EXAMPLE, "-o", "r", "--methods", "rm", "oracle", "--n", "1", "4"])
     assert (args.methods, args.n) == (["rm", "oracle"], [1, 4])
-    args = make_parser().parse_args(["sample", "p.jsonl", "-o", "s", "--model", "m", "--stop", "A", "--stop", "B", "C"])
-    assert args.stop == ["A", "B", "C"] and make_parser().parse_args(["bon", "p", "-o", "r"]).n[-1] == 100
-    with pytest.raises(SystemExit, match="unknown methods"):
-        main(["bon", "pool.jsonl", "-o", "r", "--methods", "rm", "best"])
+    args = make_parser().parse_args(["sample", EXAMPLE, "-o", "s", "--model", "m", "--stop", "A", "--stop", "B", "C"])
+    assert args.stop == ["A", "B", "C"] and make_parser().parse_args(["bon", EXAMPLE, "-o", "r"]).n[-1] == 100
+    assert main(["bon", EXAMPLE, "-o", "r", "--methods", "rm", "best"]) == 2
+    assert "unknown methods" in capsys.readouterr().err
 
 
 def test_commands_that_load_no_model_run_without_torch(tmp_path):
@@ -184,3 +199,21 @@ def test_resume_after_a_real_kill_9(tiny_model_dir, tmp_path):
     lines = [r["line"] for r in read_out(out)]
     assert sorted(lines) == list(range(1, 3001)), f"killed after {killed_at} lines"
     assert os.path.getsize(out) > 0
+
+
+def test_help_says_each_default_once(capsys):
+    with pytest.raises(SystemExit):
+        main(["serve-sandbox", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "(default: )" not in shown and "$CODESCALER_API_KEY (default" not in shown
+    assert "(default: 6.0)" in shown  # the run timeout a request that names none gets
+
+
+def test_data_list_says_where_each_dataset_is(capsys, monkeypatch, tmp_path):
+    (tmp_path / "mbpp").mkdir()
+    (tmp_path / "mbpp" / "mbpp.jsonl").write_text("{}\n")
+    monkeypatch.setenv("CODESCALER_DATA", str(tmp_path))
+    assert main(["data", "list"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:]}
+    assert rows["mbpp"][1:4] == ["local", "0.0", "kB"]
+    assert rows["humaneval"][1] == "missing"

@@ -17,7 +17,7 @@ from codescaler.execution.sandbox import Sandbox
 from codescaler.execution.verify import verify_responses
 from codescaler.extraction import extract_code
 from codescaler.integrations import verl
-from codescaler.measure.rm_eval import mean_interval
+from codescaler.measure.rm_eval import bounded_interval
 
 ADD = {"id": "add", "question": "Write add(a, b).", "entry_point": "add", "starter_code": "def add(a, b):\n    "}
 ADD["tests"] = [
@@ -148,15 +148,20 @@ def test_eval_policy_end_to_end(problems_file, tmp_path, sandbox):
     assert bench["pass@k"]["2"]["mean"] == pytest.approx(0.5)  # 1 - C(3,2)/C(4,2)
     assert bench["failures"]["wrong_answer"] == pytest.approx(0.25)
     assert bench["failures"]["no_code"] == pytest.approx(0.25) and bench["validity"] == pytest.approx(0.75)
-    assert bench["failures"]["runtime_error"] == pytest.approx(0.25)
+    # the unparsable last block runs and fails to compile; sys.exit(2) is a runtime error: two statuses, not one
+    assert bench["failures"]["runtime_error"] == pytest.approx(0.125)
+    assert bench["failures"]["compile_error"] == pytest.approx(0.125)
     assert bench["tokens_per_sample"] == pytest.approx(10)
     reasons = {u["id"]: u["reason"] for u in report["unrunnable"]}
-    assert reasons["untested"] == "no tests" and "invalid JSON" in reasons[None]  # reported apart, not failures
+    assert reasons["untested"].endswith("no tests") and "invalid JSON" in reasons[None]  # apart, not failures
     body = fake.requests[0]
     assert (body["temperature"], body["top_p"], body["top_k"], body["n"]) == (0.6, 0.95, 20, 4)
     assert body["messages"][0]["content"] == LCB_SYSTEM and body["model"] == "fake-policy"
     md = (out / "report.md").read_text()
-    assert "Avg@n" in md and "untested: no tests" in md and (out / "report.png").exists()
+    assert "Avg@n" in md and "untested: line 3 (id 'untested'): no tests" in md and (out / "report.png").exists()
+    assert "on 1 benchmark" in md and "1 benchmarks" not in md
+    sample = json.loads((out / "samples.jsonl").read_text().splitlines()[0])
+    assert "tests" not in sample and sample["id"] == "add"  # a sample names its problem, never carries its tests
 
 
 def test_the_openai_sampler_retries_a_busy_server_and_names_a_bad_answer():
@@ -216,13 +221,36 @@ def test_a_baseline_gives_paired_differences(problems_file, tmp_path, sandbox):
     assert compared["all"]["difference"]["mean"] == pytest.approx(0.25)
 
 
-def test_intervals_stay_inside_what_a_rate_or_a_difference_can_be():
+def test_intervals_stay_honest_over_a_few_problems():
+    # Two problems at 0%: the normal interval said 0.0 [0.0, 0.0], a certainty two problems cannot give.
+    rate = bounded_interval([0.0, 0.0], RATE)
+    assert rate["mean"] == 0.0 and rate["low"] == 0.0 and 0.6 < rate["high"] < 0.7
     # Qwen2.5-Coder-0.5B's Codeforces row on 4 problems: the normal interval alone reaches -18%.
-    rate = mean_interval([0.0, 0.0, 0.0, 0.75], RATE)
-    assert rate["low"] == 0.0 and 0.18 < rate["high"] < 0.56
-    assert mean_interval([1.0, 1.0, 0.75, 1.0], RATE)["high"] == 1.0
-    difference = mean_interval([-1.0, -1.0, -0.75, 0.0], DIFFERENCE)
-    assert difference["low"] == -1.0 and difference["high"] < 0.0
+    rate = bounded_interval([0.0, 0.0, 0.0, 0.75], RATE)
+    assert rate["low"] >= 0.0 and 0.18 < rate["high"] < 0.7
+    assert bounded_interval([1.0, 1.0, 0.75, 1.0], RATE)["high"] <= 1.0
+    same = bounded_interval([0.0, 0.0, 0.0], DIFFERENCE)
+    assert same["low"] < -0.3 and same["high"] > 0.3  # no change seen on 3 problems is no proof of no change
+    many = bounded_interval([0.5] * 400, RATE)
+    assert many["high"] - many["low"] < 0.1
+
+
+def test_a_finished_run_extends_to_a_larger_limit(problems_file, tmp_path, sandbox):
+    fake = FakePolicy(ANSWERS)
+    try:
+        out = tmp_path / "run"
+        evaluate_policy(fake.url, out, PolicyEvalConfig(benchmarks=[problems_file], n=4, ks=[1], limit=1), sandbox)
+        assert len(fake.requests) == 1
+        evaluate_policy(fake.url, out, PolicyEvalConfig(benchmarks=[problems_file], n=4, ks=[1], limit=3), sandbox)
+        assert len(fake.requests) == 2  # only the new problem was sampled; the first one's samples stand
+        evaluate_policy(fake.url, out, PolicyEvalConfig(benchmarks=[problems_file], n=4, ks=[1]), sandbox)
+        assert len(fake.requests) == 2  # nothing left to sample
+        ids = [json.loads(x)["id"] for x in (out / "verdicts.jsonl").read_text().splitlines()]
+        assert ids == ["add", "sum"]
+        with pytest.raises(ValueError, match="differs in limit"):
+            evaluate_policy(fake.url, out, PolicyEvalConfig(benchmarks=[problems_file], n=4, limit=1), sandbox)
+    finally:
+        fake.close()
 
 
 def test_the_command_prints_the_table(problems_file, tmp_path, capsys):
@@ -270,3 +298,38 @@ def test_verl_validation_rows_judge_as_eval_policy_does(name, tmp_path, sandbox)
     assert [p["prompt"] for p in prepared] == [row["prompt"][1]["content"] for row in rows]
     if records[0].get("reference"):
         assert all(passed[0] for passed in ours)  # every reference passes under the protocol
+
+
+def test_a_function_problem_without_starter_code_is_asked_for_its_function():
+    """LiveCodeBench's "read from stdin" would contradict tests that call a function: the prompt names it."""
+    no_starter = {**ADD, "starter_code": None}
+    prompt = eval_prompt(no_starter)
+    assert "def add(arg1, arg2):" in prompt and "stdin" not in prompt
+    mbpp_like = {
+        "id": "m",
+        "question": "Write a function to add two numbers.",
+        "tests": [{"type": "assert", "code": "assert add_two(len([1]), 2) == 3"}],
+        "reference": "def add_two(first, second):\n    return first + second\n",
+    }
+    assert "def add_two(first, second):" in eval_prompt(mbpp_like)  # the reference's signature, names and all
+    assert "def add_two(arg1, arg2):" in training_prompt({**mbpp_like, "reference": None})
+    assert "stdin" in eval_prompt(SUM)  # a stdio problem keeps LiveCodeBench's instruction
+
+
+def test_a_pass_at_k_past_n_is_said_not_dropped_silently(caplog):
+    assert PolicyEvalConfig(n=2, ks=[1, 4]).ks == [1]
+    assert "pass@4 not reported: k must be at most -n 2" in caplog.text
+
+
+def test_the_report_names_problems_the_policy_was_trained_on(problems_file, tmp_path, sandbox):
+    trained = tmp_path / "trained.jsonl"
+    trained.write_text(json.dumps({"id": "elsewhere", "question": SUM["question"], "tests": SUM["tests"]}) + "\n")
+    fake = FakePolicy(ANSWERS)
+    try:
+        config = PolicyEvalConfig(benchmarks=[problems_file], n=4, ks=[1], train_data=[str(trained)])
+        evaluate_policy(fake.url, tmp_path / "run", config, sandbox)
+    finally:
+        fake.close()
+    report = build_report(tmp_path / "run", config.ks, train_data=config.train_data)
+    assert report["training_overlap"][problems_file] == 1  # SUM's question, under another id
+    assert "Problems the policy was trained on" in (tmp_path / "run" / "report.md").read_text()

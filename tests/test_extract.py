@@ -63,16 +63,57 @@ def test_unclosed_think_has_no_answer():
     assert not extract_code("<think>still thinking " + fenced(GOOD)).valid
 
 
-def test_four_backtick_fence_holds_a_three_backtick_line():
+def test_four_backtick_fence_holds_a_three_backtick_line_under_lenient():
     code = 'DOC = """\n```\nexample\n```\n"""\n' + GOOD
-    result = extract_code(fenced(code, fence="````"))
+    result = extract_code(fenced(code, fence="````"), mode="lenient")
     assert result.valid and result.code == code
+    # strict reads blocks as the authors' extractor does: the inner ``` closes the block, and more follow
+    assert extract_code(fenced(code, fence="````")).reason == "multiple_blocks"
 
 
-def test_fence_inside_a_string_literal_does_not_close_the_block():
+def test_fence_inside_a_string_literal_does_not_close_the_block_under_lenient():
     code = 's = "```"\n' + GOOD
-    result = extract_code(fenced(code))
+    result = extract_code(fenced(code), mode="lenient")
     assert result.valid and result.code == code
+    assert extract_code(fenced(code)).reason == "syntax_error: 1"  # the authors' block ends inside the string
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [
+        "<|im_end|>",
+        "<|endoftext|>",
+        "<|im_end|><|endoftext|><|endoftext|>",
+        "</s>",
+        "<|eot_id|>",
+        "<｜end▁of▁sentence｜>",
+    ],
+)
+def test_a_closing_fence_followed_by_an_end_token_closes(ending):
+    # OpenRLHF and verl hand over text decoded with its special tokens: the answer is the same answer.
+    for mode in ("strict", "lenient", "last"):
+        result = extract_code("Here:\n" + fenced(GOOD) + ending, mode=mode)
+        assert result.valid and result.code == GOOD, (mode, result)
+
+
+def test_left_padding_and_a_completion_ending_in_an_end_token():
+    padded = "<|endoftext|><|endoftext|>" + fenced(GOOD) + "<|im_end|>"
+    assert extract_code(padded).code == GOOD
+    found = extract_program("    return x + 1<|endoftext|>", code_prefix="def f(x):\n")
+    assert found.valid and found.code == GOOD
+
+
+def test_special_tokens_inside_the_code_are_kept():
+    code = 'END = "<|im_end|>"\n' + GOOD
+    assert extract_code(fenced(code)).code == code
+
+
+def test_closing_fence_on_the_code_line_closes_as_for_the_authors():
+    assert extract_code("```python\n" + GOOD + "```").code == GOOD
+
+
+def test_an_unclosed_second_block_does_not_count_as_the_authors_count_blocks():
+    assert extract_code(fenced(GOOD) + "\nThen run:\n```python\nprint(f(1))").code == GOOD
 
 
 def test_non_utf8_bytes_are_replaced():

@@ -12,7 +12,7 @@ GOOD = "def add(a, b):\n    return a + b"
 BAD = "def add(a, b):\n    return a - b"
 
 
-def write_pairs(path, n=24, question="Write add number {i}: return the sum of a and b.", problem="mbpp/{i}"):
+def write_pairs(path, n=24, question="Write add number {i}: return the sum of a and b.", problem="toy/{i}"):
     rows = [
         {
             "question": question.format(i=i),

@@ -77,17 +77,29 @@ def test_verl_compute_score(monkeypatch, tiny_rm):
 
 
 @pytest.mark.data
-def test_verl_export_parquet(tmp_path):
+def test_verl_export_parquet(tmp_path, capsys, monkeypatch):
     pq = pytest.importorskip("pyarrow.parquet")
     from codescaler.cli import main
 
+    assert main(["data", "export", "mbpp", "--format", "verl", "-o", str(tmp_path / "mbpp.jsonl")]) == 2
+    assert "name the output mbpp.parquet" in capsys.readouterr().err and not (tmp_path / "mbpp.jsonl").exists()
     out = tmp_path / "mbpp.parquet"
     assert main(["data", "export", "mbpp", "--format", "verl", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "mbpp.parquet  0." in printed and "mbpp.tests.jsonl  0." in printed and "MB" in printed  # each file's size
     rows = pq.read_table(out).to_pylist()
     prompt = rows[0]["prompt"][0]
     assert len(rows) == 974 and prompt["role"] == "user" and "```python" in prompt["content"]
     truth = json.loads(rows[0]["reward_model"]["ground_truth"])
-    assert truth["tests"][0]["type"] == "assert" and rows[0]["data_source"] == "codescaler/mbpp"
+    # the tests by reference: a row names its problem in the store, never carries its tests
+    assert "tests" not in truth and truth["tests_ref"]["id"] == "mbpp/1" and rows[0]["data_source"] == "codescaler/mbpp"
+    assert verl._truth(truth)["tests"][0]["type"] == "assert"
+    # a store moved with the data: found under $CODESCALER_TEST_STORE_DIR
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (tmp_path / "mbpp.tests.jsonl").rename(moved / "mbpp.tests.jsonl")
+    monkeypatch.setenv("CODESCALER_TEST_STORE_DIR", str(moved))
+    assert verl._truth(json.loads(rows[1]["reward_model"]["ground_truth"]))["tests"][0]["type"] == "assert"
     # the verl reward reads these rows as they are: the reference passes its own tests
     from codescaler import benchmarks
 

@@ -15,7 +15,7 @@ from codescaler.training.pairs import (
 CHOSEN = "def add(a, b):\n    return a + b\n"
 
 
-def problem(pid="mbpp/7", **extra):
+def problem(pid="toy/7", **extra):
     responses = [
         f"```python\n{CHOSEN}```",
         "```python\ndef add(a, b):\n    return a - b\n```",
@@ -65,7 +65,7 @@ def test_problem_level_split_is_stable_and_shared_by_mbpp_and_mbppplus():
     assert problem_split("mbpp/12", 0.5, 0) == problem_split("Mbpp/12", 0.5, 0)
     splits = [problem_split(f"mbpp/{i}", 0.2, 0) for i in range(2000)]
     assert 0.15 < splits.count("validation") / 2000 < 0.25
-    pairs = list(build_pairs([problem("mbpp/3"), problem("mbpp/3")], PairsConfig(validation_fraction=0.5)))
+    pairs = list(build_pairs([problem("toy/3"), problem("toy/3")], PairsConfig(validation_fraction=0.5)))
     assert len({p["split"] for p in pairs}) == 1
 
 
@@ -123,7 +123,7 @@ def test_pairs_strip_pasted_tests_so_they_are_no_cue():
     # a failing answer that pasted the question's asserts, against a reference that has none
     rejected = "def add(a, b):\n    return a - b\n\nassert add(1, 2) == 3\nprint(add(2, 2))\n"
     record = {
-        "id": "mbpp/9",
+        "id": "toy/9",
         "question": "Add.",
         "responses": [f"```python\n{CHOSEN}```", f"```python\n{rejected}```"],
         "passed": [True, False],
@@ -137,10 +137,41 @@ def test_pairs_strip_pasted_tests_so_they_are_no_cue():
 
 @pytest.mark.data
 def test_rl_holds_out_the_problems_the_pairs_hold_out():
-    """The RL split was fixed at 10% and seed 0, whatever split the pairs were made with."""
+    """A set with no validation split of its own is split as `codescaler pairs` splits it, by its flags."""
     from codescaler.rl.grpo import RLConfig, problem_sets
 
-    train, held = problem_sets(RLConfig(validation_fraction=0.3, split_seed=5, eval_problems=10_000))
+    config = RLConfig(problems="leetcode-train", validation_fraction=0.3, split_seed=5, eval_problems=10_000)
+    train, held = problem_sets(config)
     assert {problem_split(p["id"], 0.3, 5) for p in train} == {"train"}
     assert {problem_split(p["id"], 0.3, 5) for p in held} == {"validation"}
     assert 0.2 < len(held) / (len(train) + len(held)) < 0.4
+
+
+@pytest.mark.data
+def test_rl_on_mbpp_keeps_its_official_split_and_never_trains_on_an_evaluation_problem(caplog):
+    from codescaler.benchmarks.overlap import evaluation_overlap
+    from codescaler.rl.grpo import RLConfig, problem_sets
+
+    train, held = problem_sets(RLConfig(eval_problems=10_000))
+    ids = [int(p["id"].split("/")[1]) for p in train + held]
+    assert all(601 <= int(p["id"].split("/")[1]) <= 974 for p in train)  # MBPP's train split
+    assert all(511 <= int(p["id"].split("/")[1]) <= 600 for p in held)  # its validation split
+    assert not any(evaluation_overlap(p) for p in train + held) and len(ids) == len(set(ids))
+    assert len(train) == 374 - 108 and len(held) == 90 - 39  # MBPP+ holds 108 and 39 of them: dropped, and said
+    assert "dropped 378 evaluation problems (378 from mbppplus)" in caplog.text
+
+
+def test_pairs_and_training_drop_evaluation_problems_and_say_so(caplog):
+    from codescaler.training.pairs import training_rows
+
+    mbppplus = problem("mbpp/602")  # MBPP+'s Mbpp/602: an evaluation problem, by id
+    assert list(build_pairs([mbppplus], PairsConfig(validation_fraction=0.0))) == []
+    assert "dropped 1 evaluation problems (1 from mbppplus)" in caplog.text
+    assert list(build_pairs([mbppplus], PairsConfig(validation_fraction=0.0, allow_eval=True)))
+    pairs = [
+        {"question": "q", "chosen": "a", "rejected": "b", "problem_id": "Mbpp/602", "split": "train"},
+        {"question": "q", "chosen": "a", "rejected": "b", "problem_id": "toy/1", "split": "train"},
+        {"question": "q", "chosen": "a", "rejected": "b", "problem_id": "toy/2", "split": "validation"},
+    ]
+    train, held = training_rows(pairs, None, "pairs.jsonl")
+    assert [p["problem_id"] for p in train] == ["toy/1"] and [p["problem_id"] for p in held] == ["toy/2"]

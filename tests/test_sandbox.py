@@ -255,6 +255,25 @@ def test_stdio_python_has_byte_streams_as_contest_programs_use_them(sandbox):
     assert sandbox.run_one(flood, [{"type": "stdio", "input": ""}])[0]["status"] == "output_limit"  # still capped
 
 
+def test_a_program_sees_its_own_command_line_not_the_sandboxs(sandbox):
+    """As under `python main.py`: argparse parses no arguments, len(sys.argv) is 1, tracebacks name main.py."""
+    cli = "import argparse, sys\nargs = argparse.ArgumentParser().parse_args()\nprint(len(sys.argv), sys.argv[0])"
+    [outcome] = sandbox.run_one(cli, [{"type": "stdio", "input": ""}])
+    assert (outcome["status"], outcome["stdout"]) == ("completed", "1 main.py\n")
+    [outcome] = sandbox.run_one("import sys\ndef f():\n    return sys.argv", [{"type": "call", "fn": "f", "args": []}])
+    assert outcome["value"] == ["main.py"]
+    crash = "def g(x):\n    return 1 / x\n\ng(0)"
+    [outcome] = sandbox.run_one(crash, [{"type": "stdio", "input": ""}])
+    stderr = outcome["stderr"]
+    assert stderr.startswith('Traceback (most recent call last):\n  File "main.py", line 4, in <module>\n    g(0)')
+    assert "return 1 / x" in stderr and stderr.rstrip().endswith("ZeroDivisionError: division by zero")
+    assert "worker" not in stderr and "codescaler" not in stderr
+    # an uncaught AssertionError ends a script as any exception does: its traceback, exit status 1
+    [outcome] = sandbox.run_one("assert 1 == 2", [{"type": "stdio", "input": ""}])
+    assert (outcome["status"], outcome["exit_code"]) == ("runtime_error", 1)
+    assert outcome["stderr"].rstrip().endswith("AssertionError") and 'File "main.py", line 1' in outcome["stderr"]
+
+
 def test_stdio_runs_report_what_a_process_would(sandbox):
     """stderr, exit code and the output printed before a crash: what a SandboxFusion-style run returns."""
     crash = "import sys\nprint('half')\nprint('warn', file=sys.stderr)\n1 / 0"

@@ -4,6 +4,7 @@ The server runs as the CLI does, in its own process: requests go over HTTP as a 
 SIGTERM is a real signal.
 """
 
+import base64
 import logging
 import os
 import signal
@@ -149,8 +150,13 @@ def test_bad_requests_get_4xx_naming_the_field(url):
     missing = httpx.post(f"{url}/run_code", json={"language": "python"})
     assert missing.status_code == 422 and "code" in missing.text
     assert httpx.post(f"{url}/run_code", json={"code": "1", "language": "python", "run_timeout": -1}).status_code == 422
-    files = httpx.post(f"{url}/run_code", json={"code": "1", "language": "python", "files": {"a.txt": "eA=="}})
-    assert files.status_code == 422 and "files" in files.text
+    for path in ("/etc/passwd", "../up.txt", "a/../../up.txt"):
+        escape = httpx.post(f"{url}/run_code", json={"code": "1", "language": "python", "files": {path: "eA=="}})
+        assert escape.status_code == 422 and path in escape.text
+    not_base64 = httpx.post(f"{url}/run_code", json={"code": "1", "language": "python", "files": {"a": "!!"}})
+    assert not_base64.status_code == 422 and "base64" in not_base64.text
+    form = httpx.post(f"{url}/run_code", data={"code": "print(1)", "language": "python"})  # curl -d, no JSON type
+    assert form.status_code == 422 and "Content-Type: application/json" in form.json()["detail"]
     unknown = httpx.post(
         f"{url}/submit", json={"dataset": "mine", "id": "nope", "completion": "", "config": {"provided_data": [ADD]}}
     )
@@ -217,8 +223,79 @@ def test_outcomes_map_to_sandbox_fusion_results():
     assert compiled["run_result"] is None and compiled["compile_result"]["return_code"] == 1
     slow_build = run_code_response("rust", {"status": "compile_error", "compile_timed_out": True, "compile_time": 9.0})
     assert slow_build["compile_result"]["status"] == "TimeLimitExceeded"
-    killed = run_code_response("python", {"status": "output_limit", "time": 0.1})
-    assert (killed["status"], killed["run_result"]["status"]) == ("Failed", "Error")
+    # Past the output cap: the program's doing, so Finished (SandboxFusion keeps Error for the sandbox's own failure)
+    flood = run_code_response("python", {"status": "output_limit", "time": 0.1, "stdout": "xxx"})
+    assert (flood["status"], flood["run_result"]["status"], flood["run_result"]["stdout"]) == (
+        "Failed",
+        "Finished",
+        "xxx",
+    )
+    assert flood["run_result"]["return_code"] == -signal.SIGXFSZ
+    aborted = run_code_response("cpp", {"status": "runtime_error", "exit_code": -6, "detail": "signal 6", "time": 0.1})
+    assert (aborted["status"], aborted["run_result"]["status"], aborted["run_result"]["return_code"]) == (
+        "Failed",
+        "Finished",
+        -6,
+    )
+    broken = run_code_response("python", {"status": "infrastructure", "detail": "worker died"})
+    assert broken["status"] == "SandboxError"
+
+
+def test_sandbox_fusion_s_documented_request_defaults_are_served(url):
+    """memory_limit_MB -1 is SandboxFusion's "no limit of the caller's": the server's own applies, not a 422."""
+    body = {"code": "print(1)", "language": "python", "compile_timeout": 10, "run_timeout": 10, "memory_limit_MB": -1}
+    answer = httpx.post(f"{url}/run_code", json={**body, "stdin": "", "files": {}, "fetch_files": []})
+    assert answer.status_code == 200 and answer.json()["status"] == "Success"
+
+
+def test_a_program_that_exits_non_zero_finished_and_the_request_failed(url):
+    answer = httpx.post(f"{url}/run_code", json={"code": "import sys\nsys.exit(3)", "language": "python"}).json()
+    assert (answer["status"], answer["run_result"]["status"], answer["run_result"]["return_code"]) == (
+        "Failed",
+        "Finished",
+        3,
+    )
+
+
+@needs("cpp")
+def test_a_crashed_native_program_is_finished_with_its_signal(url):
+    code = "#include <cassert>\nint main() { assert(1 == 2); }"
+    answer = httpx.post(f"{url}/run_code", json={"code": code, "language": "cpp"}).json()
+    assert (answer["status"], answer["run_result"]["status"]) == ("Failed", "Finished")
+    assert answer["run_result"]["return_code"] == -signal.SIGABRT and "Assertion" in answer["run_result"]["stderr"]
+
+
+def test_files_go_in_and_come_back(url):
+    code = (
+        "print(open('in/given.txt').read())\nopen('made.txt', 'w').write('made here')\n"
+        "import os\nos.symlink('/etc/hostname', 'link')"
+    )
+    body = {"code": code, "language": "python", "files": {"in/given.txt": base64.b64encode(b"given").decode()}}
+    answer = httpx.post(f"{url}/run_code", json={**body, "fetch_files": ["made.txt", "missing.txt", "link"]}).json()
+    assert answer["run_result"]["stdout"] == "given\n"
+    assert answer["files"] == {"made.txt": base64.b64encode(b"made here").decode()}  # no link followed, none missing
+
+
+def test_output_past_the_cap_keeps_its_first_bytes(url):
+    answer = httpx.post(f"{url}/run_code", json={"code": "print('y' * 200000)", "language": "python"}).json()
+    assert answer["run_result"]["stdout"].startswith("yyyy") and len(answer["run_result"]["stdout"]) <= 65536
+
+
+def test_a_program_may_use_loopback_and_nothing_else(url):
+    serve_itself = (
+        "import socket, threading\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(1)\n"
+        "threading.Thread(target=lambda: s.accept()[0].sendall(b'pong'), daemon=True).start()\n"
+        "print(socket.create_connection(s.getsockname()).recv(4).decode())"
+    )
+    answer = httpx.post(f"{url}/run_code", json={"code": serve_itself, "language": "python"}).json()
+    assert answer["run_result"]["stdout"] == "pong\n", answer  # (no route out: tests/test_sandbox.py's network cases)
+
+
+@needs("javascript")
+def test_node_programs_find_lodash(url):
+    code = "const _ = require('lodash');\nconsole.log(_.chunk([1, 2, 3], 2).length);"
+    answer = httpx.post(f"{url}/run_code", json={"code": code, "language": "nodejs"}).json()
+    assert answer["run_result"]["stdout"] == "2\n", answer
 
 
 def test_without_the_api_key_nothing_runs():

@@ -47,7 +47,7 @@ def test_reward_end_to_end(smollm2):
     assert results[0].valid and results[0].reward > 0 and results[1].reward == 0.0
 
 
-def test_codescaler_mini_is_the_packaged_default_and_is_trained(smollm2):
+def test_codescaler_mini_is_the_packaged_default_and_is_trained(smollm2, capfd):
     from importlib import resources
     from pathlib import Path
 
@@ -57,7 +57,10 @@ def test_codescaler_mini_is_the_packaged_default_and_is_trained(smollm2):
     config = read_codescaler_config(folder)
     assert config["weights"] == "peft-adapter" and config["base_model"] == "smollm2-135m"
     assert sum(f.stat().st_size for f in folder.iterdir()) < 32e6
+    capfd.readouterr()
     mini = RewardModel.from_pretrained(DEFAULT_MODEL)
+    said = capfd.readouterr().err
+    assert "MISSING" not in said and "newly initialized" not in said  # our head replaces it: no false alarm
     # the adapter and the trained head are applied: the scores are no longer the bare backbone's
     ours = mini.score([QUESTION, QUESTION], [CORRECT, WRONG], show_progress=False)
     bare = smollm2.score([QUESTION, QUESTION], [CORRECT, WRONG], show_progress=False)

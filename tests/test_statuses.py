@@ -11,6 +11,7 @@ import time
 import pytest
 
 from codescaler.evaluation.report import benchmark_figures
+from codescaler.execution.jobs import verdicts
 from codescaler.execution.sandbox import Limits, Sandbox
 from codescaler.execution.verify import VERDICTS, InfrastructureError, pass_at_k_report, verify_responses
 from codescaler.rewards.kinds import budgeted_rewards, execution_rewards, kind_rewards
@@ -117,7 +118,8 @@ def test_a_java_program_past_its_heap_is_memory_limit(sandbox):
 
 def test_code_the_extractor_rejects_never_runs_and_is_a_compile_error(sandbox):
     (verification,) = next(verify_responses([{"tests": CALL, "responses": [fenced("def f(x) return x")]}], sandbox))
-    assert verification.verdicts == ["compile_error"] and verification.status.startswith("syntax_error")
+    assert verification.verdicts == ["compile_error"] and verification.status == "compile_error"
+    assert verification.extraction == "syntax_error: 1"  # the extractor's reason, in a field of its own
 
 
 def test_a_missing_toolchain_is_infrastructure(sandbox, monkeypatch):
@@ -146,6 +148,9 @@ def test_a_job_whose_worker_dies_runs_again_on_a_fresh_worker():
         kill_worker_soon(sandbox)
         (verification,) = next(verify_responses([{"tests": CALL, "responses": [fenced(slow)]}], sandbox))
         assert verification.infrastructure and not verification.passed
+        assert verification.pass_fraction is None  # no fraction of the tests is known either
+        (row,) = [verdicts([verification])]
+        assert row["passed"] == [None] and row["pass_fraction"] == [None] and row["status"] == ["infrastructure"]
         assert verification.detail.startswith("sandbox worker died")
         assert status_of(sandbox, fenced("def f(x):\n    return x * x"), CALL) == "passed"  # the pool healed
 
@@ -200,6 +205,22 @@ def test_an_unrun_sample_is_neither_a_pair_nor_a_failure_in_a_report():
     )
     assert figures["infrastructure"] == 1 and figures["avg@3"]["mean"] == pytest.approx(0.5)
     assert figures["failures"]["wrong_answer"] == pytest.approx(1 / 3)
+
+
+def test_a_report_counts_cut_off_samples_apart_and_no_code_by_its_reason():
+    row = {
+        "id": "p",
+        "passed": [True, False, False, False],
+        "status": ["passed", "wrong_answer", "compile_error", "wrong_answer"],
+        "reasons": [None, None, None, "no_block"],
+        "truncated": [False, True, False, False],
+        "tokens": [5, 256, 7, 3],
+        "seconds": [0.1] * 4,
+    }
+    figures = benchmark_figures([row], [1])
+    assert figures["truncated"] == 0.25
+    assert figures["validity"] == 0.5  # the cut-off sample is not one that "has code", nor the one with none
+    assert figures["failures"]["no_code"] == 0.25 and figures["failures"]["compile_error"] == 0.25
 
 
 def test_serve_sandbox_says_sandbox_error_not_failed():

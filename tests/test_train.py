@@ -23,7 +23,7 @@ def write_pairs(path, n=24, layout="ours"):
                     "question": q,
                     "chosen": GOOD,
                     "rejected": BAD,
-                    "problem_id": f"mbpp/{i}",
+                    "problem_id": f"toy/{i}",
                     "split": "validation" if i % 4 == 0 else "train",
                 }
             )

@@ -16,6 +16,7 @@ from codescaler.execution.verify import (
     verify_responses,
     with_time_limits,
 )
+from codescaler.records.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,9 @@ def test_verify_all_three_test_kinds(sandbox):
     assert [v.passed for v in add] == [True, False, False, False]
     assert add[1].verdicts == ["wrong_answer", "passed", "wrong_answer"]
     assert add[1].pass_fraction == pytest.approx(1 / 3)
-    assert add[2].status == "no_block" and add[3].status.startswith("syntax_error")
+    # the closed set of statuses, and the extractor's reason apart
+    assert (add[2].status, add[2].extraction) == ("wrong_answer", "no_block")
+    assert add[3].status == "compile_error" and add[3].extraction.startswith("syntax_error")
     assert empty == []
     assert [v.verdicts for v in echo] == [["passed", "passed"], ["passed", "wrong_answer"]]
 
@@ -152,11 +155,25 @@ def test_every_dataset_loads_into_the_schema():
             assert {"id", "question", "language", "tests", "split", "source"} <= set(record), name
             assert all(t["type"] in ("assert", "call", "stdio") for t in record["tests"]), name
         humaneval_derived = name.startswith(("humaneval", "codet", "multiple"))
-        assert all(r["split"] == ("eval" if humaneval_derived else "train") for r in records), name
+        splits = {r["split"] for r in records}
+        if humaneval_derived:
+            assert splits == {"eval"}, name
+        elif name.startswith("mbpp"):  # MBPP's official split of its task ids
+            assert splits <= {"prompt", "test", "validation", "train"}, name
+        else:
+            assert splits == ({"train"} if name in ("lcb-train", "leetcode-train") else {"test"}), name
+
+
+@pytest.mark.data
+def test_mbpp_keeps_its_official_splits():
+    split = {r["id"]: r["split"] for r in benchmarks.load("mbpp")}
+    assert [split[f"mbpp/{i}"] for i in (1, 10, 11, 510, 511, 600, 601, 974)] == [
+        *("prompt", "prompt", "test", "test", "validation", "validation", "train", "train")
+    ]
 
 
 def test_unknown_dataset_suggests_a_name():
-    with pytest.raises(KeyError, match="did you mean humaneval"):
+    with pytest.raises(InputError, match="did you mean humaneval"):
         benchmarks.load("humanevl")
 
 
@@ -225,7 +242,7 @@ def test_scaled_time_limits_follow_the_reference(sandbox, tmp_path, monkeypatch)
     assert with_time_limits(problems, sandbox, scaled)[0]["time_limit"] == 4.0
 
 
-def test_cli_verify_takes_the_time_limit_flags(tmp_path, monkeypatch):
+def test_cli_verify_takes_the_time_limit_flags(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CODESCALER_CACHE", str(tmp_path))
     records = tmp_path / "slow.jsonl"
     records.write_text(json.dumps(SLOW_PROBLEM) + "\n")
@@ -233,8 +250,8 @@ def test_cli_verify_takes_the_time_limit_flags(tmp_path, monkeypatch):
     args = ["verify", str(records), "-o", str(out), "--workers", "1", "--time-limit", "scaled"]
     assert main([*args, "--time-limit-floor", "0.3", "--time-limit-factor", "4"]) == 0
     assert json.loads(out.read_text())["status"] == ["passed", "timeout"]
-    with pytest.raises(SystemExit, match="positive"):
-        main([*args, "--time-limit-floor", "0", "--resume"])
+    assert main([*args, "--time-limit-floor", "0", "--resume"]) == 2  # one line naming the flag, no traceback
+    assert "must be positive" in capsys.readouterr().err
 
 
 def test_a_returned_int_too_large_to_print_is_a_wrong_answer_not_a_crash(sandbox):

@@ -58,7 +58,7 @@ def _lcb_test(test: dict, starter: str, statement: str) -> Record:
     }
 
 
-@loader("lcb", "lcb-train")
+@loader("lcb", "lcb-train", folder="deepcoder_rllm")
 def _lcb(root: Path, name: str) -> list[Record]:
     file = "train_livecodebench.json" if name == "lcb-train" else "test_livecodebench.json"
     with open(root / "deepcoder_rllm" / file) as f:
@@ -72,14 +72,14 @@ def _lcb(root: Path, name: str) -> list[Record]:
             "prelude": "from typing import *\nfrom collections import *\nimport math, itertools, heapq, bisect",
             "tests": [_lcb_test(t, p["starter_code"], p["problem"]) for t in p["tests"]],
             **several_answers(p["problem"]),
-            "split": "train",
+            "split": "train" if name == "lcb-train" else "test",
             "source": name,
         }
         for i, p in enumerate(problems)
     ]
 
 
-@loader("codecontests", "codeforces")
+@loader("codecontests", "codeforces", folder="deepcoder_rllm")
 def _stdio_sets(root: Path, name: str) -> list[Record]:
     file = {"codecontests": "test_code_contests.json", "codeforces": "test_codeforces.json"}[name]
     with open(root / "deepcoder_rllm" / file) as f:
@@ -98,7 +98,7 @@ def _stdio_sets(root: Path, name: str) -> list[Record]:
                 "language": "python",
                 "tests": [_stdio(a, b, p["problem"]) for a, b in pairs],
                 **several_answers(p["problem"]),
-                "split": "train",
+                "split": "test",  # DeepCoder's test files
                 "source": name,
             }
         )

@@ -20,7 +20,7 @@ HUMANEVALPACK_LANGUAGES = {
 }
 
 
-@loader(*(f"multiple-{lang}" for lang in MULTIPLE_LANGUAGES))
+@loader(*(f"multiple-{lang}" for lang in MULTIPLE_LANGUAGES), folder="multipl_e_davinci")
 def _multiple(root: Path, name: str) -> list[Record]:
     lang = name.split("-")[1]
     records = []
@@ -44,7 +44,7 @@ def _multiple(root: Path, name: str) -> list[Record]:
 _JS_ASSERT = "console.assert = (ok, ...m) => { if (!ok) { throw new Error('Assertion failed ' + m.join(' ')) } };"
 
 
-@loader(*(f"humanevalpack-{lang}" for lang in HUMANEVALPACK_LANGUAGES))
+@loader(*(f"humanevalpack-{lang}" for lang in HUMANEVALPACK_LANGUAGES), folder="humanevalpack")
 def _humanevalpack(root: Path, name: str) -> list[Record]:
     lang = name.split("-")[1]
     records = []

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from codescaler.benchmarks.prompts import signature
 from codescaler.benchmarks.registry import Record, loader, read_jsonl
 from codescaler.execution.toolchains import cache_dir
 from codescaler.records.tagged_json import tag_tuple
@@ -17,20 +18,6 @@ from codescaler.records.tagged_json import tag_tuple
 
 def _check_test(test_code: str, entry_point: str) -> list[Record]:
     return [{"type": "assert", "code": f"{test_code}\ncheck({entry_point})\n"}]
-
-
-def signature(source: str, name: str) -> str | None:
-    """The ``def`` line(s) of function ``name`` in ``source``, with an indented body to write: what a model
-    is asked to complete where a problem names its function only in its tests."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return None
-    found = next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == name), None)
-    if found is None:
-        return None
-    lines = source.splitlines()
-    return "\n".join(lines[found.lineno - 1 : found.body[0].lineno - 1]).rstrip() + "\n    "
 
 
 _LEETCODE_STARTER = re.compile(
@@ -46,7 +33,7 @@ def _statement_and_starter(query: str) -> dict[str, str]:
     return {"question": query[: found.start()].rstrip(), "starter_code": found.group(1)}
 
 
-@loader("humaneval")
+@loader("humaneval", folder="humaneval")
 def _humaneval(root: Path, name: str) -> list[Record]:
     return [
         {
@@ -64,8 +51,9 @@ def _humaneval(root: Path, name: str) -> list[Record]:
     ]
 
 
-def _plus(root: Path, name: str, file: str, split: str) -> list[Record]:
-    """EvalPlus sets: call tests on base + plus inputs; expected values come from the reference."""
+def _plus(root: Path, name: str, file: str, split: str | None) -> list[Record]:
+    """EvalPlus sets: call tests on base + plus inputs; expected values come from the reference. ``split`` None:
+    MBPP's own split of each task id."""
     records = []
     for p in read_jsonl(root / "evalplus" / file):
         reference = p["canonical_solution"] if name == "mbppplus" else p["prompt"] + p["canonical_solution"]
@@ -83,7 +71,7 @@ def _plus(root: Path, name: str, file: str, split: str) -> list[Record]:
                 "starter_code": signature(reference, p["entry_point"]) if name == "mbppplus" else p["prompt"],
                 "tests": tests,
                 "reference": reference,
-                "split": split,
+                "split": split or mbpp_split(int(p["task_id"].split("/")[1])),
                 "source": name,
             }
         )
@@ -146,17 +134,17 @@ def _with_expected(records: list[Record], cache_key: str) -> list[Record]:
     return records
 
 
-@loader("humanevalplus")
+@loader("humanevalplus", folder="evalplus")
 def _humanevalplus(root: Path, name: str) -> list[Record]:
     return _plus(root, name, "HumanEvalPlus-v0.1.10.jsonl.gz", "eval")
 
 
-@loader("mbppplus")
+@loader("mbppplus", folder="evalplus")
 def _mbppplus(root: Path, name: str) -> list[Record]:
-    return _plus(root, name, "MbppPlus-v0.2.0.jsonl.gz", "train")
+    return _plus(root, name, "MbppPlus-v0.2.0.jsonl.gz", None)
 
 
-@loader("mbpp")
+@loader("mbpp", folder="mbpp")
 def _mbpp(root: Path, name: str) -> list[Record]:
     records = []
     for p in read_jsonl(root / "mbpp" / "mbpp.jsonl"):
@@ -170,14 +158,19 @@ def _mbpp(root: Path, name: str) -> list[Record]:
                 "language": "python",
                 "tests": [{"type": "assert", "code": f"{setup}\n{t}" if setup else t} for t in tests],
                 "reference": p["code"].replace("\r\n", "\n"),
-                "split": "train",
+                "split": mbpp_split(p["task_id"]),
                 "source": name,
             }
         )
     return records
 
 
-@loader("mbpp-codet")
+def mbpp_split(task_id: int) -> str:
+    """MBPP's official split of its task ids: 1-10 few-shot prompts, 11-510 test, 511-600 validation, 601-974 train."""
+    return "prompt" if task_id <= 10 else "test" if task_id <= 510 else "validation" if task_id <= 600 else "train"
+
+
+@loader("mbpp-codet", folder="codet")
 def _mbpp_codet(root: Path, name: str) -> list[Record]:
     """MBPP (sanitized) rewritten by CodeT in HumanEval's style: a signature and docstring to complete.
 
@@ -205,14 +198,14 @@ def _mbpp_codet(root: Path, name: str) -> list[Record]:
                 "entry_point": p["entry_point"],
                 "tests": _check_test(p["test"], p["entry_point"]),
                 "reference": reference,
-                "split": "train",
+                "split": mbpp_split(int(p["task_id"].split("/")[1])),
                 "source": name,
             }
         )
     return records
 
 
-@loader("leetcode-train", "leetcode-test")
+@loader("leetcode-train", "leetcode-test", folder="leetcodedataset")
 def _leetcode(root: Path, name: str) -> list[Record]:
     part = name.split("-")[1]
     return [
@@ -224,14 +217,14 @@ def _leetcode(root: Path, name: str) -> list[Record]:
             "entry_point": p["entry_point"],
             "tests": _check_test(p["test"], p["entry_point"]),
             "reference": p["completion"],
-            "split": "train",
+            "split": part,
             "source": name,
         }
         for p in read_jsonl(root / "leetcodedataset" / f"LeetCodeDataset-v0.2.0-{part}.jsonl.gz")
     ]
 
 
-@loader("codet-humaneval")
+@loader("codet-humaneval", folder="codet")
 def _codet_humaneval(root: Path, name: str) -> list[Record]:
     folder = root / "codet"
     pool = {kind: next(folder.glob(f"HumanEval_codegen16B_*{kind}.jsonl")) for kind in ("code_solution", "test_case")}

@@ -10,10 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from codescaler.records.errors import InputError
+
 Record = dict[str, Any]
 
 
 _LOADERS: dict[str, Callable[[Path, str], list[Record]]] = {}
+_FOLDERS: dict[str, str] = {}  # dataset name -> the folder of the data root it reads
 
 
 def data_dir() -> Path:
@@ -22,7 +25,7 @@ def data_dir() -> Path:
     for folder in [Path.cwd(), *Path.cwd().parents]:
         if (folder / "shared" / "data").is_dir():
             return folder / "shared" / "data"
-    raise FileNotFoundError("no shared/data above the working directory; set CODESCALER_DATA")
+    raise InputError("no shared/data above the working directory: set CODESCALER_DATA to the datasets' folder")
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -31,15 +34,26 @@ def read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def loader(*names: str):
+def loader(*names: str, folder: str):
+    """Registers a loader of the datasets ``names``, which read the data root's ``folder``."""
+
     def register(fn):
         for name in names:
             if name in _LOADERS:
                 raise ValueError(f"dataset {name!r} registered twice")
             _LOADERS[name] = fn
+            _FOLDERS[name] = folder
         return fn
 
     return register
+
+
+def where(name: str) -> Path | None:
+    """The folder dataset ``name`` is read from, or None where no data root is set up."""
+    try:
+        return data_dir() / _FOLDERS[name]
+    except InputError:
+        return None
 
 
 def names() -> list[str]:
@@ -53,5 +67,5 @@ def load(name: str, root: str | Path | None = None) -> list[Record]:
 
         close = difflib.get_close_matches(name, names(), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(names())}"
-        raise KeyError(f"unknown dataset {name!r}{hint}")
+        raise InputError(f"unknown dataset {name!r}{hint}")
     return _LOADERS[name](Path(root) if root else data_dir(), name)

@@ -10,16 +10,25 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import typing
 from collections.abc import Sequence
 
 from codescaler.cli import data, eval_policy, measure, pairs, rl, score, serve, train, verify
+from codescaler.records.errors import CodescalerError
 
 COMMAND_MODULES = (score, verify, pairs, measure, eval_policy, serve, rl, train, data)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a refused flag or input is one line, as every other error of ours is."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="codescaler", description="Execution-free code reward models.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    parser = _Parser(prog="codescaler", description="Execution-free code reward models.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level, and show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
     for module in COMMAND_MODULES:
         module.register(commands)
@@ -33,4 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra_args = extra
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    return args.run(args)
+    try:
+        return args.run(args)
+    except CodescalerError as err:
+        if args.verbose:
+            raise
+        print(f"codescaler: {err}", file=sys.stderr)
+        return err.exit_code

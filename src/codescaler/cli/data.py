@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
+
+from codescaler.records.errors import InputError
 
 
 def register(commands: Any) -> None:
@@ -35,28 +38,46 @@ def register(commands: Any) -> None:
 def run_export(args: argparse.Namespace) -> int:
     from codescaler import benchmarks
 
+    output = Path(args.output)
+    wanted = ".parquet" if args.format == "verl" else ".jsonl"
+    if output.suffix != wanted:
+        raise InputError(f"--format {args.format} writes {wanted[1:]}: name the output {output.stem}{wanted}")
     records = benchmarks.load(args.name)
     if args.format == "verl":
         try:
             import pyarrow as pa
             import pyarrow.parquet as pq
         except ImportError:
-            raise SystemExit("--format verl writes Parquet: pip install 'codescaler[verl]'") from None
+            raise InputError("--format verl writes Parquet: pip install 'codescaler[verl]'") from None
 
-        pq.write_table(
-            pa.Table.from_pylist(benchmarks.to_verl(records, args.name, args.prompt, args.time_limit)), args.output
-        )
-        print(f"wrote {len(records)} {args.name} problems in verl's format to {args.output}")
+        store = output.with_suffix(".tests.jsonl")  # the tests, once; the rows name them
+        rows = benchmarks.to_verl(records, args.name, args.prompt, args.time_limit, store=store)
+        pq.write_table(pa.Table.from_pylist(rows), output)
+        print(f"wrote {len(records)} {args.name} problems in verl's format:")
+        for path in (output, store):
+            print(f"  {path}  {_size(path.stat().st_size)}")
         return 0
-    with open(args.output, "w") as f:
+    with open(output, "w") as f:
         for record in records:
             f.write(json.dumps(record) + "\n")
-    print(f"wrote {len(records)} {args.name} problems to {args.output}")
+    print(f"wrote {len(records)} {args.name} problems to {output}  {_size(output.stat().st_size)}")
     return 0
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
 
 
 def run_list(args: argparse.Namespace) -> int:
     from codescaler import benchmarks
+    from codescaler.benchmarks.registry import where
 
-    print("\n".join(benchmarks.names()))
+    print(f"{'dataset':<22} {'data':<8} {'on disk':>9}  folder (its size: several datasets may share one)")
+    for name in benchmarks.names():
+        folder = where(name)
+        here = folder is not None and folder.is_dir()
+        files = folder.rglob("*") if folder is not None and here else ()
+        size = _size(sum(f.stat().st_size for f in files if f.is_file())) if here else ""
+        shown = folder or "(no data root: set CODESCALER_DATA)"
+        print(f"{name:<22} {'local' if here else 'missing':<8} {size:>9}  {shown}")
     return 0

@@ -8,6 +8,7 @@ from typing import Any
 
 from codescaler.cli.flags import add_config_flags, add_sandbox_flags, config_from_args, quiet_transformers
 from codescaler.evaluation.policy import PolicyEvalConfig
+from codescaler.records.errors import InputError
 
 
 def register(commands: Any) -> None:
@@ -31,19 +32,21 @@ def run_eval_policy(args: argparse.Namespace) -> int:
     config = config_from_args(args, PolicyEvalConfig)
     if not args.model.startswith("openai+"):  # a served policy needs no transformers here
         quiet_transformers(args)
+    if args.baseline is not None and not (args.baseline / "report.json").is_file():
+        raise InputError(f"--baseline {args.baseline}: no report.json there (a finished eval-policy run's folder)")
     try:
         with Sandbox(workers=args.workers) as sandbox:
             evaluate_policy(args.model, args.output, config, sandbox)
     except ValueError as err:
-        raise SystemExit(f"codescaler: {err}") from None
-    report = build_report(Path(args.output), config.ks, args.baseline)
+        raise InputError(str(err)) from None
+    report = build_report(Path(args.output), config.ks, args.baseline, config.train_data)
     n = report["n"]
     for name, b in report["benchmarks"].items():
         avg = b[f"avg@{n}"]
         print(
             f"{name:>16}: Avg@{n} {100 * avg['mean']:5.1f}% [{100 * avg['low']:.1f}, {100 * avg['high']:.1f}] "
             f"over {b['problems']} problems; {b['tokens_per_sample']:.0f} tokens/sample, code in "
-            f"{100 * b['validity']:.0f}%"
+            f"{100 * b['validity']:.0f}%, cut off {100 * b['truncated']:.0f}%"
         )
     for name, d in report.get("baseline", {}).get("benchmarks", {}).items():
         diff = d["difference"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
+from pathlib import Path
 from typing import Any
 
 from codescaler.judges import JUDGES, REWARD_JUDGE, default_model
 from codescaler.judges.weights import DEFAULT_LM, DEFAULT_MODEL, DTYPES, FETCHED_MODELS, PACKAGED_MODELS
+from codescaler.records.errors import InputError
 
 
 class _ListAction(argparse.Action):
@@ -34,7 +36,11 @@ def add_config_flags(parser: argparse.ArgumentParser, config_cls: type) -> None:
         else:
             default = None
         shown = " ".join(map(str, default)) if isinstance(default, list) else default
-        kwargs: dict[str, Any] = {"default": default, "help": f"{f.metadata.get('help', '')} (default: {shown})"}
+        said = f.metadata.get("help", "")
+        # a help that names its own default ("default $CODESCALER_API_KEY") is not followed by a second one
+        if "default" not in said and shown not in ("", None):
+            said = f"{said} (default: {shown})"
+        kwargs: dict[str, Any] = {"default": default, "help": said}
         if default is None and f.default is dataclasses.MISSING:
             kwargs.update(required=True, help=f.metadata.get("help", ""))
         if hint is bool:
@@ -54,7 +60,26 @@ def config_from_args(args: argparse.Namespace, config_cls: type) -> Any:
     try:
         return config_cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls)})
     except ValueError as err:
-        raise SystemExit(f"codescaler: {err}") from None
+        raise InputError(str(err)) from None
+
+
+def input_file(value: str) -> str:
+    """An input the command can read: a file (not a folder), readable, text, with something in it. Checked when
+    the flags are parsed, before a model loads or an output file is made."""
+    from codescaler.records.jsonl import check_input
+
+    try:
+        check_input(value)
+    except InputError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return value
+
+
+def output_file(value: str) -> str:
+    """An output path that is not a folder."""
+    if Path(value).is_dir():
+        raise argparse.ArgumentTypeError(f"{value} is a folder: name a file to write")
+    return value
 
 
 def add_model_flags(parser: argparse.ArgumentParser, *, judge: bool = True, default_judge: str = REWARD_JUDGE) -> None:
@@ -136,8 +161,10 @@ def add_batch_job(
 ) -> argparse.ArgumentParser:
     """A resumable file-to-file job; ``output_help=None`` makes the output optional."""
     job = commands.add_parser(name, help=help)
-    job.add_argument("input", help=input_help)
-    job.add_argument("-o", "--output", required=output_help is not None, help=output_help or "output JSONL")
+    job.add_argument("input", type=input_file, help=input_help)
+    job.add_argument(
+        "-o", "--output", type=output_file, required=output_help is not None, help=output_help or "output JSONL"
+    )
     job.add_argument("--resume", action="store_true", help="skip input lines already answered in --output")
     return job
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from codescaler.cli.flags import (
     add_model_flags,
     add_sandbox_flags,
     config_from_args,
+    input_file,
     load_model,
     model_name,
 )
@@ -24,7 +26,9 @@ from codescaler.measure.rm_eval import BUILTIN_PAIRS
 
 def register(commands: Any) -> None:
     bon = commands.add_parser("bon", help="best-of-N selection: RM against unit-test methods, with a report")
-    bon.add_argument("input", help="pool: problem records with responses and tests or labels (+ generated_tests)")
+    bon.add_argument(
+        "input", type=input_file, help="pool: problem records with responses and tests or labels (+ generated_tests)"
+    )
     bon.add_argument("-o", "--output", required=True, help="report folder (also holds the caches)")
     add_sandbox_flags(bon)
     bon.add_argument("--limit", type=int, default=0, help="only the first this many problems (0: all)")
@@ -40,12 +44,18 @@ def register(commands: Any) -> None:
     pairwise.set_defaults(run=run_pairwise)
 
     rmbench = commands.add_parser("rmbench", help="the RM-Bench protocol (3 chosen x 3 rejected styles)")
-    rmbench.add_argument("input", help="JSON list (or JSONL) of {prompt, chosen[3], rejected[3], language?}")
+    rmbench.add_argument(
+        "input", type=input_file, help="JSON list (or JSONL) of {prompt, chosen[3], rejected[3], language?}"
+    )
     rmbench.add_argument("--extract", action="store_true", help="extract code from each response first")
     rmbench.set_defaults(run=run_rmbench)
     calibrate = commands.add_parser("calibrate", help="fit P(pass) = sigmoid(a*score + b) on verified candidates")
-    calibrate.add_argument("input", help="verified candidates (`codescaler candidates` or `verify` output): held out")
-    calibrate.add_argument("--eval", default=None, help="verified or labelled records to measure ECE and Brier on")
+    calibrate.add_argument(
+        "input", type=input_file, help="verified candidates (`codescaler candidates` or `verify` output): held out"
+    )
+    calibrate.add_argument(
+        "--eval", type=input_file, default=None, help="verified or labelled records to measure ECE and Brier on"
+    )
     calibrate.add_argument("--save", action="store_true", help="write the fit into the model folder's config")
     calibrate.set_defaults(run=run_calibrate)
     for parser in (pairwise, rmbench, calibrate):
@@ -127,22 +137,26 @@ def run_rmbench(args: argparse.Namespace) -> int:
 def _read_problems(
     path: str, required: Callable[[dict], tuple[str, ...]], *, skip_failed_lines: bool = False
 ) -> list[Any]:
-    """Every problem record of ``path``, each with the fields ``required(record)`` names; the first malformed
-    one stops the command, naming its line. ``skip_failed_lines``: pass over the lines an earlier job
+    """Every problem record of ``path``, each with the fields ``required(record)`` names; a record whose tests
+    are to run must be in a language the sandbox runs. A malformed record is left out and said, one line each on
+    stderr naming its line and why, and the rest go on. ``skip_failed_lines``: pass over the lines an earlier job
     wrote as ``error``."""
     from codescaler.records.jsonl import read_lines
+    from codescaler.records.languages import LANGUAGES, RUNNABLE
     from codescaler.records.schema import Problem, RecordError, check_record
 
     records = []
-    try:
-        for number, record in read_lines(path):
+    for number, record in read_lines(path):
+        try:
             if isinstance(record, RecordError):
                 raise record
             if skip_failed_lines and "error" in record:
                 continue
-            records.append(check_record(record, Problem, number, required=required(record)))
-    except RecordError as err:
-        raise SystemExit(f"{path}: {err}") from None
+            fields = required(record)
+            languages = RUNNABLE if "tests" in fields else LANGUAGES
+            records.append(check_record(record, Problem, number, required=fields, languages=languages))
+        except RecordError as err:
+            print(f"codescaler: {path}: skipped {err}", file=sys.stderr)
     return records
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import Counter
 from typing import Any
 
@@ -12,6 +13,7 @@ from codescaler.cli.flags import (
     add_config_flags,
     add_sandbox_flags,
     config_from_args,
+    input_file,
     quiet_transformers,
 )
 from codescaler.execution.sandbox import Limits
@@ -46,7 +48,7 @@ def register(commands: Any) -> None:
     candidates.set_defaults(run=run_candidates)
 
     pairs = commands.add_parser("pairs", help="execution-verified preference pairs from `codescaler candidates` output")
-    pairs.add_argument("input", nargs="+", help="verified candidate files (JSONL)")
+    pairs.add_argument("input", nargs="+", type=input_file, help="verified candidate files (JSONL)")
     pairs.add_argument("-o", "--output", required=True, help="output JSONL of pairs (with a `split` field)")
     add_config_flags(pairs, PairsConfig)
     pairs.set_defaults(run=run_pairs)
@@ -79,7 +81,7 @@ def run_candidates(args: argparse.Namespace) -> int:
             run_chunked(
                 args.input,
                 args.output,
-                problem_parser("tests"),
+                problem_parser("tests", runs=True),
                 job,
                 resume=args.resume,
                 chunk_size=32,
@@ -98,16 +100,20 @@ def run_candidates(args: argparse.Namespace) -> int:
 
 def run_pairs(args: argparse.Namespace) -> int:
     from codescaler.records.jsonl import read_lines
+    from codescaler.records.schema import Problem, RecordError, check_record
     from codescaler.training.pairs import build_pairs
 
     def problems():
         for path in args.input:
             for number, record in read_lines(path):
-                if isinstance(record, dict) and "error" not in record:
-                    yield record
-                else:
-                    why = record.get("error") if isinstance(record, dict) else record
-                    print(f"{path} line {number}: skipped ({why})")
+                try:
+                    if isinstance(record, RecordError):
+                        raise record
+                    if "error" in record:
+                        raise RecordError(f"line {number}: an earlier job's error: {record['error']}")
+                    yield check_record(record, Problem, number, required=("id", "responses", "passed"))
+                except RecordError as err:
+                    print(f"codescaler: {path}: skipped {err}", file=sys.stderr)
 
     counts: Counter = Counter()
     with open(args.output, "w") as f:

@@ -113,7 +113,7 @@ def run_rank(args: argparse.Namespace) -> int:
         for problem in run_chunked(
             args.input,
             args.output,
-            problem_parser(*required),
+            problem_parser(*required, runs=bool(args.verify_top)),
             _job(args, "rank", sandbox),
             resume=args.resume,
             chunk_size=_chunk(args, 16),

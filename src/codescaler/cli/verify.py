@@ -7,7 +7,14 @@ import json
 from functools import partial
 from typing import Any
 
-from codescaler.cli.flags import add_batch_job, add_config_flags, add_engine_flags, add_sandbox_flags, config_from_args
+from codescaler.cli.flags import (
+    add_batch_job,
+    add_config_flags,
+    add_engine_flags,
+    add_sandbox_flags,
+    config_from_args,
+    input_file,
+)
 from codescaler.execution.sandbox import Limits
 from codescaler.execution.verify import TimeLimit
 
@@ -30,7 +37,7 @@ def register(commands: Any) -> None:
     verify.set_defaults(run=run_verify)
 
     evaluate = commands.add_parser("evaluate", help="pass@k from `codescaler verify` output")
-    evaluate.add_argument("input", help="output of codescaler verify")
+    evaluate.add_argument("input", type=input_file, help="output of codescaler verify")
     evaluate.add_argument("--k", type=int, nargs="+", default=[1, 10, 100], help="k values (default: 1 10 100)")
     evaluate.add_argument("-o", "--output", default=None, help="also write the figures as JSON")
     evaluate.set_defaults(run=run_evaluate)
@@ -43,7 +50,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
     limits = config_from_args(args, Limits)
     time_limit = config_from_args(args, TimeLimit)
-    parse = problem_parser("responses", "tests")
+    parse = problem_parser("responses", "tests", runs=True)
     if args.engine == "ray":
         from codescaler.integrations.ray import distributed, verify_process
 

@@ -15,18 +15,20 @@ language whose toolchain is absent) are listed in ``unrunnable.json`` and never 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from codescaler.benchmarks import eval_prompt, load
+from codescaler.benchmarks import names as benchmark_names
 from codescaler.benchmarks.prompts import LCB_SYSTEM
 from codescaler.execution.jobs import verify_job
-from codescaler.execution.toolchains import LANGUAGES, missing_languages
+from codescaler.execution.toolchains import missing_languages
 from codescaler.extraction.extract import Mode
 from codescaler.records.batch import problem_parser, run_chunked
-from codescaler.records.jsonl import read_lines
-from codescaler.records.schema import Problem, RecordError, check_record
+from codescaler.records.jsonl import LineIndex, check_input, read_lines
+from codescaler.records.schema import RecordError
 from codescaler.training.generation import Backend, SampleConfig, SampleDType, make_sampler
 
 PAPER_BENCHMARKS = ["lcb", "codecontests", "codeforces", "leetcode-test", "mbppplus", "humanevalplus"]
@@ -71,10 +73,24 @@ class PolicyEvalConfig:
     concurrency: int = field(default=8, metadata={"help": "openai+http://...: requests in flight"})
     served_model: str = field(default="", metadata={"help": "openai+http://...: model name (default: its first)"})
     chunk_size: int = field(default=16, metadata={"help": "problems sampled between checkpoints"})
+    train_data: list[str] = field(
+        default_factory=list,
+        metadata={"help": "the policy's training problems (dataset names or JSONL files): the report counts overlap"},
+    )
 
     def __post_init__(self) -> None:
         if self.limit < 0 or self.time_limit <= 0 or self.chunk_size < 1 or any(k < 1 for k in self.ks):
             raise ValueError("limit must be >= 0, time_limit and chunk_size positive, every k at least 1")
+        too_big = [k for k in self.ks if k > self.n]
+        if too_big:  # said, not dropped without a word
+            shown = ", ".join(f"pass@{k}" for k in too_big)
+            logging.getLogger(__name__).warning("%s not reported: k must be at most -n %d", shown, self.n)
+            self.ks = [k for k in self.ks if k <= self.n]
+        for name in [*self.benchmarks, *self.train_data]:
+            if name.endswith(".jsonl"):
+                check_input(name)
+            elif name not in benchmark_names():
+                load(name)  # raises the loader's error: the unknown name and the closest known ones
         self.sample_config()  # checks the sampling fields
 
     def sample_config(self) -> SampleConfig:
@@ -95,45 +111,65 @@ class PolicyEvalConfig:
 
     def protocol(self) -> dict[str, Any]:
         """The fields that decide what is sampled and how it is judged: a folder holds one protocol."""
-        kept = {"ks", "backend", "batch_size", "concurrency", "chunk_size"}  # speed and reporting only
+        kept = {"ks", "backend", "batch_size", "concurrency", "chunk_size", "train_data"}  # speed and reporting only
         return {k: v for k, v in asdict(self).items() if k not in kept}
 
 
 def prepare(out: Path, config: PolicyEvalConfig, model: str) -> list[dict[str, Any]]:
-    """Write ``problems.jsonl`` (once) and ``unrunnable.json``; refuse a folder made by another protocol."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write ``problems.jsonl`` and ``unrunnable.json``; refuse a folder made by another protocol. A larger
+    ``--limit`` than the folder's (or 0, all) extends it: the samples drawn so far stay valid under the same
+    protocol, and only the new problems are appended (each problem once, whatever a killed extension left)."""
     protocol = {"model": model, **config.protocol()}
     saved = out / "protocol.json"
     if saved.exists():
         before = json.loads(saved.read_text())
-        if before != protocol:
-            changed = sorted(k for k in protocol.keys() | before.keys() if protocol.get(k) != before.get(k))
+        changed = sorted(k for k in protocol.keys() | before.keys() if protocol.get(k) != before.get(k))
+        extends = (
+            changed == ["limit"] and before["limit"] != 0 and (config.limit == 0 or config.limit > before["limit"])
+        )
+        if changed and not extends:
             raise ValueError(f"{out} holds a run of another protocol (differs in {', '.join(changed)}): use a new -o")
-        return json.loads((out / "unrunnable.json").read_text())
-    rows, unrunnable = [], []
+        if not changed:
+            return json.loads((out / "unrunnable.json").read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    problems, listed = out / "problems.jsonl", out / "unrunnable.json"
+    done = {(r["benchmark"], r["number"]) for r in read_rows(problems) + _unrunnable(listed)}
+    rows, unrunnable = [], _unrunnable(listed)
     for name in config.benchmarks:
         for number, record in benchmark_records(name)[: config.limit or None]:
+            if (name, number) in done:
+                continue
             if isinstance(record, RecordError):
-                unrunnable.append({"benchmark": name, "id": None, "reason": str(record)})
+                unrunnable.append({"benchmark": name, "number": number, "id": None, "reason": str(record)})
                 continue
             reason = runnable(record, number)
             if reason is not None:
-                unrunnable.append({"benchmark": name, "id": record.get("id"), "reason": reason})
+                unrunnable.append({"benchmark": name, "number": number, "id": record.get("id"), "reason": reason})
                 continue
             rows.append(
                 {
                     "benchmark": name,
+                    "number": number,
                     **{k: record[k] for k in _RUN_FIELDS if record.get(k) is not None},
                     "prompt": eval_prompt(record),
                     "time_limit": config.time_limit,
                     "extraction": config.extraction,
                 }
             )
-    with open(out / "problems.jsonl", "w") as f:
+    with open(problems, "a") as f:
         f.writelines(json.dumps(row) + "\n" for row in rows)
-    (out / "unrunnable.json").write_text(json.dumps(unrunnable, indent=1) + "\n")
+    listed.write_text(json.dumps(unrunnable, indent=1) + "\n")
     saved.write_text(json.dumps(protocol, indent=1) + "\n")  # last: its presence means the folder is complete
     return unrunnable
+
+
+def _unrunnable(path: Path) -> list[dict[str, Any]]:
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The records of a JSONL file the run wrote, or none where it has not written it yet."""
+    return [row for _, row in read_lines(path) if isinstance(row, dict)] if path.exists() else []
 
 
 def benchmark_records(name: str) -> list[tuple[int, dict[str, Any] | RecordError]]:
@@ -147,20 +183,21 @@ def benchmark_records(name: str) -> list[tuple[int, dict[str, Any] | RecordError
 def runnable(record: dict[str, Any], number: int) -> str | None:
     """Why ``record``'s tests cannot run here, or None."""
     try:
-        check_record(record, Problem, number, required=("tests",))
+        problem_parser("tests", runs=True)(number, record)
     except RecordError as err:
         return str(err)
-    if not record["tests"]:
-        return "no tests"
-    language = record.get("language", "python")
-    if language not in LANGUAGES:
-        return f"the sandbox runs no {language}"
-    return missing_languages().get(language)
+    return missing_languages().get(record.get("language", "python"))
+
+
+# What a sample row keeps of its problem: enough to name it and to report it. The rest (its tests, which can run
+# to hundreds of megabytes) stays in problems.jsonl, on the same line number.
+_NAMED_BY = ("benchmark", "id", "several_answers")
 
 
 def sample_job(model: str, config: PolicyEvalConfig):
-    """Per problem: its record with ``n`` samples, their tokens and seconds. The policy loads at the first chunk
-    that needs it, so a run that only verifies or reports loads nothing."""
+    """Per problem: its name, ``n`` samples, their tokens and seconds, and whether each was cut off at
+    ``max_new_tokens``. The policy loads at the first chunk that needs it, so a run that only verifies or reports
+    loads nothing."""
     sample_config = config.sample_config()
     sampler = None
 
@@ -171,10 +208,11 @@ def sample_job(model: str, config: PolicyEvalConfig):
         samples = sampler.sample([p["prompt"] for p in problems], sample_config, show_progress=True)
         return [
             {
-                **p,
+                **{k: p[k] for k in _NAMED_BY if k in p},
                 "responses": [s.text for s in row],
                 "tokens": [s.tokens for s in row],
                 "seconds": [s.seconds for s in row],
+                "truncated": [s.truncated for s in row],
             }
             for p, row in zip(problems, samples)
         ]
@@ -198,10 +236,12 @@ def evaluate_policy(model: str, out_dir: str | Path, config: PolicyEvalConfig, s
     ):
         pass
     verdicts = out / "verdicts.jsonl"
+    problems = LineIndex(out / "problems.jsonl")  # a sample row names its problem by its line there
+    parse = problem_parser("responses", "tests", runs=True)
     for _ in run_chunked(
         out / "samples.jsonl",
         verdicts,
-        problem_parser("responses", "tests"),
+        lambda number, row: parse(number, {**problems[number], "responses": row["responses"]}),
         verify_job(sandbox, config.extraction),
         resume=True,
         chunk_size=64,

@@ -2,9 +2,10 @@
 problems, tokens and seconds per sample, how many samples held code, and why the others failed; with a
 baseline run beside it, the paired per-problem difference ("did RL help").
 
-Intervals are normal ones over problems (mean ± 1.96 standard errors, as ``bon`` reports them), cut to the
-possible range (0 to 100%, or ±100 points for a difference); with a handful of problems they are rough. A paired
-difference is taken over the problems both runs have, so a baseline on other problems changes nothing.
+Intervals are Wilson intervals over problems (:func:`codescaler.measure.rm_eval.bounded_interval`), honest at any
+number of problems: a run of two problems that all fail reads 0.0 [0.0, 65.8], not 0.0 [0.0, 0.0]. A paired
+difference is taken over the problems both runs have, so a baseline on other problems changes nothing, and comes
+with how many problems got better and worse and the exact sign test's p-value.
 """
 
 from __future__ import annotations
@@ -15,25 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from codescaler.evaluation.policy import benchmark_records, read_rows
 from codescaler.execution.verify import pass_at_k
-from codescaler.measure.rm_eval import mean_interval
+from codescaler.measure.rm_eval import bounded_interval, sign_test
 
-# A sample's status (``Verification.status``) -> why it failed, in the report's words.
-FAILURES = {
-    "wrong_answer": "wrong_answer",
-    "timeout": "timeout",
-    "runtime_error": "runtime_error",
-    "memory_limit": "runtime_error",
-    "compile_error": "runtime_error",  # the last block runs unparsed, so a syntax error is a failed run
-    "no_block": "no_code",
-    "empty": "no_code",
-}
-REASONS = ("wrong_answer", "runtime_error", "timeout", "no_code", "other")
+# Why a sample failed: its status (the closed set), or ``no_code`` where no program could be read from it.
+REASONS = ("no_code", "wrong_answer", "runtime_error", "timeout", "memory_limit", "compile_error")
 RATE, DIFFERENCE = (0.0, 1.0), (-1.0, 1.0)  # what an interval may span: a pass rate, a paired difference
-
-
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
 def benchmark_figures(rows: list[dict[str, Any]], ks: Sequence[int]) -> dict[str, Any]:
@@ -42,31 +31,60 @@ def benchmark_figures(rows: list[dict[str, Any]], ks: Sequence[int]) -> dict[str
     n = min(len(r["passed"]) for r in rows)
     known = {str(r["id"]): [p for p in r["passed"] if p is not None] for r in rows}
     per_problem = {pid: sum(k) / len(k) for pid, k in known.items() if k}
-    statuses = [s for r in rows for s in r["status"]]
-    failed = Counter(FAILURES.get(s, "other") for s in statuses if s not in ("passed", "infrastructure"))
+    outcomes = [
+        (status, reason, cut)
+        for r in rows
+        for status, reason, cut in zip(
+            r["status"],
+            r.get("reasons") or [None] * len(r["status"]),
+            r.get("truncated") or [False] * len(r["status"]),
+        )
+    ]
+    statuses = [s for s, _, _ in outcomes]
+    failed = Counter("no_code" if reason else s for s, reason, _ in outcomes if s not in ("passed", "infrastructure"))
     samples = len(statuses)
+    truncated = sum(cut for _, _, cut in outcomes)
     return {
         "problems": len(rows),
         "samples": samples,
         "infrastructure": sum(s == "infrastructure" for s in statuses),
         # Problems whose statement accepts several outputs, judged by exact match for want of a checker.
         "several_answers": sum(bool(r.get("several_answers")) for r in rows),
-        f"avg@{n}": mean_interval(list(per_problem.values()), RATE),
+        f"avg@{n}": bounded_interval(list(per_problem.values()), RATE),
         "pass@k": {
-            str(k): mean_interval([pass_at_k(len(v), sum(v), k) for v in known.values() if len(v) >= k], RATE)
+            str(k): bounded_interval([pass_at_k(len(v), sum(v), k) for v in known.values() if len(v) >= k], RATE)
             for k in ks
             if k <= n
         },
         "tokens_per_sample": sum(t for r in rows for t in r["tokens"]) / samples,
         "seconds_per_sample": sum(s for r in rows for s in r["seconds"]) / samples,
-        "validity": 1 - failed["no_code"] / samples,
+        # A sample cut off at max_new_tokens is counted as such, never as one that "has code".
+        "truncated": truncated / samples,
+        "validity": sum(not reason and not cut for _, reason, cut in outcomes) / samples,
         "failures": {reason: failed[reason] / samples for reason in REASONS},
         "per_problem": per_problem,
     }
 
 
-def build_report(out: Path, ks: Sequence[int], baseline: Path | None = None) -> dict[str, Any]:
-    """report.json, report.md and report.png from what ``out`` holds (a finished run, or the part done)."""
+def training_overlap(out: Path, train_data: Sequence[str]) -> dict[str, int]:
+    """Per benchmark of the run in ``out``, how many of its problems are in ``train_data`` (dataset names or JSONL
+    files the policy was trained on), by id or normalised question text."""
+    from codescaler.benchmarks.overlap import fingerprints, id_key, question_key
+
+    trained = [r for name in train_data for _, r in benchmark_records(name) if isinstance(r, dict) and "question" in r]
+    keys = fingerprints({"train": trained})["train"]
+    ids, questions = set(keys["ids"]), set(keys["questions"])
+    found: Counter[str] = Counter()
+    for row in read_rows(out / "problems.jsonl"):
+        found[row["benchmark"]] += id_key(row.get("id", "")) in ids or question_key(row["question"]) in questions
+    return dict(found)
+
+
+def build_report(
+    out: Path, ks: Sequence[int], baseline: Path | None = None, train_data: Sequence[str] = ()
+) -> dict[str, Any]:
+    """report.json, report.md and report.png from what ``out`` holds (a finished run, or the part done); with
+    ``train_data``, how many of each benchmark's problems the policy was trained on."""
     samples = {r["line"]: r for r in read_rows(out / "samples.jsonl") if "error" not in r}
     by_benchmark: dict[str, list[dict[str, Any]]] = {}
     errors = []
@@ -87,6 +105,8 @@ def build_report(out: Path, ks: Sequence[int], baseline: Path | None = None) -> 
         "unrunnable": json.loads((out / "unrunnable.json").read_text()),
         "errors": errors,
     }
+    if train_data:
+        report["training_overlap"] = {"train_data": list(train_data), **training_overlap(out, train_data)}
     if baseline is not None:
         report["baseline"] = compare(report, json.loads((baseline / "report.json").read_text()), str(baseline))
     (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
@@ -106,10 +126,15 @@ def compare(report: dict[str, Any], base: dict[str, Any], where: str) -> dict[st
             out["benchmarks"][name] = {
                 "problems": len(diffs),
                 "baseline": sum(theirs.values()) / len(theirs),
-                "difference": mean_interval(diffs, DIFFERENCE),
+                "difference": bounded_interval(diffs, DIFFERENCE),
+                "sign_test": sign_test(diffs),
             }
             pooled += diffs
-    out["all"] = {"problems": len(pooled), "difference": mean_interval(pooled, DIFFERENCE)} if pooled else None
+    out["all"] = (
+        {"problems": len(pooled), "difference": bounded_interval(pooled, DIFFERENCE), "sign_test": sign_test(pooled)}
+        if pooled
+        else None
+    )
     return out
 
 
@@ -120,25 +145,28 @@ def _pct(x: dict[str, float]) -> str:
 def markdown(report: dict[str, Any]) -> str:
     n, protocol = report["n"], report["protocol"]
     ks = sorted({k for b in report["benchmarks"].values() for k in b["pass@k"]}, key=int)
+    count = len(report["benchmarks"])
     lines = [
-        f"# `{protocol['model']}`: Avg@{n} on {len(report['benchmarks'])} benchmarks",
+        f"# `{protocol['model']}`: Avg@{n} on {count} benchmark{'s' if count != 1 else ''}",
         "",
         f"n={protocol['n']}, temperature {protocol['temperature']}, top-p {protocol['top_p']}, top-k "
         f"{protocol['top_k']}, {protocol['max_new_tokens']} new tokens, extraction `{protocol['extraction']}`, "
-        f"{protocol['time_limit']} s per test. % with 95% intervals over problems.",
+        f"{protocol['time_limit']} s per test. % with 95% Wilson intervals over problems. Samples: *has code*, "
+        "the share with a program that ran to its end of generation; *cut*, stopped at the token limit; then the "
+        "share that failed by each reason.",
         "",
         "| benchmark | problems | Avg@n | "
         + " | ".join(f"pass@{k}" for k in ks)
-        + " | tokens/sample | s/sample | has code | wrong | runtime error | timeout |",
-        "|---|---|---|" + "---|" * len(ks) + "---|---|---|---|---|---|",
+        + " | tokens/sample | s/sample | has code | cut | no code | wrong | runtime error | timeout | memory | "
+        "compile error |",
+        "|---|---|---|" + "---|" * len(ks) + "---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, b in report["benchmarks"].items():
         passes = " | ".join(_pct(b["pass@k"][k]) if k in b["pass@k"] else "—" for k in ks)
-        f = b["failures"]
+        failures = " | ".join(f"{100 * b['failures'][r]:.0f}%" for r in REASONS)
         lines.append(
             f"| {name} | {b['problems']} | **{_pct(b[f'avg@{n}'])}** | {passes} | {b['tokens_per_sample']:.0f} | "
-            f"{b['seconds_per_sample']:.2f} | {100 * b['validity']:.0f}% | {100 * f['wrong_answer']:.0f}% | "
-            f"{100 * f['runtime_error']:.0f}% | {100 * f['timeout']:.0f}% |"
+            f"{b['seconds_per_sample']:.2f} | {100 * b['validity']:.0f}% | {100 * b['truncated']:.0f}% | {failures} |"
         )
     if report["average"] is not None:
         lines += ["", f"Average Avg@{n} over the benchmarks: **{100 * report['average']:.1f}%**."]
@@ -154,21 +182,31 @@ def markdown(report: dict[str, Any]) -> str:
     if broken:
         counts = ", ".join(f"{name} {count}" for name, count in broken.items())
         lines += ["", f"Samples the sandbox could not run (left out, not failures): {counts}."]
+    overlap = report.get("training_overlap")
+    if overlap:
+        trained = {k: v for k, v in overlap.items() if k != "train_data" and v}
+        said = ", ".join(f"{name} {count}" for name, count in trained.items()) or "none"
+        lines += ["", f"Problems the policy was trained on ({', '.join(overlap['train_data'])}): {said}."]
     if "baseline" in report:
         base = report["baseline"]
         lines += [
             "",
             f"## Against `{base['model']}` ({base['path']})",
             "",
-            "Paired per-problem difference of Avg@n, this run minus the baseline, in points, 95% interval:",
+            "Paired per-problem difference of Avg@n, this run minus the baseline, in points, 95% Wilson interval; "
+            "problems better / worse / tied, and the exact sign test's p-value:",
             "",
-            "| benchmark | problems | baseline Avg@n | difference |",
-            "|---|---|---|---|",
+            "| benchmark | problems | baseline Avg@n | difference | better / worse / tied | sign test p |",
+            "|---|---|---|---|---|---|",
         ]
-        for name, d in base["benchmarks"].items():
-            lines.append(f"| {name} | {d['problems']} | {100 * d['baseline']:.1f} | {_pct(d['difference'])} |")
-        if base["all"]:
-            lines.append(f"| all | {base['all']['problems']} | | {_pct(base['all']['difference'])} |")
+        rows = [*base["benchmarks"].items(), *([("all", base["all"])] if base["all"] else [])]
+        for name, d in rows:
+            t = d["sign_test"]
+            shown = f"{100 * d['baseline']:.1f}" if "baseline" in d else ""
+            lines.append(
+                f"| {name} | {d['problems']} | {shown} | {_pct(d['difference'])} | "
+                f"{t['better']} / {t['worse']} / {t['ties']} | {t['p']:.2g} |"
+            )
     if report["unrunnable"]:
         lines += ["", f"Not run, and not counted ({len(report['unrunnable'])}):", ""]
         lines += [f"* {u['benchmark']} {u['id']}: {u['reason']}" for u in report["unrunnable"]]
@@ -203,6 +241,9 @@ def plot(report: dict[str, Any], path: Path) -> None:
             0.4,
             label=report["baseline"]["model"],
         )
+    for i, a in zip(x, avg):  # the value over its bar: bars of 0% are still read as 0%, not as nothing
+        ax.annotate(f"{100 * a['mean']:.1f}%", (i, 100 * a["high"]), ha="center", va="bottom", fontsize=7)
+    ax.set_ylim(0, 105)
     ax.set_xticks([i + 0.2 for i in x], names, rotation=20)
     ax.set_ylabel(f"Avg@{n} (%)")
     ax.legend(fontsize=7)

@@ -7,11 +7,13 @@ from codescaler.records.batch import Output, Process
 
 def verdicts(verifications: list) -> Output:
     """What ``verify`` and ``candidates`` write per problem (:data:`VERDICT_FIELDS`): one per response in each.
-    ``passed`` is null where the sandbox could not run the tests (status ``infrastructure``): not a failure."""
+    ``passed`` and ``pass_fraction`` are null where the sandbox could not run the tests (status ``infrastructure``):
+    not a failure. ``reasons`` says why no program could be read from a response."""
     return {
         "passed": [None if v.infrastructure else v.passed for v in verifications],
-        "pass_fraction": [round(v.pass_fraction, 6) for v in verifications],
+        "pass_fraction": [None if v.pass_fraction is None else round(v.pass_fraction, 6) for v in verifications],
         "status": [v.status for v in verifications],
+        "reasons": [v.extraction for v in verifications],
         "detail": [v.detail for v in verifications],
     }
 

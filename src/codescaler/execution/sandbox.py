@@ -31,9 +31,12 @@ import threading
 from collections.abc import Iterable, Iterator, Sized
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal, cast
+from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 from codescaler.execution.toolchains import toolchains, unrunnable
+
+if TYPE_CHECKING:  # the sandbox itself runs on the standard library alone (a CPU worker's bare venv)
+    from codescaler.records.schema import Outcome
 
 WORKER = Path(__file__).with_name("worker.py")
 JOBS_AHEAD_PER_WORKER = 512
@@ -95,13 +98,11 @@ class Worker:
         self.fds.close()
 
 
-def _open_fixtures(
-    tests: list[dict[str, Any]], fds: list[int]
-) -> tuple[dict[int, dict[str, Any]], list[dict[str, Any]]]:
+def _open_fixtures(tests: list[dict[str, Any]], fds: list[int]) -> tuple[dict[int, Outcome], list[dict[str, Any]]]:
     """Opens the files of tests whose stdin is one (``input_file``), appending them to ``fds``; returns the tests
     whose file cannot be opened, as ``infrastructure`` outcomes by index, and the tests to send, each naming its
     file by its place in ``fds``."""
-    unreadable: dict[int, dict[str, Any]] = {}
+    unreadable: dict[int, Outcome] = {}
     sent = []
     for i, test in enumerate(tests):
         if "input_file" not in test:
@@ -127,7 +128,9 @@ class Limits:
 
     timeout: float = field(default=6.0, metadata={"help": "wall seconds per test"})
     memory: int = field(default=2048, metadata={"help": "address space (Python, C++, Rust) in MiB"})
-    max_output: int = field(default=1 << 20, metadata={"help": "bytes of stdout+stderr before output_limit"})
+    max_output: int = field(
+        default=1 << 20, metadata={"help": "bytes of stdout+stderr; past them the program is stopped (runtime_error)"}
+    )
     max_processes: int = field(default=64, metadata={"help": "processes and threads of the sandbox uid"})
     max_open_files: int = field(default=64, metadata={"help": "open file descriptors"})
     max_file_bytes: int = field(default=16 << 20, metadata={"help": "largest file a program may write"})
@@ -139,6 +142,12 @@ class Limits:
         default="namespace", metadata={"help": "namespace (kernel, needs root) or audit (Python hook)"}
     )
 
+    def __post_init__(self) -> None:
+        numbers = {k: v for k, v in asdict(self).items() if k != "network"}
+        wrong = [f"{k.replace('_', '-')} {v}" for k, v in numbers.items() if not v > 0]
+        if wrong:
+            raise ValueError(f"sandbox limits must be positive, got {', '.join(wrong)}")
+
 
 @dataclass(frozen=True)
 class Job:
@@ -148,6 +157,10 @@ class Job:
     tests: list[dict[str, Any]]
     language: str = "python"
     limits: Limits | None = None
+    # Files placed in the program's working folder first (relative path -> base64 content), and files read back
+    # from it after its last test (relative paths): they come back on the job's last outcome as ``files``.
+    files: dict[str, str] = field(default_factory=dict)
+    fetch_files: tuple[str, ...] = ()
 
 
 class Sandbox:
@@ -198,11 +211,11 @@ class Sandbox:
         theirs.close()
         return Worker(process, ours)
 
-    def _ask(self, jobs: list[Job]) -> list[list[dict[str, Any]]]:
+    def _ask(self, jobs: list[Job]) -> list[list[Outcome]]:
         """Each job's outcomes, from the first free worker, in one message. When the sandbox fails rather than
         the program, every test is ``infrastructure`` with the reason; a dead worker is replaced and its jobs
         retried first."""
-        answers: dict[int, list[dict[str, Any]]] = {}
+        answers: dict[int, list[Outcome]] = {}
         runnable = []
         for i, job in enumerate(jobs):
             reason = unrunnable(job.language)
@@ -227,7 +240,7 @@ class Sandbox:
                 answers[i] = [{"status": "infrastructure", "detail": reason} for _ in jobs[i].tests]
         return [answers[i] for i in range(len(jobs))]
 
-    def _ask_worker(self, slot: int, jobs: list[Job]) -> list[list[dict[str, Any]]]:
+    def _ask_worker(self, slot: int, jobs: list[Job]) -> list[list[Outcome]]:
         worker = self._workers[slot]
         fixtures: list[int] = []
         opened = [_open_fixtures(job.tests, fixtures) for job in jobs]
@@ -238,6 +251,8 @@ class Sandbox:
                     "tests": tests,
                     "language": job.language,
                     "limits": asdict(job.limits or self.limits),
+                    "files": job.files,
+                    "fetch_files": list(job.fetch_files),
                 }
                 for job, (_, tests) in zip(jobs, opened)
             ],
@@ -260,22 +275,25 @@ class Sandbox:
                 os.close(fd)
         if "error" in reply:
             raise RuntimeError(reply["error"])
-        out = []
+        out: list[list[Outcome]] = []
         for job, (unreadable, _), answer in zip(jobs, opened, reply["answers"]):
             if "error" in answer:
                 detail = f"sandbox error: {answer['error']}"
                 out.append([{"status": "infrastructure", "detail": detail} for _ in job.tests])
                 continue
             self.cpu_seconds += answer.get("cpu", 0.0)  # float += under the GIL: threads may interleave, not lose
-            ran = iter(answer["outcomes"])
-            out.append([unreadable[i] if i in unreadable else next(ran) for i in range(len(job.tests))])
+            ran: Iterator[Outcome] = iter(answer["outcomes"])
+            outcomes: list[Outcome] = [unreadable[i] if i in unreadable else next(ran) for i in range(len(job.tests))]
+            if job.fetch_files and outcomes:
+                outcomes[-1]["files"] = answer.get("files", {})
+            out.append(outcomes)
         return out
 
-    def run(self, jobs: Iterable[Job]) -> Iterator[list[dict[str, Any]]]:
+    def run(self, jobs: Iterable[Job]) -> Iterator[list[Outcome]]:
         """Outcomes per job (one dict per test), in input order, computed on every worker at once. Consecutive
         Java jobs go to one worker together, which compiles them in one JVM (``warm_compilers``)."""
         todo: queue.Queue = queue.Queue()
-        results: dict[int, list[dict[str, Any]]] = {}
+        results: dict[int, list[Outcome]] = {}
         done = threading.Condition()
         stop = object()
 
@@ -291,7 +309,7 @@ class Sandbox:
         for t in threads:
             t.start()
 
-        def take(index: int) -> list[dict[str, Any]]:
+        def take(index: int) -> list[Outcome]:
             with done:
                 done.wait_for(lambda: index in results)
                 return results.pop(index)
@@ -331,10 +349,16 @@ class Sandbox:
                 todo.put(stop)
 
     def run_one(
-        self, program: str, tests: list[dict[str, Any]], language: str = "python", limits: Limits | None = None
-    ) -> list[dict[str, Any]]:
-        """One job's outcomes, on the first free worker."""
-        return self._ask([Job(program, tests, language, limits)])[0]
+        self,
+        program: str,
+        tests: list[dict[str, Any]],
+        language: str = "python",
+        limits: Limits | None = None,
+        files: dict[str, str] | None = None,
+        fetch_files: tuple[str, ...] = (),
+    ) -> list[Outcome]:
+        """One job's outcomes, on the first free worker (``files``, ``fetch_files``: see :class:`Job`)."""
+        return self._ask([Job(program, tests, language, limits, files or {}, tuple(fetch_files))])[0]
 
     def worker_pids(self) -> list[int]:
         """The workers' process ids (for load tests that kill one: the pool replaces it and retries its job)."""

@@ -12,7 +12,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-LANGUAGES = ("python", "cpp", "java", "javascript", "go", "rust")
+from codescaler.records.languages import RUNNABLE as LANGUAGES
+
 # The compiler or interpreter each language needs; `make sandbox-languages` installs the missing ones.
 TOOLS = {"python": None, "cpp": "g++", "java": "javac", "javascript": "node", "go": "go", "rust": "rustc"}
 JAVA_LIBS = ("/usr/share/java/javatuples.jar",)  # MultiPL-E's Java imports org.javatuples

@@ -15,16 +15,16 @@ import os
 import statistics
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from codescaler.execution.sandbox import Job, Sandbox
 from codescaler.execution.toolchains import cache_dir
 from codescaler.extraction.extract import Mode, completion_program, extract_code
+from codescaler.records.errors import CodescalerError
+from codescaler.records.schema import STATUSES, Outcome, Status
 from codescaler.records.tagged_json import from_json
 
-# Every test's verdict is one of these. ``infrastructure`` means the sandbox, not the program, failed (a worker
-# died, a toolchain is missing, a fixture cannot be read): no reward may read it as a failed program.
-VERDICTS = ("passed", "wrong_answer", "runtime_error", "timeout", "memory_limit", "compile_error", "infrastructure")
+VERDICTS = STATUSES  # every test's verdict, and every response's status, is one of these
 
 
 DETAIL_CHARS = 200
@@ -33,11 +33,12 @@ DETAIL_CHARS = 200
 @dataclass(frozen=True)
 class Verification:
     passed: bool
-    pass_fraction: float
-    status: str  # "passed", the first failing test's verdict, the extraction's reason, or "no_tests"; a program
-    # that failed no test but could not run them all is "infrastructure" (never a failure of the program)
-    verdicts: list[str]
+    pass_fraction: float | None  # None when infrastructure: no fraction of the tests is known
+    status: Status  # "passed", or the first failing test's verdict; a program that failed no test but could not
+    # run them all is "infrastructure" (never a failure of the program)
+    verdicts: list[Status]
     detail: str | None = None  # why the first failing test failed, where known
+    extraction: str | None = None  # why no program could be read from the response (no_block, syntax_error: N)
     seconds: float = 0.0  # wall time of the tests in the sandbox (an identical program's, when it ran once)
     compile_seconds: float = 0.0  # spent compiling it; 0 when an identical build was reused
 
@@ -69,8 +70,10 @@ class TimeLimit:
             raise ValueError("time-limit factor and floor must be positive and reference-runs at least 1")
 
 
-class InfrastructureError(RuntimeError):
+class InfrastructureError(CodescalerError, RuntimeError):
     """The sandbox could not run a program's tests (after its retries): there is no verdict to use."""
+
+    exit_code = 3
 
 
 def require_verdicts(verifications: Iterable[Verification], where: str) -> list[Verification]:
@@ -153,7 +156,7 @@ def _text(test: dict[str, Any], field: str) -> str:
     return test[field]
 
 
-def run_checker(test: dict[str, Any], stdout: str, sandbox: Sandbox) -> tuple[str, str | None]:
+def run_checker(test: dict[str, Any], stdout: str, sandbox: Sandbox) -> tuple[Status, str | None]:
     """A checker program's verdict on ``stdout``: it reads a line of three byte counts, then the input, the
     expected output and ``stdout``; exit 0 accepts. A checker that crashes or hangs is ``infrastructure``."""
     parts = [_text(test, "input").encode(), _text(test, "output").encode(), stdout.encode()]
@@ -170,7 +173,7 @@ def run_checker(test: dict[str, Any], stdout: str, sandbox: Sandbox) -> tuple[st
     return "infrastructure", _clip(f"the checker itself failed ({outcome['status']}): {outcome.get('detail') or ''}")
 
 
-def judge(test: dict[str, Any], outcome: dict[str, Any], sandbox: Sandbox | None = None) -> str:
+def judge(test: dict[str, Any], outcome: Outcome, sandbox: Sandbox | None = None) -> Status:
     """The verdict of one test from what the sandbox saw."""
     return judge_with_detail(test, outcome, sandbox)[0]
 
@@ -185,8 +188,8 @@ def _shown(value: Any) -> str:
 
 
 def judge_with_detail(
-    test: dict[str, Any], outcome: dict[str, Any], sandbox: Sandbox | None = None
-) -> tuple[str, str | None]:
+    test: dict[str, Any], outcome: Outcome, sandbox: Sandbox | None = None
+) -> tuple[Status, str | None]:
     """The verdict of one test and, when it did not pass, why (clipped to :data:`DETAIL_CHARS`). A test judged by
     a checker program needs the ``sandbox`` to run it; an expected output that cannot be read is infrastructure."""
     status = outcome.get("status", "runtime_error")
@@ -210,8 +213,8 @@ def judge_with_detail(
         return "wrong_answer", _clip(f"printed {stdout!r}, expected {expected!r}")
     if status == "output_limit":
         return "runtime_error", "output limit: the program printed more than the sandbox's max_output"
-    verdict = status if status in VERDICTS else "runtime_error"
-    detail = outcome.get("detail") or (None if status in VERDICTS else f"sandbox status {status!r}")
+    verdict = cast(Status, status) if status in STATUSES else "runtime_error"
+    detail = outcome.get("detail") or (None if status in STATUSES else f"sandbox status {status!r}")
     return verdict, _clip(detail) if detail else None
 
 
@@ -297,17 +300,17 @@ def with_time_limits(problems: list[dict[str, Any]], sandbox: Sandbox, config: T
     return scaled
 
 
-def _summary(judged: list[tuple[str, str | None]], outcomes: list[dict[str, Any]]) -> Verification:
+def _summary(judged: list[tuple[Status, str | None]], outcomes: list[Outcome]) -> Verification:
     verdicts = [v for v, _ in judged]
     passed = sum(v == "passed" for v in verdicts)
     # A test the program failed decides; only when it failed none does a test the sandbox could not run.
-    failing = next(
+    failing: tuple[Status, str | None] = next(
         ((v, d) for v, d in judged if v not in ("passed", "infrastructure")),
-        next(((v, d) for v, d in judged if v == "infrastructure"), ("passed" if verdicts else "no_tests", None)),
+        next(((v, d) for v, d in judged if v == "infrastructure"), ("passed", None)),
     )
     return Verification(
-        passed=bool(verdicts) and passed == len(verdicts),
-        pass_fraction=passed / len(verdicts) if verdicts else 0.0,
+        passed=passed == len(verdicts),
+        pass_fraction=None if failing[0] == "infrastructure" else passed / len(verdicts),
         status=failing[0],
         verdicts=verdicts,
         detail=failing[1],
@@ -328,6 +331,9 @@ def verify_responses(
     A problem's ``time_limit`` (seconds per test) replaces the sandbox's timeout; ``time_limit`` scales
     them from the references first (:func:`with_time_limits`)."""
     problems = with_time_limits(list(problems), sandbox, time_limit or TimeLimit())
+    untested = next((i for i, p in enumerate(problems) if p.get("responses") and not p.get("tests")), None)
+    if untested is not None:
+        raise ValueError(f"problem {problems[untested].get('id', untested)!r} has no tests: nothing to verify it by")
     # (problem, reason if not runnable, job index); identical programs of a problem run once
     plan: list[tuple[int, str | None, int]] = []
     jobs: list[Job] = []
@@ -343,7 +349,7 @@ def verify_responses(
                 jobs.append(Job(program, tests, problem.get("language", "python"), limits))
             plan.append((p, reason, seen[program] if program is not None else -1))
     outcomes = sandbox.run(jobs)
-    done: dict[int, list[dict[str, Any]]] = {}
+    done: dict[int, list[Outcome]] = {}
     current: list[Verification] = []
     p_now = 0
     for p, reason, job in plan:
@@ -352,8 +358,9 @@ def verify_responses(
             current, p_now = [], p_now + 1
         tests = problems[p]["tests"]
         if reason is not None:
-            verdict = "compile_error" if reason.startswith("syntax_error") else "wrong_answer"
-            current.append(Verification(False, 0.0, reason, [verdict] * len(tests)))
+            # Code that does not parse would not compile; an answer with no code at all answers nothing right.
+            verdict: Status = "compile_error" if reason.startswith("syntax_error") else "wrong_answer"
+            current.append(Verification(False, 0.0, verdict, [verdict] * len(tests), extraction=reason))
             continue
         while job not in done:  # outcomes arrive in job order
             done[len(done)] = next(outcomes)

@@ -47,6 +47,7 @@ _jail = _load("worker_jail.py")
 _toolchains = _load("worker_toolchains.py")
 _builds = _load("worker_builds.py")
 _builds.jail, _builds.toolchains = _jail, _toolchains
+_files = _load("worker_files.py")
 # Taken before any untrusted code runs, which may patch them.
 _write = os.write
 
@@ -58,6 +59,11 @@ _OUT_OF_MEMORY = re.compile(
     r"java\.lang\.OutOfMemoryError|JavaScript heap out of memory|Cannot allocate memory"
 )
 _MAX_RESULT = 64 << 20  # a returned value may be large (HumanEval+ asks for long strings)
+
+
+def _head(path, cap):
+    with open(path, "rb") as f:
+        return f.read(cap).decode(errors="replace")
 
 
 def _tail(path, cap):
@@ -92,13 +98,22 @@ def _run_built(run, test, report, limits):
         else:
             done = subprocess.run(run, input=test.get("input", "").encode(), stdout=out, stderr=err)
     if os.path.getsize(".stdout") + os.path.getsize(".stderr") > cap or done.returncode == -signal.SIGXFSZ:
-        return report({"status": "output_limit"})
+        # What it printed first, as a capped stream shows it; the rest is past the cap.
+        return report({"status": "output_limit", "stdout": _head(".stdout", cap), "stderr": _head(".stderr", cap)})
     stdout, stderr = _tail(".stdout", cap), _tail(".stderr", cap)
     if done.returncode != 0 and _OUT_OF_MEMORY.search(stderr[-4096:]):
         return report({"status": "memory_limit", "detail": stderr[-200:], "stdout": stdout, "stderr": stderr})
-    if done.returncode < 0:
+    if done.returncode < 0:  # killed by a signal: its number, negated, as a process's exit status reads
         status = "timeout" if -done.returncode == signal.SIGXCPU else "runtime_error"
-        return report({"status": status, "detail": f"signal {-done.returncode}", "stdout": stdout, "stderr": stderr})
+        return report(
+            {
+                "status": status,
+                "detail": f"signal {-done.returncode}",
+                "stdout": stdout,
+                "stderr": stderr,
+                "exit_code": done.returncode,
+            }
+        )
     if test["type"] == "stdio":
         status = "completed" if done.returncode == 0 else "runtime_error"
         detail = None if done.returncode == 0 else f"exit {done.returncode}: {stderr[-200:]}"
@@ -295,11 +310,16 @@ def run_job(uid, job, fds=()):
     tests = [dict(t, stdin_fd=fds[t["fixture"]]) if "fixture" in t else t for t in job["tests"]]
     work = _work_folder(uid)
     try:
+        _files.place_files(uid, work, job.get("files") or {}, _jail.IS_ROOT)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         outcomes = run_tests(uid, work, job["language"], job["program"], tests, limits)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-        return {"outcomes": outcomes, "cpu": round(cpu, 6)}
+        answer = {"outcomes": outcomes, "cpu": round(cpu, 6)}
+        if job.get("fetch_files"):
+            _jail.sweep(uid)  # nothing of the program may still be writing (or swapping in a link) as we read
+            answer["files"] = _files.fetch_files(work, job["fetch_files"], limits["max_output"])
+        return answer
     finally:
         _jail.sweep(uid)
         shutil.rmtree(work, ignore_errors=True)

@@ -158,6 +158,21 @@ def _paths_to_keep(extra):
     return sorted(p for p in found if not any(p.startswith(q + b"/") for q in found if q != p))
 
 
+def _loopback_up():
+    """Bring up ``lo`` in the worker's fresh network namespace: a program may serve and call itself on 127.0.0.1
+    (as under SandboxFusion), while the namespace still has no route to anything outside it."""
+    import fcntl
+    import socket
+    import struct
+
+    siocsifflags, iff_up = 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            fcntl.ioctl(s, siocsifflags, struct.pack("16sH14x", b"lo", iff_up))
+        except OSError:
+            pass  # loopback stays down: programs that need it fail, nothing else does
+
+
 def isolate_worker(keep=()):
     """As root: give this worker (and so its children) no network and a private view of the disk.
 
@@ -170,6 +185,8 @@ def isolate_worker(keep=()):
         return
     global _NETWORK_ISOLATED
     _NETWORK_ISOLATED = _LIBC.unshare(CLONE_NEWNET) == 0
+    if _NETWORK_ISOLATED:
+        _loopback_up()
     if _LIBC.unshare(CLONE_NEWNS) != 0:
         return
     try:

@@ -8,6 +8,7 @@ before any untrusted code runs, which may patch them.
 import builtins
 import collections
 import io
+import linecache
 import os
 import sys
 import traceback
@@ -16,6 +17,8 @@ import types
 # Taken before any untrusted code runs, which may patch builtins.
 _exec, _compile, _isinstance, _type = exec, compile, isinstance, type
 
+
+PROGRAM_FILE = "main.py"
 
 _PLAIN = (type(None), bool, int, float, complex, str, bytes)
 
@@ -109,8 +112,11 @@ def _restore_modules(snapshot, names):
 def run_python(program, test, report, to_json, from_json):
     """One test of a Python program, in the jailed child. Reports a dict through ``report``; ``to_json`` and
     ``from_json`` carry values through the result channel (:mod:`codescaler.records.tagged_json`)."""
+    # As `python main.py` would: its own argv, its own file name in tracebacks, never the harness's.
+    sys.argv = [PROGRAM_FILE]
+    linecache.cache[PROGRAM_FILE] = (len(program), None, program.splitlines(True), PROGRAM_FILE)
     try:
-        code = _compile(program, "<program>", "exec")
+        code = _compile(program, PROGRAM_FILE, "exec")
     except (SyntaxError, ValueError) as err:
         return report({"status": "compile_error", "detail": str(err)[:200]})
     namespace = {"__name__": "__main__" if test["type"] == "stdio" else "__program__"}
@@ -151,17 +157,21 @@ def run_python(program, test, report, to_json, from_json):
                 errors.write(str(err.code) + "\n")  # sys.exit("message") prints it, as the interpreter does
             return exited(code, None if code == 0 else f"SystemExit({err.code!r})")
         return report({"status": "runtime_error", "detail": f"SystemExit({err.code!r})"})
-    except AssertionError as err:
-        return report({"status": "wrong_answer", "detail": repr(err)[:200]})
     except MemoryError:
         return report({"status": "memory_limit"})
-    except _OutputLimit:
-        return report({"status": "output_limit"})
+    except _OutputLimit:  # what it printed first, up to the cap, as a capped stream shows it
+        if test["type"] != "stdio":
+            return report({"status": "output_limit"})
+        cap = test["max_output"]
+        return report({"status": "output_limit", "stdout": buffer.getvalue()[:cap], "stderr": errors.getvalue()[:cap]})
     except BaseException as err:  # any other failure of untrusted code
+        if _isinstance(err, AssertionError) and test["type"] != "stdio":  # a check that did not hold
+            return report({"status": "wrong_answer", "detail": repr(err)[:200]})
+        # A stdio program is a script: an uncaught AssertionError ends it as any exception does, traceback and exit 1
         detail = f"{type(err).__name__}: {err}"[:200]
         if test["type"] == "stdio":
             errors.cap = errors.size + (1 << 16)  # room for the traceback, even after a flood of stderr
-            traceback.print_exception(err, file=errors)
+            traceback.print_exception(_type(err), err, _program_frames(err.__traceback__), file=errors)
             return exited(1, detail)
         return report({"status": "runtime_error", "detail": detail})
 
@@ -177,8 +187,10 @@ class _CappedWriter(io.StringIO):
         self.buffer = _BytesInto(self)  # contest programs write sys.stdout.buffer for speed
 
     def write(self, text):
+        room = self.cap - self.size
         self.size += len(text)
         if self.size > self.cap:
+            super().write(text[: max(room, 0)])  # the first bytes stay, as a capped stream keeps them
             raise _OutputLimit
         return super().write(text)
 
@@ -196,6 +208,14 @@ class _BytesInto(io.RawIOBase):
     def write(self, data):
         self.text.write(bytes(data).decode("utf-8", errors="replace"))
         return len(data)
+
+
+def _program_frames(tb):
+    """The traceback from the program's first frame on: the harness's own frames are not the program's."""
+    start = tb
+    while start is not None and start.tb_frame.f_code.co_filename != PROGRAM_FILE:
+        start = start.tb_next
+    return start or tb
 
 
 def _exec_eval(expression, namespace):

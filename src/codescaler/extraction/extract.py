@@ -1,42 +1,51 @@
 """Syntax-aware code extraction: turn a model's answer into a bare program, or say why not.
 
-``strict`` is the CodeScaler rule: code only from exactly one well-formed fenced block, and the code
-must parse. ``lenient`` is for evaluation: the last block that parses wins, a bare program counts, and
-an unterminated final fence is tolerated. ``last`` is the paper's evaluation extractor (LiveCodeBench's):
-the last fenced block as it is, unparsed, so a syntax error fails when it runs rather than being skipped.
+``strict`` is the CodeScaler rule as the authors' released extractor applies it: blocks are the matches of
+``` ```lang\n ... ``` ``` (the body ends at the next three backticks, wherever they stand, so a closing fence
+followed at once by ``<|im_end|>`` still closes), exactly one of them, and its code must parse. Where we
+differ from that extractor on purpose (line endings, reasoning before ``</think>``, an indented block, info
+strings such as ``c++``) is listed in docs/extraction.md with the reason, and measured by
+``bench/extract_agreement.py``.
 
-Fences follow CommonMark: an opening line of up to three spaces then three or more backticks (or
-tildes) and an info string; the block closes at a line of at least as many of the same character and
-nothing else. Parsing is one pass over the lines, so a 1 MB answer costs linear time.
+``lenient`` is for evaluation: the last block that parses wins, a bare program counts, and an unterminated
+final fence is tolerated. ``last`` is the paper's evaluation extractor (LiveCodeBench's): the last fenced
+block as it is, unparsed, so a syntax error fails when it runs rather than being skipped. Both read fences
+as CommonMark does: an opening line of up to three spaces then three or more backticks (or tildes) and an
+info string; the block closes at a line of at least as many of the same character and nothing else.
+
+Every mode first drops the special tokens a policy's decoded text can carry at its ends (end of sequence,
+padding, left padding), as OpenRLHF's ``serve_rm`` strips them: a correct answer followed by ``<|im_end|>``
+is the same answer. All parsing is linear in the answer's length.
 """
 
 from __future__ import annotations
 
 import re
 import textwrap
-from dataclasses import dataclass
 from typing import Literal, get_args
 
-from codescaler.extraction.syntax import PYTHON_NAMES, Extraction, check_program, undefined_name
+from codescaler.extraction.syntax import Extraction, check_program, undefined_name
+from codescaler.records.languages import canonical_language
 
 Mode = Literal["strict", "lenient", "last"]
 Check = Literal["syntax", "names"]
 
 _FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
+# The authors' block pattern, with info strings such as ``c++`` or ``objective-c`` read as one word too.
+_PAPER_BLOCK = re.compile(r"```[\w+#.-]*\n(.*?)```", re.DOTALL)
 _THINK_CLOSE = "</think>"
-
-
-@dataclass(frozen=True)
-class _Block:
-    body: str
-    closed: bool
+# Tokenizers' control tokens as decoded text: <|im_end|>, <|endoftext|>, <|eot_id|>, DeepSeek's <｜end▁of▁sentence｜>,
+# and the older </s>, <pad>, <eos>, [PAD]. Only runs of them at either end of an answer are dropped.
+_SPECIAL = r"(?:<\|[^|<>\s]{1,40}\|>|<｜[^｜<>\s]{1,40}｜>|</?s>|<pad>|<eos>|<bos>|<unk>|\[PAD\]|\[SEP\]|\[CLS\])"
+_EDGE_TOKENS = re.compile(rf"^(?:\s*{_SPECIAL})+|(?:{_SPECIAL}\s*)+$")
 
 
 def normalize_response(response: str | bytes) -> str:
-    """Decode bytes (bad UTF-8 replaced), unify line endings, drop reasoning before ``</think>``."""
+    """Decode bytes (bad UTF-8 replaced), drop special tokens at the ends, unify line endings, drop
+    reasoning before ``</think>``."""
     if isinstance(response, bytes):
         response = response.decode("utf-8", errors="replace")
-    text = response.replace("\r\n", "\n").replace("\r", "\n")
+    text = strip_special_tokens(response).replace("\r\n", "\n").replace("\r", "\n")
     # The answer follows the last closing think tag; an unclosed <think> holds no answer yet.
     cut = text.rfind(_THINK_CLOSE)
     if cut >= 0:
@@ -46,12 +55,18 @@ def normalize_response(response: str | bytes) -> str:
     return text
 
 
-def _fenced_blocks(text: str, limit: int | None = None) -> list[_Block]:
-    """Fenced blocks in order; stops after ``limit`` of them."""
-    blocks: list[_Block] = []
+def strip_special_tokens(text: str) -> str:
+    """``text`` without the runs of control tokens at its start (left padding) and end (end of sequence,
+    padding): what a policy's text decoded with ``skip_special_tokens=False`` carries."""
+    return _EDGE_TOKENS.sub("", text)
+
+
+def _fenced_blocks(text: str) -> list[str]:
+    """The bodies of CommonMark's fenced blocks, in order (an unterminated last one runs to the end)."""
+    blocks: list[str] = []
     lines = text.split("\n")
     i = 0
-    while i < len(lines) and (limit is None or len(blocks) < limit):
+    while i < len(lines):
         opening = _FENCE.match(lines[i])
         if opening is None:
             i += 1
@@ -61,7 +76,7 @@ def _fenced_blocks(text: str, limit: int | None = None) -> list[_Block]:
         j = i + 1
         while j < len(lines) and not closing.match(lines[j]):
             j += 1
-        blocks.append(_Block("\n".join(lines[i + 1 : j]), closed=j < len(lines)))
+        blocks.append("\n".join(lines[i + 1 : j]))
         i = j + 1
     return blocks
 
@@ -83,23 +98,22 @@ def extract_code(response: str | bytes, language: str = "python", mode: Mode = "
         return Extraction("", False, "empty", language)
     if mode == "last":
         blocks = _fenced_blocks(text)
-        code = _clean(blocks[-1].body) if blocks else ""
+        code = _clean(blocks[-1]) if blocks else ""
         reason = None if code else "no_block" if not blocks else "empty"
         return Extraction(code, reason is None, reason, language)
-    # strict needs to know only whether there are zero, one or several blocks
-    blocks = _fenced_blocks(text, limit=2 if mode == "strict" else None)
-    if mode == "strict":
-        closed = [b for b in blocks if b.closed]
-        if len(blocks) > 1:
+    if mode == "strict":  # only whether there are zero, one or several blocks matters
+        bodies = [m.group(1) for _, m in zip(range(2), _PAPER_BLOCK.finditer(text))]
+        if len(bodies) > 1:
             return Extraction("", False, "multiple_blocks", language)
-        if not closed:
+        if not bodies:
             return Extraction("", False, "no_block", language)
-        return check_program(_clean(closed[0].body), language)
+        return check_program(_clean(bodies[0]), language)
+    blocks = _fenced_blocks(text)
     # lenient: the last block that parses; else the whole answer as a bare program.
     if not blocks:
         bare = check_program(_clean(text), language)
         return bare if bare.valid else Extraction("", False, "no_block", language)
-    results = [check_program(_clean(block.body), language) for block in reversed(blocks)]
+    results = [check_program(_clean(block), language) for block in reversed(blocks)]
     return next((r for r in results if r.valid), results[0])
 
 
@@ -123,7 +137,7 @@ def extract_program(
         found = extract_code(response, language, mode)
     else:
         found = check_program(completion_program(code_prefix, response), language)
-    if check == "names" and found.valid and language.lower() in PYTHON_NAMES:
+    if check == "names" and found.valid and canonical_language(language) == "python":
         reason = undefined_name(found.code)
         if reason is not None:
             return Extraction("", False, reason, language)

@@ -7,34 +7,7 @@ import ast
 from dataclasses import dataclass
 from functools import cache
 
-# tree-sitter grammar names by the spellings users and datasets give languages.
-TREE_SITTER_NAMES = {
-    "c": "c",
-    "cpp": "cpp",
-    "c++": "cpp",
-    "cc": "cpp",
-    "java": "java",
-    "javascript": "javascript",
-    "js": "javascript",
-    "typescript": "typescript",
-    "ts": "typescript",
-    "go": "go",
-    "golang": "go",
-    "rust": "rust",
-    "rs": "rust",
-    "csharp": "csharp",
-    "c#": "csharp",
-    "php": "php",
-    "ruby": "ruby",
-    "rb": "ruby",
-    "bash": "bash",
-    "sh": "bash",
-    "scala": "scala",
-    "kotlin": "kotlin",
-    "swift": "swift",
-    "lua": "lua",
-}
-PYTHON_NAMES = frozenset({"python", "py", "python3"})
+from codescaler.records.languages import canonical_language
 
 
 @dataclass(frozen=True)
@@ -55,7 +28,7 @@ def _tree_sitter_parser(grammar: str):
         raise ImportError(
             "checking non-Python code needs tree-sitter-language-pack: pip install 'tree-sitter-language-pack<1'"
         ) from err
-    return get_parser(grammar)  # type: ignore[arg-type]  # our names, from TREE_SITTER_NAMES
+    return get_parser(grammar)  # type: ignore[arg-type]  # canonical names are the grammars'
 
 
 def _first_error_line(node) -> int:
@@ -71,8 +44,8 @@ def _first_error_line(node) -> int:
 
 def syntax_error(code: str, language: str = "python") -> str | None:
     """``None`` when ``code`` parses as ``language``, else ``"syntax_error: <line>"``."""
-    lang = language.lower()
-    if lang in PYTHON_NAMES:
+    lang = canonical_language(language)
+    if lang == "python":
         try:
             ast.parse(code)
         except SyntaxError as err:
@@ -81,11 +54,7 @@ def syntax_error(code: str, language: str = "python") -> str | None:
             # null bytes, or nesting too deep for the parser: not a program we can score
             return "syntax_error: 0"
         return None
-    grammar = TREE_SITTER_NAMES.get(lang)
-    if grammar is None:
-        known = ", ".join(sorted(PYTHON_NAMES | set(TREE_SITTER_NAMES)))
-        raise ValueError(f"unknown language {language!r}; known: {known}")
-    root = _tree_sitter_parser(grammar).parse(code.encode("utf-8", errors="replace")).root_node
+    root = _tree_sitter_parser(lang).parse(code.encode("utf-8", errors="replace")).root_node
     if root.has_error:
         return f"syntax_error: {_first_error_line(root)}"
     return None

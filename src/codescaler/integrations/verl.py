@@ -13,8 +13,10 @@ verl 0.9's reward loop calls ``compute_score`` once per sample, concurrently; an
 those calls (an engine, ``vllm+http://...``, or ``codescaler serve`` via ``CODESCALER_SERVER``) keeps the
 GPU busy. ``compute_score_batch`` serves verl's legacy batch reward manager (one RM call per batch).
 
-Rows come from ``codescaler data export NAME --format verl``: ``reward_model.ground_truth`` is the JSON
-of the problem's tests (and entry point / code prefix), ``extra_info.question`` the question the RM reads.
+Rows come from ``codescaler data export NAME --format verl -o NAME.parquet``: ``reward_model.ground_truth`` is the
+JSON of the problem's entry point, code prefix and a reference to its tests in ``NAME.tests.jsonl`` (read once per
+problem by each worker; ``$CODESCALER_TEST_STORE_DIR`` names that file's folder where the workers see it elsewhere),
+or of the tests themselves; ``extra_info.question`` is the question the RM reads.
 
 Which reward: ``CODESCALER_REWARD`` = ``rm`` (default), ``execution`` (the binary baseline), ``hybrid``
 (execution where tests exist) or ``budgeted`` (execution for ``CODESCALER_BUDGET_K`` samples per group,
@@ -41,6 +43,7 @@ from functools import cache
 from typing import Any
 
 from codescaler.measure.monitor import RewardHackingMonitor
+from codescaler.records.test_store import load_tests
 from codescaler.rewards.kinds import RMFunction, budgeted_rewards, kind_rewards, model_rewards
 
 # verl's reward loop calls compute_score from several threads of one worker at once: load the RM once.
@@ -72,8 +75,12 @@ def _sandbox():
 
 def _truth(ground_truth: Any) -> dict[str, Any]:
     if isinstance(ground_truth, str):
-        return json.loads(ground_truth) if ground_truth.strip() else {}
-    return dict(ground_truth or {})
+        truth = json.loads(ground_truth) if ground_truth.strip() else {}
+    else:
+        truth = dict(ground_truth or {})
+    if "tests_ref" in truth:  # exported by reference: the tests are read from the store, once per problem
+        truth["tests"] = load_tests(truth.pop("tests_ref"))
+    return truth
 
 
 def compute_score_batch(

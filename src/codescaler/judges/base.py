@@ -4,9 +4,12 @@ imported here (the judges by name are :mod:`codescaler.judges.factory`)."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from codescaler.judges.calibration import Calibration
 
 # An RM served by an inference engine is named by its address: ``vllm+http://host:8000``, ``sglang+http://...``.
 ENGINE_SCHEMES = ("vllm", "sglang")
@@ -21,9 +24,18 @@ class ScoredPair:
     num_tokens: int
 
 
-class Judge:
-    """What every judge offers: :meth:`score_pairs` (its own), and plain floats from it."""
+class Judge(ABC):
+    """What every judge offers and what its callers read: :meth:`score_pairs` (its own), plain floats from it,
+    :meth:`fingerprint` (what its cached scores are keyed by) and ``calibration`` (raw score -> P(pass), where one
+    was fitted for these weights)."""
 
+    calibration: Calibration | None = None
+
+    @abstractmethod
+    def fingerprint(self) -> list[Any]:
+        """What decides its scores (weights, reading, calibration): cached scores of another judge never match."""
+
+    @abstractmethod
     def score_pairs(
         self,
         questions: Sequence[str],
@@ -34,7 +46,6 @@ class Judge:
         show_progress: bool = True,
     ) -> list[ScoredPair]:
         """One :class:`ScoredPair` per (question, code), in input order."""
-        raise NotImplementedError
 
     def score(self, questions: Sequence[str], codes: Sequence[str], **options: Any) -> list[float]:
         """Raw scores, one Python float per (question, code) pair, in input order; batched, deduplicated and

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from codescaler.judges.base import engine_scheme
+from codescaler.judges.base import Judge, engine_scheme
 from codescaler.judges.weights import DEFAULT_LM, DEFAULT_MODEL
 
 JUDGES: tuple[str, ...] = ("rm", "coder", "reviewer", "coder-reviewer")
@@ -30,7 +30,7 @@ def default_model(judge: str) -> str:
     return DEFAULT_MODEL if judge == "rm" else DEFAULT_LM
 
 
-def load_judge(judge: str = "rm", name_or_path: str | None = None, **kwargs: Any) -> Any:
+def load_judge(judge: str = "rm", name_or_path: str | None = None, **kwargs: Any) -> Judge:
     """Load ``judge`` over ``name_or_path`` (its default when None); ``kwargs`` go to ``from_pretrained``."""
     if judge not in JUDGES:
         raise ValueError(f"judge must be one of {', '.join(JUDGES)}, got {judge!r}")

@@ -6,7 +6,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,22 @@ from codescaler.judges.scorer import PairScorer, cast_to, gguf_load_dtype, resol
 from codescaler.judges.weights import DTYPES, HEAD_FILE, read_calibration, resolve_model_path, split_adapter
 
 logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def _hushed(quiet: bool) -> Iterator[None]:
+    """transformers' loading report and deprecation notices off while ``quiet``, as they were after."""
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.get_verbosity()
+    with warnings.catch_warnings():
+        if quiet:
+            hf_logging.set_verbosity_error()
+            warnings.simplefilter("ignore", FutureWarning)
+        try:
+            yield
+        finally:
+            hf_logging.set_verbosity(before)
 
 
 class RewardModel(RMInput, PairScorer):
@@ -69,8 +87,9 @@ class RewardModel(RMInput, PairScorer):
         base, base_gguf, adapter = split_adapter(path, gguf_file)
         path, gguf_file = resolve_model_path(base, base_gguf)
         kwargs = {"revision": revision, "trust_remote_code": trust_remote_code, "gguf_file": gguf_file}
-        # A backbone's fresh head is drawn from a fixed seed, so an untrained model scores reproducibly.
-        with torch.random.fork_rng(devices=[]):
+        # A backbone's fresh head is drawn from a fixed seed, so an untrained model scores reproducibly. Where our
+        # adapter or head replaces it, transformers' "score.weight MISSING ... Consider training" is not so: hushed.
+        with torch.random.fork_rng(devices=[]), _hushed(adapter is not None):
             torch.manual_seed(0)
             model, info = AutoModelForSequenceClassification.from_pretrained(
                 path, num_labels=1, dtype=gguf_load_dtype(torch_dtype, gguf_file), output_loading_info=True, **kwargs
@@ -82,7 +101,8 @@ class RewardModel(RMInput, PairScorer):
         elif adapter is not None:
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+            with _hushed(True):
+                model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
         elif any(key.startswith("score.") for key in info.get("missing_keys", ())):
             logger.warning(
                 "%s has no reward head: a fresh one (seed 0) was added. Its scores mean nothing until it is "

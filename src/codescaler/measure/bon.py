@@ -18,6 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from codescaler.judges.base import Judge
 from codescaler.measure.bon_facts import ground_truth, judge_facts, program_ids, run_generated
 from codescaler.measure.bon_methods import (
     JUDGED,
@@ -37,7 +38,7 @@ def best_of_n(
     out_dir: str | Path,
     *,
     config: BonConfig | None = None,
-    judges: dict[str, Any] | None = None,
+    judges: dict[str, Judge] | None = None,
     judge_ids: dict[str, str] | None = None,
     sandbox=None,
 ) -> dict[str, Any]:
@@ -75,7 +76,7 @@ def best_of_n(
                 {f"{method}_wall": facts["wall"], f"{method}_cpu": facts["cpu"], f"{method}_tokens": facts["tokens"]}
             )
     if "gate" in methods:
-        calibration = getattr(judges["rm"], "calibration", None)
+        calibration = judges["rm"].calibration
         if calibration is None:
             raise ValueError(
                 f"gate reads the RM's calibrated P(pass); {judge_ids.get('rm') or 'the RM'} has none "

@@ -20,7 +20,7 @@ ONPOLICY_PAIRS = ("multiple-python-onpolicy",)
 BUILTIN_PAIRS = HUMANEVALPACK_PAIRS + ONPOLICY_PAIRS
 
 
-def wilson(wins: int, n: int) -> tuple[float, float]:
+def wilson(wins: float, n: int) -> tuple[float, float]:
     if n == 0:
         return (float("nan"), float("nan"))
     p, z = wins / n, 1.96
@@ -29,14 +29,39 @@ def wilson(wins: int, n: int) -> tuple[float, float]:
     return centre - half, centre + half
 
 
-def mean_interval(values: Sequence[float], bounds: tuple[float, float] | None = None) -> dict[str, float]:
-    """Mean with a 95% normal interval (over whatever the values are: problems, or paired differences), kept
-    inside ``bounds`` when given: over a few problems the normal interval alone can claim a pass rate below 0%."""
+def mean_interval(values: Sequence[float]) -> dict[str, float]:
+    """Mean with a 95% normal interval over the values (problems): fine over many, degenerate over a few."""
     mean = sum(values) / len(values)
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1))
     half = 1.96 * sd / math.sqrt(len(values))
-    low, high = bounds or (-math.inf, math.inf)
-    return {"mean": mean, "low": max(mean - half, low), "high": min(mean + half, high)}
+    return {"mean": mean, "low": mean - half, "high": mean + half}
+
+
+def bounded_interval(values: Sequence[float], bounds: tuple[float, float]) -> dict[str, float]:
+    """Mean of values that lie in ``bounds`` with a 95% Wilson interval over them, honest at any count.
+
+    A value in [0, 1] has variance at most p(1 - p) around its mean p, so Wilson's interval for a rate, taken
+    over the values as if each were one trial, holds for their mean too; it is wide over a handful of values and
+    never claims certainty (two problems at 0% give [0, 66%], where the normal interval gives [0, 0]). Other
+    bounds (a paired difference in [-1, 1]) are mapped onto [0, 1] and back. Over many values it is wider than
+    the normal interval where the values vary little: the price of never being overconfident.
+    """
+    low, high = bounds
+    scaled = [(v - low) / (high - low) for v in values]
+    lo, hi = wilson(sum(scaled), len(scaled))
+    return {
+        "mean": sum(values) / len(values),
+        "low": max(low, low + lo * (high - low)),
+        "high": min(high, low + hi * (high - low)),
+    }
+
+
+def sign_test(differences: Sequence[float]) -> dict[str, Any]:
+    """How many paired differences are above and below zero, and the exact two-sided sign test's p-value."""
+    better, worse = sum(d > 0 for d in differences), sum(d < 0 for d in differences)
+    n, k = better + worse, min(better, worse)
+    p = min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n) if n else 1.0
+    return {"better": better, "worse": worse, "ties": len(differences) - n, "p": p}
 
 
 def _summary(wins: Sequence[bool]) -> dict[str, Any]:

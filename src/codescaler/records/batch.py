@@ -8,6 +8,7 @@ what makes ``--resume`` lose nothing. A malformed record yields an output record
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,10 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from codescaler.records.jsonl import ResumableWriter, read_lines
-from codescaler.records.schema import Answer, Problem, RecordError, check_record
+from codescaler.records.languages import LANGUAGES, RUNNABLE
+from codescaler.records.schema import Answer, Problem, RecordError, check_record, record_label
 
+logger = logging.getLogger(__name__)
 Output = dict[str, Any]
 # (line number, record) -> what the job needs of it; raises RecordError for a malformed record
 Parse = Callable[[int, dict], Any]
@@ -56,6 +59,9 @@ def run_chunked(
                     raise record
                 good.append((number, record, parse(number, record)))
             except RecordError as err:
+                # said as it happens; the output line keeps it too. The text, not the error: a logged exception's
+                # traceback would keep this job's frames (and a Ray job's actors) alive in any handler that holds it
+                logger.warning("%s: %s", in_path, str(err))
                 out[number] = {
                     "line": number,
                     "id": record.get("id") if isinstance(record, dict) else None,
@@ -90,10 +96,15 @@ def parse_answer(number: int, record: dict) -> Answer:
     return check_record(record, Answer, number)
 
 
-def problem_parser(*required: str) -> Parse:
-    """Checks a problem record, with ``required`` fields (``responses``, ``tests``) that the job needs."""
+def problem_parser(*required: str, runs: bool = False) -> Parse:
+    """Checks a problem record, with ``required`` fields (``responses``, ``tests``) that the job needs. Where the job
+    ``runs`` the tests, the problem must be in a language the sandbox runs, and have a test."""
+    languages = RUNNABLE if runs else LANGUAGES
 
     def parse(number: int, record: dict) -> Problem:
-        return check_record(record, Problem, number, required=required)
+        problem = check_record(record, Problem, number, required=required, languages=languages)
+        if runs and not problem.get("tests"):
+            raise RecordError(f"{record_label(record, number)}: no tests")
+        return problem
 
     return parse

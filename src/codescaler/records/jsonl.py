@@ -14,22 +14,59 @@ from collections.abc import Iterator, Set
 from pathlib import Path
 from typing import Any
 
-from codescaler.records.schema import RecordError
+from codescaler.records.errors import InputError, RecordError
 
 _LINE_HEAD = re.compile(rb'\{"line": (\d+)[,}]')
+_SNIFF = 1 << 16  # bytes read to tell a text file from a binary one
+
+
+def check_input(path: str | Path) -> Path:
+    """``path`` as a Path if it is a readable text file with something in it; else :class:`InputError` naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"no such file: {path}")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF)
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror}") from None
+    nul = head.find(b"\0")
+    if nul >= 0:
+        raise InputError(f"{path} is not a text file (a NUL byte at byte {nul + 1}); expected JSONL")
+    if not head.strip():
+        raise InputError(f"{path} is empty: no records")
+    return path
+
+
+def _decode(raw: bytes, number: int) -> str | RecordError:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return RecordError(f"line {number}: not UTF-8 (byte 0x{raw[err.start]:02x} at byte {err.start + 1})")
+    return text.removeprefix("\ufeff") if number == 1 else text  # a BOM is no part of the record
 
 
 def read_lines(path: str | Path, skip: Set[int] = frozenset()) -> Iterator[tuple[int, dict[str, Any] | RecordError]]:
     """``(line number, record)`` for each non-blank line not in ``skip`` (not even parsed: a resumed job's done
-    lines can carry megabytes of tests); a line that is not a JSON object yields an error."""
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for number, text in enumerate(f, start=1):
-            if number in skip or not text.strip():
+    lines can carry megabytes of tests); a line that is not UTF-8 or not a JSON object yields an error."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if number in skip or not raw.strip():
                 continue
+            text = _decode(raw, number)
+            if isinstance(text, RecordError):
+                yield number, text
+                continue
+            text = text.rstrip("\r\n")
             try:
                 record = json.loads(text)
             except json.JSONDecodeError as err:
-                yield number, RecordError(f"line {number}: invalid JSON: {err.msg} (column {err.colno})")
+                why = f"invalid JSON: {err.msg.removesuffix(' at')} at column {err.colno}"
+                if err.msg.startswith("Unterminated") or err.pos >= len(text.rstrip()):  # cut short: say where
+                    why = f"the JSON is cut off at column {len(text.rstrip()) + 1} ({why})"
+                yield number, RecordError(f"line {number}: {why}")
                 continue
             if not isinstance(record, dict):
                 yield number, RecordError(f"line {number}: expected a JSON object, got {type(record).__name__}")
@@ -85,3 +122,29 @@ class ResumableWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class LineIndex:
+    """Random access to a JSONL file's records by line number: the lines' offsets are found once (one pass, no
+    parsing), and a record is read and parsed only when asked for. Lets a row name its record instead of
+    carrying a copy of it (eval-policy's samples name their problem in ``problems.jsonl``)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._offsets: list[int] = []
+        with open(self.path, "rb") as f:
+            offset = 0
+            for raw in f:
+                self._offsets.append(offset)
+                offset += len(raw)
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    def __getitem__(self, number: int) -> dict[str, Any]:
+        """The record on line ``number`` (1-based)."""
+        if not 1 <= number <= len(self._offsets):
+            raise RecordError(f"{self.path} has no line {number}")
+        with open(self.path, "rb") as f:
+            f.seek(self._offsets[number - 1])
+            return json.loads(f.readline())

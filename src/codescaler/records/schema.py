@@ -22,9 +22,10 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from typing_extensions import NotRequired, TypedDict, get_type_hints, is_typeddict
 
+from codescaler.records.errors import RecordError
+from codescaler.records.languages import LANGUAGES, canonical_language
 
-class RecordError(ValueError):
-    """A malformed input record; the message names the record and the reason."""
+__all__ = ["RecordError"]  # raised by check_record; long imported from here
 
 
 class AssertTest(TypedDict):
@@ -62,6 +63,29 @@ class StdioTest(TypedDict):
     checker_program: NotRequired[CheckerProgram]  # checker "program"
 
 
+# A test's verdict, and a response's: one closed set. ``infrastructure`` means the sandbox, not the program, failed
+# (a worker died, a toolchain is missing, a fixture cannot be read): no reward, pair or report reads it as a failure.
+Status = Literal[
+    "passed", "wrong_answer", "runtime_error", "timeout", "memory_limit", "compile_error", "infrastructure"
+]
+STATUSES: tuple[Status, ...] = get_args(Status)
+
+
+class Outcome(TypedDict):
+    """What the sandbox saw of one test, before judging: ``status`` is a :data:`Status`, or for a test it could
+    not judge alone ``returned`` (a call's ``value``), ``completed`` (a stdio run's ``stdout``) or ``output_limit``."""
+
+    status: str
+    detail: NotRequired[str | None]
+    value: NotRequired[Any]
+    stdout: NotRequired[str]
+    stderr: NotRequired[str]
+    exit_code: NotRequired[int]
+    time: NotRequired[float]
+    compile_time: NotRequired[float]
+    files: NotRequired[dict[str, str]]  # a job's fetched files (base64), on its last outcome
+
+
 # Fields of which a record has exactly one.
 _ONE_OF: dict[Any, tuple[tuple[str, str], ...]] = {StdioTest: (("input", "input_file"), ("output", "output_file"))}
 
@@ -92,8 +116,9 @@ class Problem(TypedDict):
     split: NotRequired[str]  # "eval" marks HumanEval-derived data, which never enters training
     source: NotRequired[str]
     passed: NotRequired[list[bool | None]]
-    pass_fraction: NotRequired[list[float]]
-    status: NotRequired[list[str]]
+    pass_fraction: NotRequired[list[float | None]]
+    status: NotRequired[list[Status]]
+    reasons: NotRequired[list[str | None]]  # why no program could be read from a response, per response
     detail: NotRequired[list[str | None]]
 
 
@@ -167,8 +192,9 @@ class VerifyRow(TypedDict):
     line: int
     id: str | int | None
     passed: list[bool | None]  # None: the sandbox could not run the tests (status "infrastructure"), no verdict
-    pass_fraction: list[float]
-    status: list[str]  # "passed", the first failing test's verdict, the extraction's reason, or "no_tests"
+    pass_fraction: list[float | None]  # None where passed is None: no fraction of tests is known
+    status: list[Status]  # "passed", else the first failing test's verdict
+    reasons: list[str | None]  # why no program could be read: no_block, syntax_error: N ...; None where one ran
     detail: list[str | None]  # why, where the sandbox or the judge knows: exception, wrong value
 
 
@@ -178,22 +204,37 @@ class ErrorRow(TypedDict):
     error: str
 
 
-VERDICT_FIELDS = ("passed", "pass_fraction", "status", "detail")
+VERDICT_FIELDS = ("passed", "pass_fraction", "status", "reasons", "detail")
 
 
-def check_record(record: Any, kind: type, number: int, *, required: tuple[str, ...] = ()) -> Any:
+def check_record(
+    record: Any, kind: type, number: int, *, required: tuple[str, ...] = (), languages: tuple[str, ...] = LANGUAGES
+) -> Any:
     """``record`` if it is a ``kind`` (a TypedDict above) with every field in ``required`` present; else a
-    :class:`RecordError` naming line ``number``, the record's id and the first field at fault."""
+    :class:`RecordError` naming line ``number``, the record's id and the first field at fault. A ``language``
+    must be one of ``languages`` in any spelling (``"Python"``, ``"py"``); the record is given its canonical name."""
     if not isinstance(record, dict):
         raise RecordError(f"line {number}: expected a JSON object, got {type(record).__name__}")
-    label = f"line {number}" + (f" (id {record['id']!r})" if "id" in record else "")
+    label = record_label(record, number)
     missing = next((k for k in required if k not in record), None)
     if missing is not None:
         raise RecordError(f"{label}: field {missing!r} must be {_name(get_type_hints(kind)[missing])}, got nothing")
     problem = _problem(record, kind, "")
     if problem is not None:
         raise RecordError(f"{label}: {problem}")
+    if "time_limit" in record and not record["time_limit"] > 0:
+        raise RecordError(f"{label}: field 'time_limit' must be positive seconds, got {record['time_limit']!r}")
+    if record.get("language") is not None:
+        try:
+            record["language"] = canonical_language(record["language"], languages)
+        except RecordError as err:
+            raise RecordError(f"{label}: field 'language': {err}") from None
     return record
+
+
+def record_label(record: dict, number: int) -> str:
+    """How an error names a record: its line, and its id where it has one."""
+    return f"line {number}" + (f" (id {record['id']!r})" if "id" in record else "")
 
 
 def _problem(value: Any, hint: Any, path: str) -> str | None:

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 from codescaler.extraction.extract import Check, Mode, extract_program
+from codescaler.records.languages import canonical_language
 from codescaler.rewards.selective import BudgetRule, budget_choice
 from codescaler.rewards.shaping import Shaping, pass_probability, shape_reward
 
@@ -74,6 +75,7 @@ class ScoringConfig:
         for name, allowed in (("mode", get_args(Mode)), ("check", get_args(Check)), ("shaping", get_args(Shaping))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        self.language = canonical_language(self.language)  # "Python" is python; "cobol" is refused by name
         if (self.batch_size is not None and self.batch_size < 1) or self.max_batch_tokens < 1:
             raise ValueError(
                 f"batch_size and max_batch_tokens must be positive, got {self.batch_size}, {self.max_batch_tokens}"
@@ -125,7 +127,7 @@ def reward(
     )
     by_index = dict(zip(valid, scored))
     # With a calibration the reward is softplus of the calibrated logit: same order, a size that means P(pass).
-    calibration = getattr(model, "calibration", None)
+    calibration = model.calibration
     results = []
     for i, p in enumerate(programs):
         s = by_index.get(i)

@@ -31,7 +31,10 @@ class RLConfig:
     budget_rule: Literal["top", "unsure"] = field(
         default="top", metadata={"help": "--reward budgeted: execute the judge's top, or its least sure"}
     )
-    problems: str = field(default="mbpp", metadata={"help": "dataset name (codescaler data list)"})
+    problems: str = field(
+        default="mbpp",
+        metadata={"help": "dataset name (codescaler data list); its evaluation-benchmark problems are dropped"},
+    )
     steps: int = field(default=30, metadata={"help": "optimizer steps"})
     prompts_per_step: int = field(default=2, metadata={"help": "problems per step"})
     num_generations: int = field(default=4, metadata={"help": "rollouts per problem (the GRPO group)"})
@@ -40,7 +43,11 @@ class RLConfig:
     temperature: float = field(default=0.6, metadata={"help": "rollout temperature"})
     eval_problems: int = field(default=32, metadata={"help": "held-out problems for the greedy pass rate"})
     validation_fraction: float = field(
-        default=0.1, metadata={"help": "problems held out, as `codescaler pairs --validation-fraction` holds them"}
+        default=0.1,
+        metadata={
+            "help": "problems held out where the set has no validation split of its own (MBPP has: 511-600), as "
+            "`codescaler pairs --validation-fraction` holds them"
+        },
     )
     split_seed: int = field(default=0, metadata={"help": "seed of that split, as `codescaler pairs --seed`"})
     monitor_budget: int = field(
@@ -61,10 +68,16 @@ def valid_code(prompts, completions, **columns) -> list[float]:
 
 def problem_sets(config: RLConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     from codescaler import benchmarks
+    from codescaler.benchmarks.overlap import without_evaluation_problems
     from codescaler.training.pairs import humaneval_match, problem_split
 
     records = [r for r in benchmarks.load(config.problems) if not humaneval_match(r)]
-    split = {r["id"]: problem_split(r["id"], config.validation_fraction, config.split_seed) for r in records}
+    # Never a problem eval-policy measures the policy on: "did RL help" must not be asked of trained problems.
+    records, _ = without_evaluation_problems(records, config.problems)
+    if any(r.get("split") == "validation" for r in records):  # the set's own split (MBPP's official one)
+        split = {r["id"]: r.get("split") for r in records}
+    else:
+        split = {r["id"]: problem_split(r["id"], config.validation_fraction, config.split_seed) for r in records}
     train = [r for r in records if split[r["id"]] == "train"]
     held = [r for r in records if split[r["id"]] == "validation"]
     random.Random(config.seed).shuffle(held)

@@ -52,6 +52,7 @@ def instrument(app, registry, max_body_bytes: int, prefix: str, key: str = "") -
     """401 without ``key`` (when one is set), 413 for a body past ``max_body_bytes``, requests counted and timed
     per endpoint under ``prefix``, and ``GET /metrics`` (Prometheus)."""
     from fastapi import Request
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, PlainTextResponse
     from prometheus_client import Counter, Histogram, generate_latest
 
@@ -73,6 +74,20 @@ def instrument(app, registry, max_body_bytes: int, prefix: str, key: str = "") -
         requests.labels(request.url.path, str(response.status_code)).inc()
         latency.labels(request.url.path).observe(time.perf_counter() - started)
         return response
+
+    @app.exception_handler(RequestValidationError)
+    async def refused(request: Request, err: RequestValidationError):
+        """422 that says which field and why, in one line; a body that is not JSON says how to send one."""
+        content_type = request.headers.get("content-type", "")
+        problems = [
+            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}"
+            for e in err.errors()
+        ]
+        detail = "; ".join(problems)
+        if "json" not in content_type:
+            sent = content_type or "no content type"
+            detail = f"the body must be JSON, sent with Content-Type: application/json (got {sent}); {detail}"
+        return JSONResponse({"detail": detail}, 422)
 
     @app.get("/metrics")
     async def prometheus():

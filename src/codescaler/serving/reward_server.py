@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from codescaler.extraction.extract import strip_special_tokens
 from codescaler.rewards.kinds import ScoringConfig, reward
 from codescaler.serving.http import api_key, instrument, warn_if_open
 
@@ -169,9 +170,10 @@ def create_app(model, reward_config: ScoringConfig | None = None, config: ServeC
         prompts = body.prompts or [""] * len(body.query)
         if len(prompts) != len(body.query):
             return JSONResponse({"detail": f"{len(prompts)} prompts for {len(body.query)} queries"}, 422)
-        # OpenRLHF sends prompt + response as one query string; the response is what follows the prompt.
+        # OpenRLHF sends prompt + response as one query string; the response is what follows the prompt. Both come
+        # decoded with their special tokens: the question the RM reads loses its padding, as in OpenRLHF's serve_rm.
         items: list[tuple[str, str, str | None]] = [
-            (p, q[len(p) :] if q.startswith(p) else q, None) for p, q in zip(prompts, body.query)
+            (strip_special_tokens(p), q[len(p) :] if q.startswith(p) else q, None) for p, q in zip(prompts, body.query)
         ]
         if refusal := busy(len(items)):
             return refusal

@@ -4,10 +4,17 @@ RL stacks that reward by execution (verl's ``sandbox_fusion`` reward, the ``sand
 call a SandboxFusion server, which needs Docker. This serves the same API from our sandbox, so
 ``SANDBOX_FUSION_URL=http://host:8080/run_code`` points at it:
 
-* ``POST /run_code``: ``{code, language, stdin, run_timeout, compile_timeout, memory_limit_MB}`` runs the
-  program once and answers ``{status: Success|Failed|SandboxError, message, compile_result, run_result}``,
-  each result ``{status: Finished|Error|TimeLimitExceeded, execution_time, return_code, stdout, stderr}``.
-  Languages: SandboxFusion's names (``python``, ``cpp``, ``java``, ``nodejs``, ``go``, ``rust``).
+* ``POST /run_code``: ``{code, language, stdin, run_timeout, compile_timeout, memory_limit_MB, files,
+  fetch_files}`` runs the program once and answers ``{status: Success|Failed|SandboxError, message,
+  compile_result, run_result, files}``, each result ``{status: Finished|Error|TimeLimitExceeded,
+  execution_time, return_code, stdout, stderr}``. As SandboxFusion: a program that ran to its end, whatever its
+  exit status (a signal reads as its negated number), is ``Finished`` with that code and the request ``Failed``
+  when it is not 0; ``Error`` and ``SandboxError`` mean the sandbox failed, never the program. ``run_timeout``
+  and ``compile_timeout`` default to the server's ``--timeout`` and ``--compile-timeout``; ``memory_limit_MB``
+  -1 (SandboxFusion's default) or absent means the server's ``--memory``. ``files`` (relative path -> base64)
+  are placed in the program's working folder; ``fetch_files`` (relative paths) come back base64 in ``files``.
+  Languages: SandboxFusion's names (``python``, ``cpp``, ``java``, ``nodejs``, ``go``, ``rust``). Unlike
+  SandboxFusion's default, the network stays closed: a program may use loopback (127.0.0.1) and nothing else.
 * ``POST /submit``: dataset-style judging of one completion: ``config.provided_data`` carries the problem
   as a codescaler record (question, tests, entry_point, code_prefix), or ``dataset``/``id`` name a
   problem of :mod:`codescaler.benchmarks`. Answers SandboxFusion's ``EvalResult``.
@@ -21,7 +28,10 @@ flight finish. Requested time and memory limits are capped by the server's.
 # No `from __future__ import annotations` here: FastAPI reads the request models from the endpoint
 # annotations at run time, and those models are local to create_app.
 import asyncio
+import base64
+import binascii
 import contextlib
+import signal
 import socket
 import subprocess
 import sys
@@ -82,10 +92,12 @@ def run_code_response(language: str, outcome: dict[str, Any]) -> dict[str, Any]:
         run = _result("Finished", seconds, 1, err=f"SyntaxError: {detail}\n")
     elif status == "memory_limit":
         run = _result("Finished", seconds, 1, out, err or "MemoryError\n")
-    elif "exit_code" in outcome:
+    elif "exit_code" in outcome:  # ran to its end, or was killed by a signal (a negative code): the program's doing
         run = _result("Finished", seconds, outcome["exit_code"], out, err)
-    else:  # killed by a signal, or past the output cap
-        run = _result("Error", seconds, None, out, err or f"{status}: {detail}\n")
+    elif status == "output_limit":  # stopped as RLIMIT_FSIZE stops a writer: what it printed first, then SIGXFSZ
+        run = _result("Finished", seconds, -signal.SIGXFSZ, out, err or "output limit exceeded\n")
+    else:  # a program the sandbox could not follow to its end
+        run = _result("Finished", seconds, 1, out, err or f"{status}: {detail}\n")
     ok = run["status"] == "Finished" and run["return_code"] == 0
     return {
         "status": "Success" if ok else "Failed",
@@ -93,7 +105,7 @@ def run_code_response(language: str, outcome: dict[str, Any]) -> dict[str, Any]:
         "compile_result": compile_result,
         "run_result": run,
         "executor_pod_name": None,
-        "files": {},
+        "files": outcome.get("files", {}),
     }
 
 
@@ -130,9 +142,9 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
         code: str
         language: str
         stdin: str | None = None
-        run_timeout: float = Field(default=10, gt=0)
-        compile_timeout: float = Field(default=10, gt=0)
-        memory_limit_MB: int | None = Field(default=None, gt=0)
+        run_timeout: float | None = Field(default=None, gt=0)  # None: the server's --timeout
+        compile_timeout: float | None = Field(default=None, gt=0)  # None: the server's --compile-timeout
+        memory_limit_MB: int | None = None  # -1 (SandboxFusion's default), 0 or None: the server's --memory
         files: dict[str, str | None] = {}
         fetch_files: list[str] = []
 
@@ -156,7 +168,7 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
             base,
             timeout=min(run_timeout or base.timeout, config.max_run_timeout),
             compile_timeout=min(compile_timeout or base.compile_timeout, config.max_compile_timeout),
-            memory=min(memory or base.memory, base.memory),
+            memory=min(memory, base.memory) if memory and memory > 0 else base.memory,
         )
 
     async def in_sandbox(fn, *args):
@@ -175,16 +187,31 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
             return JSONResponse({"detail": f"language {language!r} is not served here; served: {served}"}, 422)
         return None
 
+    def bad_paths(paths: list[str]) -> JSONResponse | None:
+        """422 for a file path that is absolute or climbs out of the program's working folder."""
+        for path in paths:
+            if not path or path.startswith("/") or ".." in path.replace("\\", "/").split("/"):
+                why = f"file path {path!r}: only relative paths inside the program's working folder"
+                return JSONResponse({"detail": why}, 422)
+        return None
+
     @app.post("/run_code")
     async def run_code(body: RunCodeRequest):
         if refusal := unsupported(body.language):
             return refusal
-        if body.files or body.fetch_files:
-            return JSONResponse({"detail": "files and fetch_files are not supported by this server"}, 422)
+        if refusal := bad_paths([*body.files, *body.fetch_files]):
+            return refusal
+        files = {path: content or "" for path, content in body.files.items()}
+        try:
+            for content in files.values():
+                base64.b64decode(content, validate=True)
+        except (binascii.Error, ValueError):
+            return JSONResponse({"detail": "files: every value must be base64"}, 422)
         language = LANGUAGES[body.language]
         limits = job_limits(body.run_timeout, body.compile_timeout, body.memory_limit_MB)
         tests = [{"type": "stdio", "input": body.stdin or ""}]
-        answer = await in_sandbox(state["sandbox"].run_one, body.code, tests, language, limits)
+        run = state["sandbox"].run_one
+        answer = await in_sandbox(run, body.code, tests, language, limits, files, tuple(body.fetch_files))
         if isinstance(answer, JSONResponse):
             return answer
         outcome = answer[0]

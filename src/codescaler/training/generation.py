@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -69,20 +70,21 @@ class SampleConfig:
 
 @dataclass(frozen=True)
 class Sample:
-    """One response: its text, the tokens generated, and the wall seconds of the call that made it, shared
-    evenly among the samples that call made."""
+    """One response: its text, the tokens generated, the wall seconds of the call that made it (shared evenly
+    among the samples that call made), and whether it was cut off at ``max_new_tokens`` before it ended."""
 
     text: str
     tokens: int
     seconds: float
+    truncated: bool = False
 
 
-class Sampler:
+class Sampler(ABC):
     """What every backend offers: :meth:`sample` (its own), and the texts alone (:meth:`generate`)."""
 
+    @abstractmethod
     def sample(self, prompts: Sequence[str], config: SampleConfig, show_progress: bool = False) -> list[list[Sample]]:
         """``config.n`` samples per prompt, in prompt order."""
-        raise NotImplementedError
 
     def generate(self, prompts: Sequence[str], config: SampleConfig, show_progress: bool = False) -> list[list[str]]:
         """``config.n`` responses per prompt, in prompt order."""
@@ -118,6 +120,13 @@ class TransformersSampler(Sampler):
         from codescaler.judges.scorer import load_causal_lm
 
         return cls(*load_causal_lm(name_or_path, gguf_file=gguf_file, dtype=dtype))
+
+    def _end_ids(self) -> set[int]:
+        """The tokens a finished row ends or pads with: the tokenizer's and the model's end tokens (a chat model
+        may end at <|im_end|> while its tokenizer's EOS is another), and padding."""
+        configured = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        configured = configured if isinstance(configured, list) else [configured]
+        return {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id, *configured} - {None}
 
     def sample(self, prompts: Sequence[str], config: SampleConfig, show_progress: bool = False) -> list[list[Sample]]:
         import torch
@@ -166,10 +175,20 @@ class TransformersSampler(Sampler):
             seconds = (time.perf_counter() - started) / len(chunk)
             answers = tokenizer.batch_decode(new, skip_special_tokens=True)
             counts = (new != tokenizer.pad_token_id).sum(dim=1).tolist()  # a finished row pads after its end
-            for (i, _), answer, tokens in zip(chunk, answers, counts):
+            ended = _ended(new, self._end_ids(), config.stop, answers)
+            for (i, _), answer, tokens, done in zip(chunk, answers, counts, ended):
                 text = cut_before(answer, config.stop) if config.completion else answer
-                out[i].append(Sample(text, int(tokens), seconds))
+                out[i].append(Sample(text, int(tokens), seconds, truncated=not done))
         return out
+
+
+def _ended(new: Any, ends: set[int], stop: Sequence[str], answers: Sequence[str]) -> list[bool]:
+    """Per generated row, whether it ended by itself (an end token, or a stop string) rather than at the
+    ``max_new_tokens`` limit: a row that ended pads after its end, so only a row with no padding can be cut."""
+    return [
+        bool(ends & set(row[-1:].tolist())) or len(row) == 0 or any(s in answer for s in stop)
+        for row, answer in zip(new, answers)
+    ]
 
 
 class VLLMSampler(Sampler):
@@ -210,7 +229,10 @@ class VLLMSampler(Sampler):
         else:
             results = self.llm.chat([chat(p, config) for p in prompts], params, use_tqdm=show_progress)
         seconds = (time.perf_counter() - started) / max(1, len(prompts) * config.n)  # one engine run for all
-        return [[Sample(o.text, len(o.token_ids), seconds) for o in r.outputs] for r in results]
+        return [
+            [Sample(o.text, len(o.token_ids), seconds, truncated=o.finish_reason == "length") for o in r.outputs]
+            for r in results
+        ]
 
 
 OPENAI_SCHEME = "openai+"
@@ -259,13 +281,15 @@ class OpenAISampler(Sampler):
                     choices = sorted(answer["choices"], key=lambda c: c.get("index", 0))
                     texts = [c["text"] if config.completion else c["message"]["content"] or "" for c in choices]
                     tokens = (answer.get("usage") or {}).get("completion_tokens", 0)
+                    cut = [c.get("finish_reason") == "length" for c in choices]
                 except (KeyError, TypeError) as err:
                     raise ServerError(f"{endpoint} answered without choices: {str(answer)[:200]}") from err
                 if len(texts) != config.n:
                     raise ServerError(f"{endpoint} gave {len(texts)} choices for n={config.n}")
                 if config.completion:
                     texts = [cut_before(t, config.stop) for t in texts]
-                return [Sample(t, round(tokens / len(texts)), seconds / len(texts)) for t in texts]
+                share = round(tokens / len(texts))
+                return [Sample(t, share, seconds / len(texts), truncated=c) for t, c in zip(texts, cut)]
 
             with ThreadPoolExecutor(config.concurrency) as pool:
                 results = pool.map(one, range(len(prompts)))

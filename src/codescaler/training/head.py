@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from codescaler.judges.weights import HEAD_FILE, save_codescaler_config
 from codescaler.measure.rm_eval import pair_summary
-from codescaler.training.pairs import read_pairs, refuse_eval
+from codescaler.training.pairs import read_pairs, training_rows
 
 if TYPE_CHECKING:  # torch loads with the model, not with the CLI that lists this config's flags
     import torch
@@ -144,13 +144,8 @@ def train_head(config: HeadConfig) -> dict[str, Any]:
         raise ValueError("no output_dir given")
     started = time.perf_counter()
     rows = [pair for source in config.pairs for pair in read_pairs(source)]
-    if config.eval_pairs:
-        train_rows, eval_rows = rows, [pair for source in config.eval_pairs for pair in read_pairs(source)]
-    else:
-        train_rows = [r for r in rows if r.get("split", "train") != "validation"]
-        eval_rows = [r for r in rows if r.get("split") == "validation"]
-    if not config.allow_eval:
-        refuse_eval(train_rows, " + ".join(config.pairs))
+    given = [pair for source in config.eval_pairs for pair in read_pairs(source)] if config.eval_pairs else None
+    train_rows, eval_rows = training_rows(rows, given, " + ".join(config.pairs), config.allow_eval)
     if config.max_pairs:
         train_rows = train_rows[: config.max_pairs]
     if not train_rows or not eval_rows:

@@ -15,19 +15,23 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import logging
 import random
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from codescaler.benchmarks.overlap import evaluation_overlap, without_evaluation_problems
 from codescaler.extraction.extract import extract_program
 from codescaler.records.schema import Pair, RecordError, check_record
 
 # The released CodeScalerPair-51K layout, mapped onto ours.
+logger = logging.getLogger(__name__)
 _CODESCALER_PAIR_COLUMNS = {"question_content": "question", "code_pos": "chosen", "code_neg": "rejected"}
 _EVAL_ID = re.compile(r"^(humaneval|cpp|javascript|java|go|rust|python|js)/|^humaneval_", re.IGNORECASE)
 # A line shorter than this is too generic ("return the result.") to identify a HumanEval problem.
@@ -118,6 +122,22 @@ def refuse_eval(pairs: Sequence[Mapping[str, Any]], source: str) -> None:
                 f"{source} pair {number} (problem {pair.get('problem_id')!r}) is HumanEval-derived (matched by "
                 f"{why}); HumanEval is the evaluation split. Remove it, or pass --allow_eval for a throwaway model."
             )
+
+
+def training_rows(
+    rows: list[Pair], eval_rows: list[Pair] | None, source: str, allow_eval: bool = False
+) -> tuple[list[Pair], list[Pair]]:
+    """The pairs to train on and to evaluate with: ``eval_rows`` when given, else the rows' own ``validation``
+    split. Unless ``allow_eval``, a HumanEval-derived training pair is refused and the pairs of evaluation
+    benchmarks' problems (MBPP+ in MBPP, ...) are dropped and counted in a warning."""
+    if eval_rows is None:
+        eval_rows = [r for r in rows if r.get("split") == "validation"]
+        rows = [r for r in rows if r.get("split", "train") != "validation"]
+    if not allow_eval:
+        refuse_eval(rows, source)
+        kept, _ = without_evaluation_problems([dict(r) for r in rows], source)  # a pair names its problem_id
+        rows = cast(list[Pair], kept)
+    return rows, eval_rows
 
 
 def problem_split(problem_id: str, validation_fraction: float, seed: int) -> str:
@@ -253,6 +273,7 @@ def build_pairs(problems: Iterable[dict[str, Any]], config: PairsConfig | None =
     """Pairs from verified problem records; raises ValueError on a HumanEval-derived problem."""
     config = config or PairsConfig()
     rng = random.Random(config.seed)
+    dropped: Counter[str] = Counter()
     for problem in problems:
         missing = [k for k in ("id", "question", "responses", "passed") if k not in problem]
         if missing:
@@ -268,7 +289,14 @@ def build_pairs(problems: Iterable[dict[str, Any]], config: PairsConfig | None =
                 f"problem {problem['id']!r} is HumanEval-derived (matched by {why}); HumanEval is the evaluation "
                 "split and never enters RM training. Pass allow_eval (--allow-eval) for an evaluation-only set."
             )
+        overlap = None if config.allow_eval else evaluation_overlap(problem)
+        if overlap:
+            dropped[overlap.split()[0]] += 1
+            continue
         yield from problem_pairs(problem, config, rng)
+    if dropped:
+        counts = ", ".join(f"{n} from {name}" for name, n in sorted(dropped.items()))
+        logger.warning("pairs: dropped %d evaluation problems (%s)", sum(dropped.values()), counts)
 
 
 def read_pairs(source: str) -> list[Pair]:

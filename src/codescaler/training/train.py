@@ -29,7 +29,7 @@ from trl import RewardConfig, RewardTrainer
 from codescaler.judges.reward_model import RewardModel
 from codescaler.judges.weights import resolve_model_path, save_codescaler_config, split_adapter
 from codescaler.measure.rm_eval import pairwise
-from codescaler.training.pairs import read_pairs, refuse_eval
+from codescaler.training.pairs import read_pairs, training_rows
 
 logger = logging.getLogger(__name__)
 
@@ -138,14 +138,8 @@ def train_reward_model(config: TrainConfig) -> dict[str, Any]:
     if not config.pairs:
         raise ValueError("no pairs given: set `pairs` to a file or dataset id (see `codescaler pairs`)")
     started = time.perf_counter()
-    rows = read_pairs(config.pairs)
-    if config.eval_pairs:
-        train_rows, eval_rows = rows, read_pairs(config.eval_pairs)
-    else:
-        train_rows = [r for r in rows if r.get("split", "train") != "validation"]
-        eval_rows = [r for r in rows if r.get("split") == "validation"]
-    if not config.allow_eval:
-        refuse_eval(train_rows, config.pairs)
+    given = read_pairs(config.eval_pairs) if config.eval_pairs else None
+    train_rows, eval_rows = training_rows(read_pairs(config.pairs), given, config.pairs, config.allow_eval)
     if config.max_pairs:
         train_rows = train_rows[: config.max_pairs]
     # A LoRA RM trained further with finetune=lora continues its own adapter (its rank and layers), so the
