@@ -27,6 +27,8 @@ def shapes() -> dict[str, tuple[str, str]]:
         "40k blocks (strict)": (many_blocks, "strict"),
         "40k blocks, none parse (lenient)": (many_blocks.replace("x = 1", "x = ("), "lenient"),
         "one 1 MB code block (strict)": ("```python\n" + FUNCTION * (MB // len(FUNCTION)) + "```", "strict"),
+        # special tokens are stripped at the ends only: 1 MB of them before a last character costs linear time
+        "1 MB of end tokens, then text (strict)": ("<|endoftext|>" * (MB // 13) + "x", "strict"),
     }
 
 

@@ -332,3 +332,14 @@ def test_an_open_server_off_loopback_is_warned_about(caplog):
         warn_if_open("0.0.0.0", "", "codescaler serve")
     (record,) = caplog.records
     assert "no API key" in record.getMessage() and "0.0.0.0" in record.getMessage()
+
+
+def test_a_language_in_another_spelling_is_served_and_an_unknown_one_named(url):
+    for spelling in ("Python", "py", "python3"):
+        answer = httpx.post(f"{url}/run_code", json={"code": "print(7)", "language": spelling}).json()
+        assert answer["run_result"]["stdout"] == "7\n", spelling
+    refused = httpx.post(f"{url}/run_code", json={"code": "1", "language": "cobol"})
+    assert refused.status_code == 422 and "'cobol' is not served here; served: python, cpp" in refused.text
+    body = {"dataset": "mine", "id": "add", "completion": "def add(a, b):\n    return a + b"}
+    typo = httpx.post(f"{url}/submit", json={**body, "config": {"provided_data": [ADD], "language": "Python"}})
+    assert typo.status_code == 200 and typo.json()["accepted"] is True

@@ -15,7 +15,9 @@ NNODES=${NNODES:-4}
 mkdir -p "$DATA"
 # DeepCoder's training sets in verl's RL format. Its test sets (LiveCodeBench's test split, CodeContests,
 # Codeforces, LeetCode's test split) are validation data, asked and judged as `codescaler eval-policy` does
-# (--prompt eval), so the pass rates verl logs are the ones eval-policy measures after training.
+# (--prompt eval), so the pass rates verl logs are the ones eval-policy measures after training. Each export
+# writes NAME.parquet and NAME.tests.jsonl, the tests its rows name: $DATA must be where the reward workers
+# read it (a shared folder), or set CODESCALER_TEST_STORE_DIR on them to where it is.
 for name in lcb-train leetcode-train; do
   codescaler data export "$name" --format verl -o "$DATA/$name.parquet"
 done

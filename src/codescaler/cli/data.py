@@ -39,8 +39,8 @@ def run_export(args: argparse.Namespace) -> int:
     from codescaler import benchmarks
 
     output = Path(args.output)
-    wanted = ".parquet" if args.format == "verl" else ".jsonl"
-    if output.suffix != wanted:
+    if (args.format == "verl") != (output.suffix == ".parquet"):  # a file's name says what it holds
+        wanted = ".parquet" if args.format == "verl" else ".jsonl"
         raise InputError(f"--format {args.format} writes {wanted[1:]}: name the output {output.stem}{wanted}")
     records = benchmarks.load(args.name)
     if args.format == "verl":

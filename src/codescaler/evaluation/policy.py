@@ -133,7 +133,10 @@ def prepare(out: Path, config: PolicyEvalConfig, model: str) -> list[dict[str, A
             return json.loads((out / "unrunnable.json").read_text())
     out.mkdir(parents=True, exist_ok=True)
     problems, listed = out / "problems.jsonl", out / "unrunnable.json"
-    done = {(r["benchmark"], r["number"]) for r in read_rows(problems) + _unrunnable(listed)}
+    listed_before = read_rows(problems) + _unrunnable(listed)
+    if any("number" not in r for r in listed_before):
+        raise ValueError(f"{out} was written by an older codescaler and cannot be extended: use a new -o")
+    done = {(r["benchmark"], r["number"]) for r in listed_before}
     rows, unrunnable = [], _unrunnable(listed)
     for name in config.benchmarks:
         for number, record in benchmark_records(name)[: config.limit or None]:

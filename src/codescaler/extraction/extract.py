@@ -37,7 +37,9 @@ _THINK_CLOSE = "</think>"
 # Tokenizers' control tokens as decoded text: <|im_end|>, <|endoftext|>, <|eot_id|>, DeepSeek's <｜end▁of▁sentence｜>,
 # and the older </s>, <pad>, <eos>, [PAD]. Only runs of them at either end of an answer are dropped.
 _SPECIAL = r"(?:<\|[^|<>\s]{1,40}\|>|<｜[^｜<>\s]{1,40}｜>|</?s>|<pad>|<eos>|<bos>|<unk>|\[PAD\]|\[SEP\]|\[CLS\])"
-_EDGE_TOKENS = re.compile(rf"^(?:\s*{_SPECIAL})+|(?:{_SPECIAL}\s*)+$")
+_LEADING_TOKEN = re.compile(rf"\s*{_SPECIAL}")
+_TRAILING_TOKEN = re.compile(rf"{_SPECIAL}\s*$")
+_LONGEST_TOKEN = 48  # characters: a token is looked for only this far from an end, so stripping stays linear
 
 
 def normalize_response(response: str | bytes) -> str:
@@ -58,7 +60,12 @@ def normalize_response(response: str | bytes) -> str:
 def strip_special_tokens(text: str) -> str:
     """``text`` without the runs of control tokens at its start (left padding) and end (end of sequence,
     padding): what a policy's text decoded with ``skip_special_tokens=False`` carries."""
-    return _EDGE_TOKENS.sub("", text)
+    start, end = 0, len(text)
+    while (found := _LEADING_TOKEN.match(text, start, min(end, start + _LONGEST_TOKEN))) is not None:
+        start = found.end()
+    while end > start and (found := _TRAILING_TOKEN.search(text, max(start, end - _LONGEST_TOKEN), end)):
+        end = found.start()
+    return text[start:end] if (start, end) != (0, len(text)) else text
 
 
 def _fenced_blocks(text: str) -> list[str]:

@@ -42,11 +42,20 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from codescaler.execution.sandbox import Limits, Sandbox
+from codescaler.records.languages import RUNNABLE, UnknownLanguage, canonical_language
 from codescaler.serving.http import api_key, instrument, warn_if_open
 
-# SandboxFusion's language names -> ours.
-LANGUAGES = {"python": "python", "cpp": "cpp", "java": "java", "nodejs": "javascript", "go": "go", "rust": "rust"}
+# SandboxFusion's names of the languages served; any spelling codescaler knows is read too ("Python", "javascript").
+SERVED = ("python", "cpp", "java", "nodejs", "go", "rust")
 COMPILED = ("cpp", "java", "go", "rust")
+
+
+def served_language(name: str | None) -> str:
+    """Our name of a language a request names, or :class:`UnknownLanguage` naming it and SandboxFusion's names."""
+    try:
+        return canonical_language(name, RUNNABLE)
+    except UnknownLanguage:
+        raise UnknownLanguage(f"language {name!r} is not served here; served: {', '.join(SERVED)}") from None
 
 
 @dataclass
@@ -118,7 +127,7 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
 
     from codescaler import benchmarks
     from codescaler.execution.verify import program_of, verify_responses
-    from codescaler.records.schema import Problem, check_record
+    from codescaler.records.batch import problem_parser
 
     config = config or SandboxServeConfig()
     base = sandbox_limits or Limits()
@@ -181,12 +190,6 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
         finally:
             state["in_flight"] -= 1
 
-    def unsupported(language: str | None) -> JSONResponse | None:
-        if language not in LANGUAGES:
-            served = ", ".join(LANGUAGES)
-            return JSONResponse({"detail": f"language {language!r} is not served here; served: {served}"}, 422)
-        return None
-
     def bad_paths(paths: list[str]) -> JSONResponse | None:
         """422 for a file path that is absolute or climbs out of the program's working folder."""
         for path in paths:
@@ -197,8 +200,10 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
 
     @app.post("/run_code")
     async def run_code(body: RunCodeRequest):
-        if refusal := unsupported(body.language):
-            return refusal
+        try:
+            language = served_language(body.language)
+        except UnknownLanguage as err:
+            return JSONResponse({"detail": str(err)}, 422)
         if refusal := bad_paths([*body.files, *body.fetch_files]):
             return refusal
         files = {path: content or "" for path, content in body.files.items()}
@@ -207,7 +212,6 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
                 base64.b64decode(content, validate=True)
         except (binascii.Error, ValueError):
             return JSONResponse({"detail": "files: every value must be base64"}, 422)
-        language = LANGUAGES[body.language]
         limits = job_limits(body.run_timeout, body.compile_timeout, body.memory_limit_MB)
         tests = [{"type": "stdio", "input": body.stdin or ""}]
         run = state["sandbox"].run_one
@@ -227,17 +231,15 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
             if body.dataset not in datasets:
                 try:
                     datasets[body.dataset] = {str(p.get("id")): p for p in benchmarks.load(body.dataset)}
-                except (KeyError, OSError) as err:
+                except OSError as err:
                     raise ValueError(f"dataset {body.dataset!r}: {err}") from None
             data = datasets[body.dataset].get(str(body.id))
         if data is None:
             raise LookupError(f"no problem {body.id!r} in dataset {body.dataset!r} or in config.provided_data")
-        problem = check_record(dict(data, responses=[body.completion]), Problem, 1, required=("question", "tests"))
-        if not problem["tests"]:
-            raise ValueError(f"problem {body.id!r} has no tests")
         if body.config.language:
-            problem["language"] = LANGUAGES.get(body.config.language, body.config.language)
-        return problem
+            data = dict(data, language=served_language(body.config.language))
+        record = dict(data, responses=[body.completion])
+        return problem_parser("question", "tests", runs=True)(1, record)  # a language the sandbox runs, a test
 
     @app.post("/submit")
     async def submit(body: SubmitRequest):
@@ -247,8 +249,6 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
             return JSONResponse({"detail": str(err)}, 404)
         except ValueError as err:
             return JSONResponse({"detail": str(err)}, 422)
-        if problem.get("language", "python") not in LANGUAGES.values():
-            return JSONResponse({"detail": f"language {problem['language']!r} is not served here"}, 422)
         timeout = job_limits(body.config.run_timeout, None, None).timeout
 
         def judge() -> Any:
