@@ -169,3 +169,20 @@ def test_openrlhf_queries_decoded_with_special_tokens_get_the_answer_s_reward(ti
         prompts = [QUESTION, "<|endoftext|><|endoftext|>" + QUESTION]
         rewards = client.post("/get_reward", json={"query": queries, "prompts": prompts}).json()["rewards"]
     assert rewards[0] > 0 and rewards[1] == pytest.approx(rewards[0])
+
+
+@pytest.mark.parametrize(
+    "argv, said",
+    [
+        (["score", "{batch}", "-o", "{out}", "--model", "/no/such/model"], "cannot load model '/no/such/model'"),
+        (["eval-policy", "./no/such/policy", "-o", "{out}", "--benchmarks", "{batch}"], "cannot load policy"),
+    ],
+)
+def test_a_model_that_does_not_load_is_one_line_and_leaves_nothing(argv, said, tmp_path, capsys):
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text(json.dumps({**PROBLEM, "response": GOOD}) + "\n")
+    out = tmp_path / "out" / "run"
+    assert main([a.format(batch=batch, out=out) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err
+    assert not out.exists() and not out.parent.exists()

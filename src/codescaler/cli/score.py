@@ -18,6 +18,7 @@ from codescaler.cli.flags import (
     quiet_transformers,
 )
 from codescaler.judges import REWARD_JUDGE, SELECTION_JUDGE
+from codescaler.records.errors import InputError
 from codescaler.rewards.kinds import ScoringConfig
 
 
@@ -59,7 +60,7 @@ def _job(args: argparse.Namespace, kind: str, sandbox=None):
     config = config_from_args(args, ScoringConfig)
     if args.engine == "ray":
         if sandbox is not None:
-            raise SystemExit("--verify-top runs the sandbox on this machine: use it without --engine ray")
+            raise InputError("--verify-top runs the sandbox on this machine: use it without --engine ray")
         from codescaler.integrations.ray import distributed, score_process
 
         quiet_transformers(args)
@@ -105,7 +106,7 @@ def run_rank(args: argparse.Namespace) -> int:
     from codescaler.records.batch import problem_parser, run_chunked
 
     if args.verify_top < 0:
-        raise SystemExit(f"--verify-top must be at least 0, got {args.verify_top}")
+        raise InputError(f"--verify-top must be at least 0, got {args.verify_top}")
     from codescaler.execution.sandbox import Sandbox
 
     required = ("responses", "tests") if args.verify_top else ("responses",)

@@ -29,7 +29,7 @@ from codescaler.extraction.extract import Mode
 from codescaler.records.batch import problem_parser, run_chunked
 from codescaler.records.jsonl import LineIndex, check_input, read_lines
 from codescaler.records.schema import RecordError
-from codescaler.training.generation import Backend, SampleConfig, SampleDType, make_sampler
+from codescaler.training.generation import Backend, SampleConfig, SampleDType, Sampler, make_sampler
 
 PAPER_BENCHMARKS = ["lcb", "codecontests", "codeforces", "leetcode-test", "mbppplus", "humanevalplus"]
 # What the problems keep for the sandbox; the rest of a record is its loader's business.
@@ -197,12 +197,11 @@ def runnable(record: dict[str, Any], number: int) -> str | None:
 _NAMED_BY = ("benchmark", "id", "several_answers")
 
 
-def sample_job(model: str, config: PolicyEvalConfig):
+def sample_job(model: str, config: PolicyEvalConfig, sampler: Sampler | None = None):
     """Per problem: its name, ``n`` samples, their tokens and seconds, and whether each was cut off at
-    ``max_new_tokens``. The policy loads at the first chunk that needs it, so a run that only verifies or reports
-    loads nothing."""
+    ``max_new_tokens``. The policy (unless ``sampler`` is it) loads at the first chunk that needs it, so a run that
+    only verifies or reports loads nothing."""
     sample_config = config.sample_config()
-    sampler = None
 
     def process(items: list[tuple[int, dict, dict]]) -> list[dict[str, Any]]:
         nonlocal sampler
@@ -227,12 +226,14 @@ def evaluate_policy(model: str, out_dir: str | Path, config: PolicyEvalConfig, s
     """Sample ``model`` (a hub id, folder, packaged name or ``openai+http://...``) on ``config.benchmarks`` and
     run every sample in ``sandbox``; resumes what ``out_dir`` already holds. Returns the samples' verdicts file."""
     out = Path(out_dir)
+    # A new run loads its policy first: a name that does not load is said before any folder is made.
+    sampler = None if (out / "protocol.json").exists() else make_sampler(model, config.sample_config())
     prepare(out, config, model)
     for _ in run_chunked(
         out / "problems.jsonl",
         out / "samples.jsonl",
         lambda number, record: record,
-        sample_job(model, config),
+        sample_job(model, config, sampler),
         resume=True,
         chunk_size=config.chunk_size,
         desc="problems sampled",

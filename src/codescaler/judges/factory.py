@@ -15,6 +15,7 @@ from typing import Any
 
 from codescaler.judges.base import Judge, engine_scheme
 from codescaler.judges.weights import DEFAULT_LM, DEFAULT_MODEL
+from codescaler.records.errors import unloadable
 
 JUDGES: tuple[str, ...] = ("rm", "coder", "reviewer", "coder-reviewer")
 # The defaults, chosen by measurement (docs/results.md, "Which judge by default"). For selection (`rank`,
@@ -44,10 +45,13 @@ def load_judge(judge: str = "rm", name_or_path: str | None = None, **kwargs: Any
         engine_kwargs = {k: kwargs[k] for k in ("tokenizer", "max_length") if kwargs.get(k) is not None}
         return EngineRewardModel.from_pretrained(name_or_path, **engine_kwargs)
     kwargs.pop("tokenizer", None)  # an engine's: local weights carry their own
-    if judge == "rm":
-        from codescaler.judges.reward_model import RewardModel
+    try:
+        if judge == "rm":
+            from codescaler.judges.reward_model import RewardModel
 
-        return RewardModel.from_pretrained(name_or_path, **kwargs)
-    from codescaler.judges.likelihood import LikelihoodJudge
+            return RewardModel.from_pretrained(name_or_path, **kwargs)
+        from codescaler.judges.likelihood import LikelihoodJudge
 
-    return LikelihoodJudge.from_pretrained(name_or_path, direction=judge, **kwargs)
+        return LikelihoodJudge.from_pretrained(name_or_path, direction=judge, **kwargs)
+    except OSError as err:  # no such folder, hub id or packaged name: said in one line, not transformers' page
+        raise unloadable("model", name_or_path, err) from err

@@ -14,3 +14,9 @@ class RecordError(CodescalerError, ValueError):
 
 class InputError(CodescalerError, ValueError):
     """A path, a name or a setting refused at the door, before anything heavy starts."""
+
+
+def unloadable(what: str, name: str, err: Exception) -> InputError:
+    """The one-line error for a model that cannot be loaded: its name and the loader's first line of why."""
+    why = next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
+    return InputError(f"cannot load {what} {name!r}: {why}")

@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from codescaler.records.errors import unloadable
+
 Backend = Literal["transformers", "vllm"]
 SampleDType = Literal["auto", "float32", "bfloat16", "float16"]
 SAMPLER_BACKENDS: tuple[str, ...] = get_args(Backend)
@@ -311,6 +313,9 @@ def make_sampler(name_or_path: str, config: SampleConfig, *, gguf_file: str | No
     connect to the server it names (``openai+http://host:8000/v1``)."""
     if name_or_path.startswith(OPENAI_SCHEME):
         return OpenAISampler(name_or_path[len(OPENAI_SCHEME) :])
-    if config.backend == "vllm":
-        return VLLMSampler.from_pretrained(name_or_path, gguf_file=gguf_file, dtype=config.dtype, seed=config.seed)
-    return TransformersSampler.from_pretrained(name_or_path, gguf_file=gguf_file, dtype=config.dtype)
+    try:
+        if config.backend == "vllm":
+            return VLLMSampler.from_pretrained(name_or_path, gguf_file=gguf_file, dtype=config.dtype, seed=config.seed)
+        return TransformersSampler.from_pretrained(name_or_path, gguf_file=gguf_file, dtype=config.dtype)
+    except OSError as err:  # no such folder, hub id or packaged name: said in one line
+        raise unloadable("policy", name_or_path, err) from err
