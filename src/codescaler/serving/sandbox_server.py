@@ -43,6 +43,7 @@ from typing import Any
 
 from codescaler.execution.sandbox import Limits, Sandbox
 from codescaler.records.languages import RUNNABLE, UnknownLanguage, canonical_language
+from codescaler.records.schema import Outcome
 from codescaler.serving.http import api_key, instrument, warn_if_open
 
 # SandboxFusion's names of the languages served; any spelling codescaler knows is read too ("Python", "javascript").
@@ -76,7 +77,7 @@ def _result(status: str, seconds: float | None = None, code: int | None = None, 
     return {"status": status, "execution_time": seconds, "return_code": code, "stdout": out, "stderr": err}
 
 
-def run_code_response(language: str, outcome: dict[str, Any]) -> dict[str, Any]:
+def run_code_response(language: str, outcome: Outcome) -> dict[str, Any]:
     """SandboxFusion's ``RunCodeResponse`` for the outcome of one stdio run of our sandbox."""
     status = outcome.get("status", "runtime_error")
     detail = outcome.get("detail") or ""
