@@ -43,6 +43,11 @@ def test_two_grpo_steps(tmp_path, tiny_policy, tiny_model_dir, kind):
     assert all("rewards/valid_code/mean" in row for row in steps)
     assert 0.0 <= report["pass_rate_before"] <= 1.0 and report["held_out_problems"] == 2
     assert (out / "curves.png").is_file()
+    # what it trained on, for eval-policy --train-data: never an evaluation problem
+    from codescaler.benchmarks.overlap import evaluation_overlap
+
+    trained = [json.loads(line) for line in (out / "train_problems.jsonl").read_text().splitlines()]
+    assert trained and not any(evaluation_overlap(p) for p in trained)
     from codescaler.training.generation import SampleConfig, TransformersSampler
 
     # the trained policy is saved, and samples: what `codescaler eval-policy OUTPUT_DIR/policy` loads

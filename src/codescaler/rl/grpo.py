@@ -198,6 +198,9 @@ def train_policy(config: RLConfig) -> dict[str, Any]:
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    # The problems it trained on, for `eval-policy --train-data OUTPUT_DIR/train_problems.jsonl`
+    with open(out / "train_problems.jsonl", "w") as f:
+        f.writelines(json.dumps({"id": p["id"], "question": p["question"]}) + "\n" for p in train)
     if importlib.util.find_spec("matplotlib"):  # the `plots` extra
         plot_reports([report], out / "curves.png")
     return report
