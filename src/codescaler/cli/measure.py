@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +68,9 @@ def run_bon(args: argparse.Namespace) -> int:
 
     config = config_from_args(args, BonConfig)
     # a pool's ground truth: its own labels, or its tests run in the sandbox
-    pool = _read_problems(args.input, lambda r: ("id", "responses") + (() if "labels" in r else ("tests",)))
+    from codescaler.records.batch import read_problems
+
+    pool = list(read_problems(args.input, lambda r: ("id", "responses") + (() if "labels" in r else ("tests",))))
     pool = pool[: args.limit or None]
     names = {"rm": model_name(args), "coder": args.lm, "reviewer": args.lm}
     judges, lm = {}, None
@@ -134,34 +134,10 @@ def run_rmbench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_problems(
-    path: str, required: Callable[[dict], tuple[str, ...]], *, skip_failed_lines: bool = False
-) -> list[Any]:
-    """Every problem record of ``path``, each with the fields ``required(record)`` names; a record whose tests
-    are to run must be in a language the sandbox runs. A malformed record is left out and said, one line each on
-    stderr naming its line and why, and the rest go on. ``skip_failed_lines``: pass over the lines an earlier job
-    wrote as ``error``."""
-    from codescaler.records.jsonl import read_lines
-    from codescaler.records.languages import LANGUAGES, RUNNABLE
-    from codescaler.records.schema import Problem, RecordError, check_record
-
-    records = []
-    for number, record in read_lines(path):
-        try:
-            if isinstance(record, RecordError):
-                raise record
-            if skip_failed_lines and "error" in record:
-                continue
-            fields = required(record)
-            languages = RUNNABLE if "tests" in fields else LANGUAGES
-            records.append(check_record(record, Problem, number, required=fields, languages=languages))
-        except RecordError as err:
-            print(f"codescaler: {path}: skipped {err}", file=sys.stderr)
-    return records
-
-
 def _verified(path: str) -> list[Any]:
-    return _read_problems(path, lambda _: ("responses",), skip_failed_lines=True)
+    from codescaler.records.batch import read_problems
+
+    return list(read_problems(path, lambda _: ("responses",)))
 
 
 def run_calibrate(args: argparse.Namespace) -> int:

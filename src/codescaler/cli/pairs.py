@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections import Counter
 from typing import Any
 
@@ -99,21 +98,12 @@ def run_candidates(args: argparse.Namespace) -> int:
 
 
 def run_pairs(args: argparse.Namespace) -> int:
-    from codescaler.records.jsonl import read_lines
-    from codescaler.records.schema import Problem, RecordError, check_record
+    from codescaler.records.batch import read_problems
     from codescaler.training.pairs import build_pairs
 
     def problems():
         for path in args.input:
-            for number, record in read_lines(path):
-                try:
-                    if isinstance(record, RecordError):
-                        raise record
-                    if "error" in record:
-                        raise RecordError(f"line {number}: an earlier job's error: {record['error']}")
-                    yield check_record(record, Problem, number, required=("id", "responses", "passed"))
-                except RecordError as err:
-                    print(f"codescaler: {path}: skipped {err}", file=sys.stderr)
+            yield from read_problems(path, lambda _: ("id", "responses", "passed"))
 
     counts: Counter = Counter()
     with open(args.output, "w") as f:

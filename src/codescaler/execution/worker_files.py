@@ -7,7 +7,7 @@ import os
 import stat
 
 
-def _inside(work, relative):
+def inside(work, relative):
     """``work/relative`` if ``relative`` is a plain relative path that stays inside ``work``, else None."""
     if not relative or os.path.isabs(relative) or ".." in relative.replace("\\", "/").split("/"):
         return None
@@ -17,7 +17,7 @@ def _inside(work, relative):
 def place_files(uid, work, files, as_root):
     """The job's files in the fresh working folder, the program's to read and change."""
     for relative, content in files.items():
-        path = _inside(work, relative)
+        path = inside(work, relative)
         if path is None:
             raise ValueError(f"file path {relative!r} is not a relative path inside the working folder")
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -36,7 +36,7 @@ def fetch_files(work, names, cap):
     found = {}
     root = os.path.realpath(work)
     for relative in names:
-        path = _inside(work, relative)
+        path = inside(work, relative)
         if path is None or not os.path.realpath(path).startswith(root + os.sep):
             continue
         try:

@@ -108,3 +108,20 @@ def problem_parser(*required: str, runs: bool = False) -> Parse:
         return problem
 
     return parse
+
+
+def read_problems(path: str | Path, required: Callable[[dict], tuple[str, ...]]) -> Iterator[dict[str, Any]]:
+    """The good problem records of ``path``, for commands that read a whole pool rather than answer each line
+    (``bon``, ``calibrate``, ``pairs``): each with the fields ``required(record)`` names, and a language the sandbox
+    runs where ``tests`` is one of them. A malformed record, or a line an earlier job wrote as ``error``, is left
+    out and said, naming its line and why; the rest go on."""
+    for number, record in read_lines(path):
+        try:
+            if isinstance(record, RecordError):
+                raise record
+            if "error" in record:
+                raise RecordError(f"line {number}: an earlier job's error: {record['error']}")
+            fields = required(record)
+            yield problem_parser(*fields, runs="tests" in fields)(number, record)
+        except RecordError as err:
+            logger.warning("%s: skipped %s", path, str(err))

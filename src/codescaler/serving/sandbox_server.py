@@ -42,6 +42,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from codescaler.execution.sandbox import Limits, Sandbox
+from codescaler.execution.worker_files import inside
 from codescaler.records.languages import RUNNABLE, UnknownLanguage, canonical_language
 from codescaler.records.schema import Outcome
 from codescaler.serving.http import api_key, instrument, warn_if_open
@@ -194,7 +195,7 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
     def bad_paths(paths: list[str]) -> JSONResponse | None:
         """422 for a file path that is absolute or climbs out of the program's working folder."""
         for path in paths:
-            if not path or path.startswith("/") or ".." in path.replace("\\", "/").split("/"):
+            if inside(".", path) is None:  # the worker's own rule, checked here to answer 422 before running
                 why = f"file path {path!r}: only relative paths inside the program's working folder"
                 return JSONResponse({"detail": why}, 422)
         return None
