@@ -1,72 +1,241 @@
+"""``--engine ray`` on a three-node Ray cluster on this machine (one CPU each): a node removed while a job runs,
+and the job still answers every record once, as the local engine does."""
+
 import json
+import threading
+import time
 
 import pytest
 
 ray = pytest.importorskip("ray")
 
+from ray.cluster_utils import Cluster  # noqa: E402
+
 from codescaler.cli import main  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
+def cluster():
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    for _ in range(2):
+        cluster.add_node(num_cpus=1)
+    ray.init(address=cluster.address, log_to_driver=False)
+    yield cluster
     ray.shutdown()
+    cluster.shutdown()
 
 
 def read(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_score_and_verify_with_ray_equal_local(tmp_path, tiny_model_dir, local_ray, monkeypatch):
+def remove_a_node_once_written(cluster, output, lines: int, seen: list) -> threading.Thread:
+    """A thread that removes a worker node once ``output`` holds ``lines`` records; ``seen`` gets how many it held
+    then. The cluster has three nodes when it starts."""
+    while len(cluster.list_all_nodes()) < 3:  # an earlier test took one
+        cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+
+    def watch():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            written = output.read_text().count("\n") if output.exists() else 0
+            if written >= lines:
+                seen.append(written)
+                cluster.remove_node(cluster.list_all_nodes()[-1], allow_graceful=False)
+                return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_verify_loses_a_node_and_answers_every_record_once_as_local(tmp_path, cluster, monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    problems = tmp_path / "problems.jsonl"
+    # each program sleeps, so the job is still running when the node goes
+    tests = [{"type": "assert", "code": "import time; time.sleep(0.15); assert add(1, 2) == 3"}]
+    code = "```python\ndef add(a, b):\n    return a + b + {}\n```"
+    rows = [
+        {"id": i, "question": "q", "tests": tests, "responses": [code.format(i % 2), code.format(0)]} for i in range(30)
+    ]
+    lines = [json.dumps(r) for r in rows]
+    lines[7] = json.dumps({"id": "bad", "question": 3})
+    lines[12] = '{"id": "cut", "question": '
+    problems.write_text("\n".join(lines) + "\n")
+    local, remote = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    assert main(["verify", str(problems), "-o", str(local), "--workers", "2"]) == 0
+    seen: list[int] = []
+    watcher = remove_a_node_once_written(cluster, remote, 4, seen)
+    flags = ["--workers", "1", "--engine", "ray", "--ray-actors", "3", "--ray-batch", "2"]
+    assert main(["verify", str(problems), "-o", str(remote), *flags]) == 0
+    watcher.join()
+    assert seen and seen[0] < len(rows), "the node went after the job had finished: nothing was tested"
+    got = read(remote)
+    assert [r["line"] for r in got] == list(range(1, 31))  # every record, once, in order
+    assert got == read(local)  # the same verdicts, the bad records' errors included
+    assert "error" in got[7] and "cut off" in got[12]["error"]
+    assert [r["passed"] for r in got[:3]] == [[True, True], [False, True], [True, True]]
+
+    # a killed job resumes: its answered lines are not run again, the rest are answered once
+    remote.write_text("".join(json.dumps(r) + "\n" for r in got[:11]) + '{"line": 12, "id"')
+    assert main(["verify", str(problems), "-o", str(remote), "--resume", *flags]) == 0
+    assert read(remote) == read(local)
+
+
+def test_score_loses_a_node_and_gives_every_record_its_local_score(tmp_path, tiny_model_dir, cluster, monkeypatch):
     if "qwen3" in str(tiny_model_dir):
-        pytest.skip("one architecture is enough: a local Ray costs half a minute")
+        pytest.skip("one architecture is enough here")
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     answers = tmp_path / "answers.jsonl"
     code = "```python\ndef add(a, b):\n    return a + b + {}\n```"
-    rows = [{"id": i, "question": f"Add {i}.", "response": code.format(i % 3)} for i in range(10)]
-    rows.append({"id": "bad", "question": 3})
+    rows = [{"id": i, "question": f"Add {i}. " * (i % 40), "response": code.format(i % 3)} for i in range(600)]
+    rows[5] = {"id": "bad", "question": 3}
     answers.write_text("".join(json.dumps(r) + "\n" for r in rows))
     common = ["--model", str(tiny_model_dir)]
-    assert main(["score", str(answers), "-o", str(tmp_path / "local.jsonl"), *common]) == 0
-    assert (
-        main(
-            ["score", str(answers), "-o", str(tmp_path / "ray.jsonl"), "--engine", "ray", "--ray-actors", "2", *common]
-        )
-        == 0
-    )
-    local, remote = read(tmp_path / "local.jsonl"), read(tmp_path / "ray.jsonl")
-    assert [r["line"] for r in remote] == list(range(1, 12)) and "error" in remote[-1]
-    for a, b in zip(local, remote):
+    local, remote = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    assert main(["score", str(answers), "-o", str(local), *common]) == 0
+    seen: list[int] = []
+    watcher = remove_a_node_once_written(cluster, remote, 20, seen)
+    flags = ["--engine", "ray", "--ray-actors", "3", "--ray-batch", "10"]
+    assert main(["score", str(answers), "-o", str(remote), *flags, *common]) == 0
+    watcher.join()
+    assert seen and seen[0] < len(rows), "the node went after the job had finished: nothing was tested"
+    here, there = read(local), read(remote)
+    assert [r["line"] for r in there] == list(range(1, 601)) and "error" in there[5]
+    for a, b in zip(here, there):
         assert a.keys() == b.keys() and a.get("valid") == b.get("valid")
         if a.get("score") is not None:
-            assert abs(a["score"] - b["score"]) < 1e-4
+            assert b["score"] == pytest.approx(a["score"], abs=1e-4)
 
-    problems = tmp_path / "problems.jsonl"
-    tests = [{"type": "assert", "code": "assert add(1, 2) == 3"}]
-    problems.write_text(
-        "".join(
-            json.dumps({"id": i, "question": "q", "tests": tests, "responses": [r["response"]]}) + "\n"
-            for i, r in enumerate(rows[:10])
-        )
+
+def test_ray_flags_are_checked_before_anything_runs(tmp_path, capsys):
+    answers = tmp_path / "a.jsonl"
+    answers.write_text('{"id": 1, "question": "q", "response": "r"}\n')
+    code = main(["verify", str(answers), "-o", str(tmp_path / "o.jsonl"), "--engine", "ray", "--ray-actors", "0"])
+    assert code == 2 and "--ray-actors" in capsys.readouterr().err
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def three_nodes(cluster) -> None:
+    while len(cluster.list_all_nodes()) < 3:  # an earlier test took one
+        cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def serve_url(cluster):
+    """Serve's HTTP proxy, started once: its address is fixed for the cluster's life."""
+    from ray import serve
+
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    yield f"http://127.0.0.1:{port}"
+    serve.shutdown()
+
+
+def kill_a_replica(deployment: str) -> str:
+    """Kill one replica of ``deployment`` as a lost node would (no drain); its name."""
+    name, namespace = next(
+        (a["name"], a["namespace"])
+        for a in ray.util.list_named_actors(all_namespaces=True)
+        if f"#{deployment}#" in a["name"]
     )
-    assert main(["verify", str(problems), "-o", str(tmp_path / "v-local.jsonl"), "--workers", "1"]) == 0
-    assert (
-        main(
-            [
-                "verify",
-                str(problems),
-                "-o",
-                str(tmp_path / "v-ray.jsonl"),
-                "--workers",
-                "1",
-                "--engine",
-                "ray",
-                "--ray-actors",
-                "2",
-            ]
-        )
-        == 0
-    )
-    assert read(tmp_path / "v-local.jsonl") == read(tmp_path / "v-ray.jsonl")
-    assert [r["passed"] for r in read(tmp_path / "v-ray.jsonl")][:3] == [[True], [False], [False]]
+    ray.kill(ray.get_actor(name, namespace=namespace), no_restart=True)
+    return name
+
+
+def hammer(send, requests: int, clients: int, kill) -> list:
+    """``send(i)`` for each i from ``clients`` threads at once; ``kill()`` once a fifth are answered."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    answered = []
+    lock = threading.Lock()
+
+    def one(i):
+        result = send(i)
+        with lock:
+            answered.append(i)
+            if len(answered) == requests // 5:
+                kill()
+        return result
+
+    with ThreadPoolExecutor(clients) as pool:
+        return list(pool.map(one, range(requests)))
+
+
+def test_serve_sandbox_on_ray_serve_loses_a_replica_under_64_clients_and_answers_every_request(cluster, serve_url):
+    import httpx
+    from ray import serve
+
+    from codescaler.execution.sandbox import Limits
+    from codescaler.integrations.ray_serve import sandbox_application
+    from codescaler.serving.http import ReplicaConfig
+    from codescaler.serving.sandbox_server import SandboxServeConfig
+
+    three_nodes(cluster)
+    config = SandboxServeConfig(workers=1, api_key="sesame")
+    serve.run(sandbox_application(Limits(), config, ReplicaConfig(2, 2)), name="sandbox", route_prefix="/")
+    url = serve_url
+    killed = []
+    try:
+        with httpx.Client(timeout=120, headers={"Authorization": "Bearer sesame"}) as http:
+            assert httpx.post(f"{url}/run_code", json={"code": "print(1)", "language": "python"}).status_code == 401
+
+            def send(i):
+                body = {"code": "import time; time.sleep(0.05); print(int(input()) * 2)", "language": "python"}
+                return http.post(f"{url}/run_code", json=dict(body, stdin=str(i)))
+
+            answers = hammer(send, 128, 64, lambda: killed.append(kill_a_replica("SandboxWorker")))
+            assert killed
+            assert [a.status_code for a in answers] == [200] * 128
+            assert [a.json()["run_result"]["stdout"] for a in answers] == [f"{2 * i}\n" for i in range(128)]
+            assert all(a.json()["status"] == "Success" for a in answers)
+            # the same API as the single process: a bad language is a 422 naming it
+            refused = http.post(f"{url}/run_code", json={"code": "x", "language": "cobol"})
+            assert refused.status_code == 422 and "cobol" in refused.json()["detail"]
+    finally:
+        serve.delete("sandbox")
+
+
+def test_serve_on_ray_serve_loses_a_replica_under_64_clients_and_scores_as_local(
+    cluster, serve_url, tiny_model_dir, tiny_rm
+):
+    if "qwen3" in str(tiny_model_dir):
+        pytest.skip("one architecture is enough here")
+    from ray import serve
+
+    from codescaler.integrations.client import RewardClient
+    from codescaler.integrations.ray_serve import reward_application
+    from codescaler.rewards.kinds import ScoringConfig, reward
+    from codescaler.serving.http import ReplicaConfig
+    from codescaler.serving.reward_server import ServeConfig
+
+    three_nodes(cluster)
+    questions = [f"Add {i}." for i in range(128)]
+    responses = [f"```python\ndef add(a, b):\n    return a + b + {i % 5}\n```" for i in range(128)]
+    expected = [r.reward for r in reward(tiny_rm, questions, responses, show_progress=False)]
+    model = {"judge": "rm", "name_or_path": str(tiny_model_dir), "max_length": 512}
+    app = reward_application(model, ScoringConfig(), ServeConfig(max_wait_ms=20), ReplicaConfig(2, 2))
+    serve.run(app, name="reward", route_prefix="/")
+    killed = []
+    try:
+        with RewardClient(serve_url, timeout=120) as client:
+
+            def send(i):
+                return client.rewards([questions[i]], [responses[i]])[0]
+
+            got = hammer(send, 128, 64, lambda: killed.append(kill_a_replica("RewardWorker")))
+        assert killed
+        assert got == pytest.approx(expected, abs=1e-4)
+    finally:
+        serve.delete("reward")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -150,10 +151,29 @@ def add_engine_flags(parser: argparse.ArgumentParser) -> None:
         "--engine",
         default="local",
         choices=["local", "ray"],
-        help="local, or ray: actors on a Ray cluster ($RAY_ADDRESS) or a local Ray (default: local)",
+        help="local, or ray: Ray Data on a Ray cluster ($RAY_ADDRESS) or on a Ray started here (default: local)",
     )
-    parser.add_argument("--ray-actors", type=int, default=2, help="Ray actors for --engine ray (default: 2)")
+    parser.add_argument(
+        "--ray-actors", type=int, default=2, help="most Ray actors; the pool grows to it while work waits (default: 2)"
+    )
+    parser.add_argument("--ray-min-actors", type=int, default=1, help="fewest Ray actors (default: 1)")
     parser.add_argument("--ray-gpus", type=float, default=0, help="GPUs per Ray actor (default: 0)")
+    parser.add_argument(
+        "--ray-batch", type=int, default=None, help="records an actor answers at a time (default: the job's)"
+    )
+
+
+def ray_engine(args: argparse.Namespace, make_process: Callable[[], Any], batch_size: int, num_cpus: float = 1):
+    """The :class:`codescaler.integrations.ray.RayEngine` the ``--ray-*`` flags describe."""
+    from codescaler.integrations.ray import RayEngine
+
+    if args.ray_actors < 1 or args.ray_min_actors < 0 or (args.ray_batch is not None and args.ray_batch < 1):
+        raise InputError(
+            f"--ray-actors and --ray-batch must be at least 1 and --ray-min-actors at least 0, got {args.ray_actors}, "
+            f"{args.ray_batch} and {args.ray_min_actors}"
+        )
+    batch = args.ray_batch or batch_size
+    return RayEngine(make_process, batch, args.ray_min_actors, args.ray_actors, num_cpus, args.ray_gpus)
 
 
 def add_batch_job(

@@ -16,6 +16,7 @@ from codescaler.cli.flags import (
     load_model,
     model_kwargs,
     quiet_transformers,
+    ray_engine,
 )
 from codescaler.judges import REWARD_JUDGE, SELECTION_JUDGE
 from codescaler.records.errors import InputError
@@ -53,42 +54,33 @@ def register(commands: Any) -> None:
         parser.set_defaults(run=run)
 
 
-def _job(args: argparse.Namespace, kind: str, sandbox=None):
-    """The score or rank processor: the model loaded here, or once in each Ray actor."""
+def _job(args: argparse.Namespace, kind: str, sandbox=None) -> dict[str, Any]:
+    """How the score or rank job runs: a processor with the model loaded here, or a Ray Data engine that loads it
+    once in each actor."""
     from codescaler.rewards import jobs
 
     config = config_from_args(args, ScoringConfig)
     if args.engine == "ray":
         if sandbox is not None:
             raise InputError("--verify-top runs the sandbox on this machine: use it without --engine ray")
-        from codescaler.integrations.ray import distributed, score_process
+        from codescaler.integrations.ray import score_process
 
         quiet_transformers(args)
-        return distributed(
-            partial(score_process, model_kwargs(args), config, kind), args.ray_actors, num_gpus=args.ray_gpus
-        )
+        make = partial(score_process, model_kwargs(args), config, kind)
+        return {"engine": ray_engine(args, make, batch_size=256 if kind == "score" else 16)}
     if kind == "score":
-        return jobs.score_job(load_model(args), config)
-    return jobs.rank_job(load_model(args), config, verify_top=args.verify_top, sandbox=sandbox)
-
-
-def _chunk(args: argparse.Namespace, per_actor: int) -> int:
-    return per_actor * (args.ray_actors if args.engine == "ray" else 1)
+        return {"process": jobs.score_job(load_model(args), config), "chunk_size": 256}
+    return {
+        "process": jobs.rank_job(load_model(args), config, verify_top=args.verify_top, sandbox=sandbox),
+        "chunk_size": 16,
+    }
 
 
 def run_score(args: argparse.Namespace) -> int:
     from codescaler.records.batch import parse_answer, run_chunked
 
     rows = list(
-        run_chunked(
-            args.input,
-            args.output,
-            parse_answer,
-            _job(args, "score"),
-            resume=args.resume,
-            chunk_size=_chunk(args, 256),
-            desc="score",
-        )
+        run_chunked(args.input, args.output, parse_answer, **_job(args, "score"), resume=args.resume, desc="score")
     )
     errors = sum("error" in r for r in rows)
     print(f"wrote {len(rows)} records to {args.output} ({errors} with errors)")
@@ -115,9 +107,8 @@ def run_rank(args: argparse.Namespace) -> int:
             args.input,
             args.output,
             problem_parser(*required, runs=bool(args.verify_top)),
-            _job(args, "rank", sandbox),
+            **_job(args, "rank", sandbox),
             resume=args.resume,
-            chunk_size=_chunk(args, 16),
             desc="rank",
         ):
             _print_ranking(problem, args.top)

@@ -14,6 +14,7 @@ from codescaler.cli.flags import (
     add_sandbox_flags,
     config_from_args,
     input_file,
+    ray_engine,
 )
 from codescaler.execution.sandbox import Limits
 from codescaler.execution.verify import TimeLimit
@@ -52,30 +53,17 @@ def run_verify(args: argparse.Namespace) -> int:
     time_limit = config_from_args(args, TimeLimit)
     parse = problem_parser("responses", "tests", runs=True)
     if args.engine == "ray":
-        from codescaler.integrations.ray import distributed, verify_process
+        from codescaler.integrations.ray import verify_process
 
-        job = distributed(
-            partial(verify_process, args.workers, limits, args.mode, time_limit),
-            args.ray_actors,
-            num_cpus=args.workers or 1,
-        )
-        rows = list(
-            run_chunked(
-                args.input, args.output, parse, job, resume=args.resume, chunk_size=32 * args.ray_actors, desc="verify"
-            )
-        )
+        workers = args.workers or 1  # per actor: an actor holds one CPU per sandbox worker
+        make = partial(verify_process, workers, limits, args.mode, time_limit)
+        engine = ray_engine(args, make, batch_size=32, num_cpus=workers)
+        rows = list(run_chunked(args.input, args.output, parse, engine=engine, resume=args.resume, desc="verify"))
     else:
         with Sandbox(workers=args.workers, limits=limits) as sandbox:
+            job = verify_job(sandbox, args.mode, time_limit)
             rows = list(
-                run_chunked(
-                    args.input,
-                    args.output,
-                    parse,
-                    verify_job(sandbox, args.mode, time_limit),
-                    resume=args.resume,
-                    chunk_size=32,
-                    desc="verify",
-                )
+                run_chunked(args.input, args.output, parse, job, resume=args.resume, chunk_size=32, desc="verify")
             )
     verdicts = [p for r in rows for p in r.get("passed", [])]
     passed, unrun = sum(p is True for p in verdicts), sum(p is None for p in verdicts)

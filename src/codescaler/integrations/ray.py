@@ -1,46 +1,152 @@
-"""The batch jobs of ``codescaler score``/``rank``/``verify`` spread over a Ray cluster.
+"""Batch jobs on Ray Data: ``--engine ray`` for ``score``, ``rank`` and ``verify``.
 
-The driver keeps what makes a job safe to kill and resume (reading, ordering, writing, ``--resume``);
-each chunk is cut into contiguous shards processed by Ray actors, each of which builds its processor
-once: one model load per scorer actor, one warm sandbox per verifier actor. With ``RAY_ADDRESS`` set the
-actors run on that cluster; without it, on a local Ray instance.
+The driver keeps what makes a job safe to kill and resume: it finds where each block of input lines starts
+(one pass over the file, nothing parsed, lines already answered left out), writes every answer as it
+arrives, and ``--resume`` works as locally. Ray Data does the rest on the cluster: read tasks read the blocks
+where they run, an autoscaling pool of actors answers them (each builds its processor once: one model load per
+scorer, one warm sandbox per verifier), and the answers stream back in input order. Memory stays bounded by Ray
+Data's backpressure, not by the input's size.
+
+A lost actor or node is an infrastructure failure: Ray restarts the actor (elsewhere, if its node is gone) and
+reruns the batch it held, whose answers nobody had seen. A program's own failure is an answer, never retried.
+With ``RAY_ADDRESS`` set the job runs on that cluster (codescaler installed on its nodes); without it, on a
+Ray started here.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Set
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 from typing import Any
 
-Process = Callable[[list], list]
+from codescaler.records.batch import Output, Parse, Process, answer
+from codescaler.records.jsonl import parse_line
+
+logger = logging.getLogger(__name__)
+# Where a block of not-yet-answered lines lies in the file: its first line's number and its bytes.
+Span = tuple[int, int, int]
 
 
-class _Worker:
-    def __init__(self, make_process: Callable[[], Process]) -> None:
-        self.process = make_process()
-
-    def run(self, items: list) -> list:
-        return self.process(items)
-
-
-def distributed(make_process: Callable[[], Process], actors: int, num_cpus: float = 1, num_gpus: float = 0) -> Process:
-    """A ``process(items)`` that runs ``make_process()``'s processor on ``actors`` Ray actors, keeping order."""
+def ray_required():
     try:
         import ray
     except ImportError as err:
         raise ImportError("--engine ray needs Ray: pip install 'codescaler[ray]'") from err
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS"), log_to_driver=False, include_dashboard=False)
-    worker = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus)(_Worker)
-    pool = [worker.remote(make_process) for _ in range(actors)]
+    return ray
 
-    def process(items: list) -> list:
-        size = -(-len(items) // len(pool))
-        shards = [items[i : i + size] for i in range(0, len(items), size)]
-        results = ray.get([actor.run.remote(shard) for actor, shard in zip(pool, shards)])
-        return [row for shard in results for row in shard]
 
-    return process
+def spans(path: str | Path, done: Set[int], lines_per_block: int) -> list[Span]:
+    """The blocks of ``path`` that hold lines not in ``done``, each at most ``lines_per_block`` records; a done
+    line ends a block, so no block rereads what a resumed job has answered."""
+    blocks: list[Span] = []
+    first = start = count = 0
+    offset = 0
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if number in done or (count >= lines_per_block and raw.strip()):
+                if count:
+                    blocks.append((first, start, offset))
+                count = 0
+            if number not in done and raw.strip():
+                if not count:
+                    first, start = number, offset
+                count += 1
+            offset += len(raw)
+    if count:
+        blocks.append((first, start, offset))
+    return blocks
+
+
+def _read_span(path: str, first: int, start: int, end: int) -> list:
+    import pyarrow as pa
+
+    with open(path, "rb") as f:
+        f.seek(start)
+        data = f.read(end - start)
+    lines = [(first + i, raw) for i, raw in enumerate(data.split(b"\n")) if raw.strip()]
+    return [pa.table({"line": [n for n, _ in lines], "raw": [raw for _, raw in lines]})]
+
+
+def _datasource(path: str, blocks: list[Span]):
+    from ray.data.block import BlockMetadata
+    from ray.data.datasource import Datasource, ReadTask
+
+    class JsonlBlocks(Datasource):
+        def estimate_inmemory_data_size(self) -> int:
+            return sum(end - start for _, start, end in blocks)
+
+        def get_read_tasks(self, parallelism: int, per_task_row_limit=None, data_context=None) -> list:
+            return [
+                ReadTask(
+                    partial(_read_span, path, *block),
+                    BlockMetadata(num_rows=None, size_bytes=block[2] - block[1], input_files=[path], exec_stats=None),
+                )
+                for block in blocks
+            ]
+
+    return JsonlBlocks()
+
+
+class _Answerer:
+    """One actor of the pool: builds the job's processor once, then answers batches of raw lines."""
+
+    def __init__(self, make_process: Callable[[], Process], parse: Parse, source: str) -> None:
+        self.process, self.parse, self.source = make_process(), parse, source
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
+        items = [(int(n), parse_line(bytes(raw), int(n))) for n, raw in zip(batch["line"], batch["raw"])]
+        outputs = answer(items, self.parse, self.process, self.source)
+        # JSON text, not columns: outputs of one job differ in their fields (an error has few), Arrow wants one schema
+        return {"line": [o["line"] for o in outputs], "output": [json.dumps(o, ensure_ascii=False) for o in outputs]}
+
+
+@dataclass
+class RayEngine:
+    """Runs a batch job's processor on a Ray Data actor pool; a :data:`codescaler.records.batch.Engine`.
+
+    ``make_process`` builds the processor inside each actor (it and ``parse`` travel by pickle);
+    ``batch_size`` records go to an actor at a time; the pool grows from ``min_actors`` to ``max_actors``
+    while blocks wait, each actor holding ``num_cpus`` and ``num_gpus``."""
+
+    make_process: Callable[[], Process]
+    batch_size: int = 32
+    min_actors: int = 1
+    max_actors: int = 2
+    num_cpus: float = 1
+    num_gpus: float = 0
+
+    def __call__(self, path: Path, done: Set[int], parse: Parse) -> Iterator[list[Output]]:
+        ray = ray_required()
+        from ray.data import ActorPoolStrategy, DataContext
+
+        blocks = spans(path, done, self.batch_size)
+        if not blocks:
+            return
+        context = DataContext.get_current()
+        context.execution_options.preserve_order = True  # answers come back in input order
+        context.enable_progress_bars = False  # the job's own bar counts records
+        context.print_on_execution_start = False
+        dataset = ray.data.read_datasource(_datasource(str(path), blocks), override_num_blocks=len(blocks)).map_batches(
+            _Answerer,
+            fn_constructor_args=(self.make_process, parse, str(path)),
+            batch_size=self.batch_size,
+            compute=ActorPoolStrategy(min_size=min(self.min_actors, self.max_actors), max_size=self.max_actors),
+            num_cpus=self.num_cpus,
+            num_gpus=self.num_gpus,
+        )
+        for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
+            outputs = [json.loads(text) for text in batch.column("output").to_pylist()]
+            for output in outputs:
+                if "error" in output:  # said on the actor too, where nobody reads it
+                    logger.warning("%s: %s", path, output["error"])
+            yield outputs
 
 
 def score_process(model_kwargs: dict[str, Any], config, job: str = "score") -> Process:

@@ -9,7 +9,7 @@ what makes ``--resume`` lose nothing. A malformed record yields an output record
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Set
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,9 @@ Output = dict[str, Any]
 Parse = Callable[[int, dict], Any]
 # parsed items (line number, record, parsed) of one chunk -> one output per item
 Process = Callable[[list[tuple[int, dict, Any]]], list[Output]]
+# (input path, lines already answered, parse) -> every other line's output, in order, a block at a time: a job run
+# elsewhere than in this process (codescaler.integrations.ray.RayEngine)
+Engine = Callable[[Path, Set[int], Parse], Iterator[list[Output]]]
 
 
 def _count_lines(path: str | Path) -> int:
@@ -36,8 +39,9 @@ def run_chunked(
     in_path: str | Path,
     out_path: str | Path | None,
     parse: Parse,
-    process: Process,
+    process: Process | None = None,
     *,
+    engine: Engine | None = None,
     resume: bool = False,
     chunk_size: int = 256,
     desc: str = "records",
@@ -45,51 +49,67 @@ def run_chunked(
 ) -> Iterator[Output]:
     """Parse each line, process the good ones a chunk at a time, write and yield every output in order.
 
-    ``parse`` returns what ``process`` needs for one record; ``process`` returns one output per item.
+    ``parse`` returns what ``process`` needs for one record; ``process`` returns one output per item. With an
+    ``engine`` instead, the engine answers the lines and this writes them, as they come.
     """
     writer = ResumableWriter(out_path, resume=resume) if out_path is not None else None
     done = writer.done if writer is not None else set()
-    pending: list[tuple[int, dict | RecordError]] = []
-
-    def flush() -> list[Output]:
-        good, out = [], {}
-        for number, record in pending:
-            try:
-                if isinstance(record, RecordError):
-                    raise record
-                good.append((number, record, parse(number, record)))
-            except RecordError as err:
-                # said as it happens; the output line keeps it too. The text, not the error: a logged exception's
-                # traceback would keep this job's frames (and a Ray job's actors) alive in any handler that holds it
-                logger.warning("%s: %s", in_path, str(err))
-                out[number] = {
-                    "line": number,
-                    "id": record.get("id") if isinstance(record, dict) else None,
-                    "error": str(err),
-                }
-        for (number, record, _), result in zip(good, process(good) if good else []):
-            # a record from an earlier job carries that job's `line`; this job's wins, or resume skips wrong lines
-            out[number] = {"line": number, "id": record.get("id"), **{k: v for k, v in result.items() if k != "line"}}
-        ordered = [out[number] for number, _ in pending]
-        if writer is not None:
-            writer.write(ordered)
-        return ordered
-
+    if engine is None:
+        if process is None:
+            raise TypeError("run_chunked needs a process or an engine")
+        blocks = _answer_here(in_path, done, parse, process, chunk_size)
+    else:
+        blocks = engine(Path(in_path), frozenset(done), parse)
     try:
         total = _count_lines(in_path) - len(done)
         with tqdm(total=total, desc=desc, unit="rec", disable=not show_progress) as bar:
-            for number, record in read_lines(in_path, skip=done):
-                pending.append((number, record))
-                if len(pending) >= chunk_size:
-                    yield from flush()
-                    bar.update(len(pending))
-                    pending = []
-            if pending:
-                yield from flush()
-                bar.update(len(pending))
+            for outputs in blocks:
+                if writer is not None:
+                    writer.write(outputs)
+                bar.update(len(outputs))
+                yield from outputs
     finally:
         if writer is not None:
             writer.close()
+
+
+def _answer_here(
+    in_path: str | Path, done: Set[int], parse: Parse, process: Process, chunk_size: int
+) -> Iterator[list[Output]]:
+    pending: list[tuple[int, dict | RecordError]] = []
+    for number, record in read_lines(in_path, skip=done):
+        pending.append((number, record))
+        if len(pending) >= chunk_size:
+            yield answer(pending, parse, process, in_path)
+            pending = []
+    if pending:
+        yield answer(pending, parse, process, in_path)
+
+
+def answer(
+    items: list[tuple[int, dict | RecordError]], parse: Parse, process: Process, source: str | Path = "input"
+) -> list[Output]:
+    """One output per ``(line number, record)``, in their order: the good records processed together in one call,
+    each malformed one an output with ``error`` (said as it happens, naming ``source`` and the line)."""
+    good, out = [], {}
+    for number, record in items:
+        try:
+            if isinstance(record, RecordError):
+                raise record
+            good.append((number, record, parse(number, record)))
+        except RecordError as err:
+            # The text, not the error: a logged exception's traceback would keep this job's frames (and a Ray
+            # job's actors) alive in any handler that holds it.
+            logger.warning("%s: %s", source, str(err))
+            out[number] = {
+                "line": number,
+                "id": record.get("id") if isinstance(record, dict) else None,
+                "error": str(err),
+            }
+    for (number, record, _), result in zip(good, process(good) if good else []):
+        # a record from an earlier job carries that job's `line`; this job's wins, or resume skips wrong lines
+        out[number] = {"line": number, "id": record.get("id"), **{k: v for k, v in result.items() if k != "line"}}
+    return [out[number] for number, _ in items]
 
 
 def parse_answer(number: int, record: dict) -> Answer:

@@ -48,30 +48,31 @@ def _decode(raw: bytes, number: int) -> str | RecordError:
     return text.removeprefix("\ufeff") if number == 1 else text  # a BOM is no part of the record
 
 
+def parse_line(raw: bytes, number: int) -> dict[str, Any] | RecordError:
+    """Line ``number``'s record, or the error that says why it is none: not UTF-8, not JSON, not an object."""
+    text = _decode(raw, number)
+    if isinstance(text, RecordError):
+        return text
+    text = text.rstrip("\r\n")
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as err:
+        why = f"invalid JSON: {err.msg.removesuffix(' at')} at column {err.colno}"
+        if err.msg.startswith("Unterminated") or err.pos >= len(text.rstrip()):  # cut short: say where
+            why = f"the JSON is cut off at column {len(text.rstrip()) + 1} ({why})"
+        return RecordError(f"line {number}: {why}")
+    if not isinstance(record, dict):
+        return RecordError(f"line {number}: expected a JSON object, got {type(record).__name__}")
+    return record
+
+
 def read_lines(path: str | Path, skip: Set[int] = frozenset()) -> Iterator[tuple[int, dict[str, Any] | RecordError]]:
     """``(line number, record)`` for each non-blank line not in ``skip`` (not even parsed: a resumed job's done
     lines can carry megabytes of tests); a line that is not UTF-8 or not a JSON object yields an error."""
     with open(path, "rb") as f:
         for number, raw in enumerate(f, start=1):
-            if number in skip or not raw.strip():
-                continue
-            text = _decode(raw, number)
-            if isinstance(text, RecordError):
-                yield number, text
-                continue
-            text = text.rstrip("\r\n")
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as err:
-                why = f"invalid JSON: {err.msg.removesuffix(' at')} at column {err.colno}"
-                if err.msg.startswith("Unterminated") or err.pos >= len(text.rstrip()):  # cut short: say where
-                    why = f"the JSON is cut off at column {len(text.rstrip()) + 1} ({why})"
-                yield number, RecordError(f"line {number}: {why}")
-                continue
-            if not isinstance(record, dict):
-                yield number, RecordError(f"line {number}: expected a JSON object, got {type(record).__name__}")
-                continue
-            yield number, record
+            if number not in skip and raw.strip():
+                yield number, parse_line(raw, number)
 
 
 class ResumableWriter:

@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import time
+from dataclasses import dataclass, field
 
 logger = logging.getLogger(__name__)
 API_KEY_ENV = "CODESCALER_API_KEY"
@@ -92,3 +93,14 @@ def instrument(app, registry, max_body_bytes: int, prefix: str, key: str = "") -
     @app.get("/metrics")
     async def prometheus():
         return PlainTextResponse(generate_latest(registry).decode(), media_type="text/plain; version=0.0.4")
+
+
+@dataclass
+class ReplicaConfig:
+    """How many worker replicas a service has when it runs on Ray Serve (``--engine ray``)."""
+
+    min_replicas: int = field(default=1, metadata={"help": "fewest worker replicas on Ray Serve"})
+    max_replicas: int = field(default=2, metadata={"help": "most worker replicas on Ray Serve"})
+    target_queue: int = field(
+        default=0, metadata={"help": "requests queued per replica before Serve adds one (0: one per worker)"}
+    )

@@ -98,19 +98,38 @@ class Batcher:
                     item.future.set_result(result)
 
     def _score(self, batch: list[_Item]):
-        prefixes = [i.code_prefix for i in batch]
-        return reward(
-            self.model,
-            [i.question for i in batch],
-            [i.response for i in batch],
-            code_prefixes=prefixes if any(p is not None for p in prefixes) else None,
-            config=self.reward_config,
-            show_progress=False,
-        )
+        return score_items(self.model, self.reward_config, [(i.question, i.response, i.code_prefix) for i in batch])
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(self.run())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        self.pool.shutdown(wait=True)
+
+    def queued(self) -> int:
+        return self.queue.qsize()
 
 
-def create_app(model, reward_config: ScoringConfig | None = None, config: ServeConfig | None = None):
-    """The FastAPI app serving ``model``."""
+def score_items(model, reward_config: ScoringConfig, items: list[tuple[str, str, str | None]]) -> list[Any]:
+    """One :class:`codescaler.rewards.kinds.RewardResult` per (question, response, code prefix), in one call."""
+    prefixes = [p for _, _, p in items]
+    return reward(
+        model,
+        [q for q, _, _ in items],
+        [r for _, r, _ in items],
+        code_prefixes=prefixes if any(p is not None for p in prefixes) else None,
+        config=reward_config,
+        show_progress=False,
+    )
+
+
+def create_app(
+    model, reward_config: ScoringConfig | None = None, config: ServeConfig | None = None, scorer: Any = None
+):
+    """The FastAPI app serving ``model``: its items are scored by ``scorer`` (default: a :class:`Batcher` of
+    ``model`` in this process; Ray Serve's scorer has the same five methods)."""
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
     from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -127,14 +146,13 @@ def create_app(model, reward_config: ScoringConfig | None = None, config: ServeC
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
         ),
     }
-    batcher = Batcher(model, reward_config or ScoringConfig(), config, metrics)
+    batcher = scorer or Batcher(model, reward_config or ScoringConfig(), config, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        batcher.task = asyncio.create_task(batcher.run())
+        await batcher.start()
         yield
-        batcher.task.cancel()
-        batcher.pool.shutdown(wait=True)
+        await batcher.stop()
 
     app = FastAPI(title="codescaler reward server", lifespan=lifespan)
 
@@ -183,7 +201,7 @@ def create_app(model, reward_config: ScoringConfig | None = None, config: ServeC
 
     @app.get("/health")
     async def health():
-        return {"status": "ok", "queued": batcher.queue.qsize()}
+        return {"status": "ok", "queued": batcher.queued()}
 
     return app
 

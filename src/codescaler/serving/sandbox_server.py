@@ -120,15 +120,48 @@ def run_code_response(language: str, outcome: Outcome) -> dict[str, Any]:
     }
 
 
-def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig | None = None):
-    """The FastAPI app; it starts its own :class:`Sandbox` and closes it on shutdown."""
+def judge(sandbox: Sandbox, problem: dict[str, Any]) -> Any:
+    """The :class:`codescaler.execution.verify.Verdict` of a problem's one response."""
+    from codescaler.execution.verify import verify_responses
+
+    return next(verify_responses([problem], sandbox))[0]
+
+
+class LocalSandbox:
+    """Where the service's programs run: a :class:`Sandbox` in this process, called from threads that only wait for
+    its workers (the sandbox's own pool bounds what runs at once). Ray Serve's runner has the same four methods."""
+
+    def __init__(self, limits: Limits, workers: int | None, threads: int) -> None:
+        self.limits, self.workers, self.threads = limits, workers, threads
+
+    async def start(self) -> None:
+        self.sandbox = Sandbox(workers=self.workers, limits=self.limits)
+        self.pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="codescaler-sandbox")
+
+    async def stop(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.sandbox.close()
+
+    async def run_one(self, *args: Any) -> list[Outcome]:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, self.sandbox.run_one, *args)
+
+    async def judge(self, problem: dict[str, Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, judge, self.sandbox, problem)
+
+    async def size(self) -> int:
+        return self.sandbox.size
+
+
+def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig | None = None, runner: Any = None):
+    """The FastAPI app. Its programs run on ``runner`` (default: a :class:`LocalSandbox`, started with the app and
+    closed on shutdown)."""
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse, PlainTextResponse
     from prometheus_client import CollectorRegistry, Counter
     from pydantic import BaseModel, Field
 
     from codescaler import benchmarks
-    from codescaler.execution.verify import program_of, verify_responses
+    from codescaler.execution.verify import program_of
     from codescaler.records.batch import problem_parser
 
     config = config or SandboxServeConfig()
@@ -138,14 +171,13 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
     state: dict[str, Any] = {"in_flight": 0}
     datasets: dict[str, dict[str, Any]] = {}  # name -> id -> problem, loaded on first use
 
+    runner = runner or LocalSandbox(base, config.workers or None, config.max_queue)
+
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        state["sandbox"] = Sandbox(workers=config.workers or None, limits=base)
-        # Threads only wait here for a free worker: the sandbox's own pool bounds what runs at once.
-        state["pool"] = ThreadPoolExecutor(max_workers=config.max_queue, thread_name_prefix="codescaler-sandbox")
+        await runner.start()
         yield
-        state["pool"].shutdown(wait=True)
-        state["sandbox"].close()
+        await runner.stop()
 
     app = FastAPI(title="codescaler sandbox (SandboxFusion API)", lifespan=lifespan)
 
@@ -182,13 +214,13 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
             memory=min(memory, base.memory) if memory and memory > 0 else base.memory,
         )
 
-    async def in_sandbox(fn, *args):
-        """Run ``fn`` on a thread, or answer 503 when ``max_queue`` programs are already in."""
+    async def in_sandbox(call, *args):
+        """``await call(*args)`` on the runner, or answer 503 when ``max_queue`` programs are already in."""
         if state["in_flight"] >= config.max_queue:
             return JSONResponse({"detail": "sandbox full"}, 503, headers={"Retry-After": "1"})
         state["in_flight"] += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(state["pool"], fn, *args)
+            return await call(*args)
         finally:
             state["in_flight"] -= 1
 
@@ -216,8 +248,7 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
             return JSONResponse({"detail": "files: every value must be base64"}, 422)
         limits = job_limits(body.run_timeout, body.compile_timeout, body.memory_limit_MB)
         tests = [{"type": "stdio", "input": body.stdin or ""}]
-        run = state["sandbox"].run_one
-        answer = await in_sandbox(run, body.code, tests, language, limits, files, tuple(body.fetch_files))
+        answer = await in_sandbox(runner.run_one, body.code, tests, language, limits, files, tuple(body.fetch_files))
         if isinstance(answer, JSONResponse):
             return answer
         outcome = answer[0]
@@ -253,10 +284,7 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
             return JSONResponse({"detail": str(err)}, 422)
         timeout = job_limits(body.config.run_timeout, None, None).timeout
 
-        def judge() -> Any:
-            return next(verify_responses([dict(problem, time_limit=timeout)], state["sandbox"]))[0]
-
-        verdict = await in_sandbox(judge)
+        verdict = await in_sandbox(runner.judge, dict(problem, time_limit=timeout))
         if isinstance(verdict, JSONResponse):
             return verdict
         if verdict.infrastructure:  # no verdict to give: the client retries, never reads it as rejected
@@ -295,7 +323,7 @@ def create_app(sandbox_limits: Limits | None = None, config: SandboxServeConfig 
 
     @app.get("/health")
     async def health():
-        return {"status": "ok", "in_flight": state["in_flight"], "workers": state["sandbox"].size}
+        return {"status": "ok", "in_flight": state["in_flight"], "workers": await runner.size()}
 
     return app
 
