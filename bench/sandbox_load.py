@@ -26,10 +26,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import write_result
+from common import codet_programs, write_result
 from sandbox_fusion import RunCodeRequest, run_code
 
-from codescaler import benchmarks
 from codescaler.execution.sandbox import Limits, Sandbox
 from codescaler.execution.verify import verify_responses
 from codescaler.serving.sandbox_server import start_service
@@ -60,8 +59,7 @@ def main() -> None:
     parser.add_argument("--result-name", default="sandbox_load")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
-    problems = [dict(p, responses=p["responses"][: args.per_problem]) for p in benchmarks.load("codet-humaneval")]
-    scripts = [p["code_prefix"] + r + "\n" + p["tests"][0]["code"] for p in problems for r in p["responses"]]
+    problems, scripts = codet_programs(args.per_problem)
 
     with Sandbox(workers=cores, limits=Limits(timeout=args.timeout)) as sandbox:
         start = time.perf_counter()

@@ -29,3 +29,33 @@ def test_a_resumed_job_neither_reparses_nor_repeats_done_lines(tmp_path):
     new = list(run_chunked(source, out, lambda n, r: r, process, resume=True, show_progress=False))
     assert seen == [3] and [r["line"] for r in new] == [3]
     assert [json.loads(line)["line"] for line in out.read_text().splitlines()] == [1, 2, 3]
+
+
+def test_a_parquet_input_reads_as_its_rows_and_resumes_like_jsonl(tmp_path):
+    """Row n of a Parquet file is line n: the same outputs as the JSONL of the same records, and a resumed job
+    answers only the rows not yet answered. Rows are read a batch at a time (``_PARQUET_ROWS``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from codescaler.records import jsonl
+
+    records = [{"id": i, "question": f"q{i}", "response": "r" * (i % 7)} for i in range(2500)]
+    jsonl_path, parquet_path = tmp_path / "in.jsonl", tmp_path / "in.parquet"
+    jsonl_path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    pq.write_table(pa.Table.from_pylist(records), parquet_path, row_group_size=1000)
+    assert jsonl.check_input(parquet_path) == parquet_path and jsonl.count_records(parquet_path) == 2500
+
+    def process(items):
+        return [{"length": len(record["response"])} for _, record, _ in items]
+
+    out_j, out_p = tmp_path / "j.jsonl", tmp_path / "p.jsonl"
+    from_jsonl = list(run_chunked(jsonl_path, out_j, lambda n, r: r, process, show_progress=False))
+    half = list(run_chunked(parquet_path, out_p, lambda n, r: r, process, show_progress=False))
+    assert half == from_jsonl and [r["line"] for r in half] == list(range(1, 2501))
+    out_p.write_text("".join(json.dumps(r) + "\n" for r in half[:1234]))  # a job killed after 1,234 rows
+    seen = []
+    rest = list(
+        run_chunked(parquet_path, out_p, lambda n, r: seen.append(n) or r, process, resume=True, show_progress=False)
+    )
+    assert seen == list(range(1235, 2501)) and len(rest) == 2500 - 1234
+    assert [json.loads(line) for line in out_p.read_text().splitlines()] == from_jsonl

@@ -68,7 +68,8 @@ def test_verify_loses_a_node_and_answers_every_record_once_as_local(tmp_path, cl
     assert main(["verify", str(problems), "-o", str(local), "--workers", "2"]) == 0
     seen: list[int] = []
     watcher = remove_a_node_once_written(cluster, remote, 4, seen)
-    flags = ["--workers", "1", "--engine", "ray", "--ray-actors", "3", "--ray-batch", "2"]
+    # the pool holds every CPU of the cluster: reading the input must not need one
+    flags = ["--workers", "1", "--engine", "ray", "--ray-actors", "3", "--ray-min-actors", "3", "--ray-batch", "2"]
     assert main(["verify", str(problems), "-o", str(remote), *flags]) == 0
     watcher.join()
     assert seen and seen[0] < len(rows), "the node went after the job had finished: nothing was tested"
@@ -82,6 +83,17 @@ def test_verify_loses_a_node_and_answers_every_record_once_as_local(tmp_path, cl
     remote.write_text("".join(json.dumps(r) + "\n" for r in got[:11]) + '{"line": 12, "id"')
     assert main(["verify", str(problems), "-o", str(remote), "--resume", *flags]) == 0
     assert read(remote) == read(local)
+
+    # Parquet in: row n is line n, read a row group per task
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = tmp_path / "problems.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), table, row_group_size=8)
+    assert main(["verify", str(table), "-o", str(tmp_path / "parquet.jsonl"), *flags]) == 0
+    from_parquet = read(tmp_path / "parquet.jsonl")
+    assert [r["line"] for r in from_parquet] == list(range(1, 31))
+    assert [r for r in from_parquet if r["line"] not in (8, 13)] == [r for r in got if r["line"] not in (8, 13)]
 
 
 def test_score_loses_a_node_and_gives_every_record_its_local_score(tmp_path, tiny_model_dir, cluster, monkeypatch):
@@ -239,3 +251,49 @@ def test_serve_on_ray_serve_loses_a_replica_under_64_clients_and_scores_as_local
         assert got == pytest.approx(expected, abs=1e-4)
     finally:
         serve.delete("reward")
+
+
+def test_serve_builders_read_serve_runs_string_arguments():
+    """``serve run codescaler.integrations.ray_serve:sandbox_app workers=4 ...`` passes strings: each is read as its
+    field's type; a replica range that cannot hold is refused before anything deploys."""
+    from codescaler.integrations.ray_serve import _pick, sandbox_app
+    from codescaler.serving.http import ReplicaConfig
+    from codescaler.serving.sandbox_server import SandboxServeConfig
+
+    config = _pick(SandboxServeConfig, {"workers": "4", "api_key": "k", "max_run_timeout": "30", "other": "x"})
+    assert (config.workers, config.api_key, config.max_run_timeout) == (4, "k", 30.0)
+    assert sandbox_app({"workers": "2", "min_replicas": "1", "max_replicas": "3", "timeout": "5"}) is not None
+    with pytest.raises(ValueError, match="min_replicas"):
+        sandbox_app({"min_replicas": "3", "max_replicas": "2"})
+    assert _pick(ReplicaConfig, {}) == ReplicaConfig()
+
+
+def test_candidates_on_ray_verify_as_locally(tmp_path, cluster, monkeypatch):
+    """``pairs``' verification (``codescaler candidates``) on the cluster gives the local run's candidates and
+    verdicts."""
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    three_nodes(cluster)
+    problems = tmp_path / "problems.jsonl"
+    rows = [
+        {
+            "id": i,
+            "question": f"Add two numbers, then {i}.",
+            "entry_point": "add",
+            "reference": f"def add(a, b):\n    return a + b + {i}\n",
+            "tests": [{"type": "assert", "code": f"assert add(1, 2) == {3 + i}\nassert add(0, 0) == {i}"}],
+            "responses": [f"```python\ndef add(a, b):\n    return a + b + {i % 2}\n```"],
+        }
+        for i in range(6)
+    ]
+    problems.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    local, remote = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    assert main(["candidates", str(problems), "-o", str(local), "--workers", "1"]) == 0
+    # unaligned candidates come from the other problems of a batch: the default batch is the local chunk
+    flags = ["--engine", "ray", "--workers", "1", "--ray-actors", "3"]
+    assert main(["candidates", str(problems), "-o", str(remote), *flags]) == 0
+    here, there = read(local), read(remote)
+    assert [r["line"] for r in there] == list(range(1, 7))
+    assert [(r["candidate_sources"], r["passed"]) for r in there] == [
+        (r["candidate_sources"], r["passed"]) for r in here
+    ]
+    assert any(False in r["passed"] for r in there) and any(True in r["passed"] for r in there)

@@ -163,17 +163,36 @@ def add_engine_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def ray_engine(args: argparse.Namespace, make_process: Callable[[], Any], batch_size: int, num_cpus: float = 1):
+def ray_engine(
+    args: argparse.Namespace, make_process: Callable[[], Any], batch_size: int, num_cpus: float = 1, concurrent: int = 1
+):
     """The :class:`codescaler.integrations.ray.RayEngine` the ``--ray-*`` flags describe."""
     from codescaler.integrations.ray import RayEngine
 
-    if args.ray_actors < 1 or args.ray_min_actors < 0 or (args.ray_batch is not None and args.ray_batch < 1):
-        raise InputError(
-            f"--ray-actors and --ray-batch must be at least 1 and --ray-min-actors at least 0, got {args.ray_actors}, "
-            f"{args.ray_batch} and {args.ray_min_actors}"
-        )
+    for flag, value in (("--ray-actors", args.ray_actors), ("--ray-min-actors", args.ray_min_actors)):
+        if value < 1:
+            raise InputError(f"{flag} must be at least 1, got {value}")
+    if args.ray_batch is not None and args.ray_batch < 1:
+        raise InputError(f"--ray-batch must be at least 1, got {args.ray_batch}")
     batch = args.ray_batch or batch_size
-    return RayEngine(make_process, batch, args.ray_min_actors, args.ray_actors, num_cpus, args.ray_gpus)
+    return RayEngine(make_process, batch, args.ray_min_actors, args.ray_actors, num_cpus, args.ray_gpus, concurrent)
+
+
+def sandbox_engine(
+    args: argparse.Namespace, make_job: Callable[..., Any], limits: Any, *job_args: Any, batch_size: int = 0
+):
+    """The Ray engine of a job that runs programs (verify, candidates): ``make_job(sandbox, *job_args)`` in each
+    actor, over a sandbox of ``--workers`` (default 1), one CPU per worker; ``batch_size`` records a batch (0: a
+    few per worker)."""
+    from functools import partial
+
+    from codescaler.integrations.ray import sandbox_process
+
+    workers = args.workers or 1
+    make = partial(sandbox_process, make_job, workers, limits, *job_args)
+    # A few problems a batch, so a pool's actors share a file of a few problems and a slow one holds few; two
+    # batches at once, so a batch's last slow program does not leave the other workers idle.
+    return ray_engine(args, make, batch_size=batch_size or 4 * workers, num_cpus=workers, concurrent=2)
 
 
 def add_batch_job(

@@ -10,10 +10,12 @@ from typing import Any
 from codescaler.cli.flags import (
     add_batch_job,
     add_config_flags,
+    add_engine_flags,
     add_sandbox_flags,
     config_from_args,
     input_file,
     quiet_transformers,
+    sandbox_engine,
 )
 from codescaler.execution.sandbox import Limits
 from codescaler.training.candidates import CandidatesConfig
@@ -44,6 +46,7 @@ def register(commands: Any) -> None:
     add_sandbox_flags(candidates)
     add_config_flags(candidates, CandidatesConfig)
     add_config_flags(candidates, Limits)
+    add_engine_flags(candidates)
     candidates.set_defaults(run=run_candidates)
 
     pairs = commands.add_parser("pairs", help="execution-verified preference pairs from `codescaler candidates` output")
@@ -74,19 +77,17 @@ def run_candidates(args: argparse.Namespace) -> int:
     from codescaler.records.batch import problem_parser, run_chunked
     from codescaler.training.jobs import candidates_job
 
-    with Sandbox(workers=args.workers, limits=config_from_args(args, Limits)) as sandbox:
-        job = candidates_job(sandbox, config_from_args(args, CandidatesConfig))
-        rows = list(
-            run_chunked(
-                args.input,
-                args.output,
-                problem_parser("tests", runs=True),
-                job,
-                resume=args.resume,
-                chunk_size=32,
-                desc="candidates",
-            )
-        )
+    limits, config = config_from_args(args, Limits), config_from_args(args, CandidatesConfig)
+    parse = problem_parser("tests", runs=True)
+    common = {"resume": args.resume, "desc": "candidates"}
+    if args.engine == "ray":
+        # a batch is the pool a problem's unaligned candidates come from: the local chunk's size
+        engine = sandbox_engine(args, candidates_job, limits, config, batch_size=32)
+        rows = list(run_chunked(args.input, args.output, parse, engine=engine, **common))
+    else:
+        with Sandbox(workers=args.workers, limits=limits) as sandbox:
+            job = candidates_job(sandbox, config)
+            rows = list(run_chunked(args.input, args.output, parse, job, chunk_size=32, **common))
     counts: Counter = Counter()
     for row in rows:
         for source, passed in zip(row.get("candidate_sources", []), row.get("passed", [])):

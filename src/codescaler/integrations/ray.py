@@ -1,11 +1,11 @@
-"""Batch jobs on Ray Data: ``--engine ray`` for ``score``, ``rank`` and ``verify``.
+"""Batch jobs on Ray Data: ``--engine ray`` for ``score``, ``rank``, ``verify`` and ``candidates``.
 
 The driver keeps what makes a job safe to kill and resume: it finds where each block of input lines starts
-(one pass over the file, nothing parsed, lines already answered left out), writes every answer as it
-arrives, and ``--resume`` works as locally. Ray Data does the rest on the cluster: read tasks read the blocks
-where they run, an autoscaling pool of actors answers them (each builds its processor once: one model load per
-scorer, one warm sandbox per verifier), and the answers stream back in input order. Memory stays bounded by Ray
-Data's backpressure, not by the input's size.
+(one pass over the file, nothing parsed, lines already answered left out; a Parquet file's row groups from its
+footer), writes every answer as it arrives, and ``--resume`` works as locally. Ray Data does the rest on the
+cluster: read tasks read the blocks where they run, an autoscaling pool of actors answers them (each builds its
+processor once: one model load per scorer, one warm sandbox per verifier), and the answers stream back in input
+order. Memory stays bounded by Ray Data's backpressure, not by the input's size.
 
 A lost actor or node is an infrastructure failure: Ray restarts the actor (elsewhere, if its node is gone) and
 reruns the batch it held, whose answers nobody had seen. A program's own failure is an answer, never retried.
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from codescaler.records.batch import Output, Parse, Process, answer
-from codescaler.records.jsonl import parse_line
+from codescaler.records.jsonl import is_parquet, parse_line
 
 logger = logging.getLogger(__name__)
 # Where a block of not-yet-answered lines lies in the file: its first line's number and its bytes.
@@ -38,7 +38,14 @@ def ray_required():
     except ImportError as err:
         raise ImportError("--engine ray needs Ray: pip install 'codescaler[ray]'") from err
     if not ray.is_initialized():
-        ray.init(address=os.environ.get("RAY_ADDRESS"), log_to_driver=False, include_dashboard=False)
+        # Ray's and Ray Data's own notes (a local instance started, execution plans) would drown the job's output
+        ray.init(
+            address=os.environ.get("RAY_ADDRESS"),
+            log_to_driver=False,
+            include_dashboard=False,
+            logging_level=logging.ERROR,
+        )
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
     return ray
 
 
@@ -74,24 +81,51 @@ def _read_span(path: str, first: int, start: int, end: int) -> list:
     return [pa.table({"line": [n for n, _ in lines], "raw": [raw for _, raw in lines]})]
 
 
-def _datasource(path: str, blocks: list[Span]):
+def _read_row_group(path: str, group: int, first: int, done: Set[int], rows_per_block: int) -> Iterator:
+    """A Parquet row group's rows not in ``done``, as JSON text (the lines the actors decode), a block at a time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [(first + i, row) for i, row in enumerate(pq.ParquetFile(path).read_row_group(group).to_pylist())]
+    rows = [(n, json.dumps(row, ensure_ascii=False, default=str).encode()) for n, row in rows if n not in done]
+    for i in range(0, len(rows), rows_per_block):
+        block = rows[i : i + rows_per_block]
+        yield pa.table({"line": [n for n, _ in block], "raw": [raw for _, raw in block]})
+
+
+def _read_tasks(path: str, done: Set[int], lines_per_block: int) -> list[tuple[Callable[[], Any], int]]:
+    """``(read, bytes)`` for each read task of the input: a block of JSONL lines, or a Parquet row group."""
+    if is_parquet(path):
+        import pyarrow.parquet as pq
+
+        meta, first = pq.ParquetFile(path).metadata, 1
+        tasks: list[tuple[Callable[[], Any], int]] = []
+        for group in range(meta.num_row_groups):
+            rows = meta.row_group(group).num_rows
+            if any(n not in done for n in range(first, first + rows)):
+                mine = frozenset(n for n in done if first <= n < first + rows)
+                read = partial(_read_row_group, path, group, first, mine, lines_per_block)
+                tasks.append((read, meta.row_group(group).total_byte_size))
+            first += rows
+        return tasks
+    return [(partial(_read_span, path, *block), block[2] - block[1]) for block in spans(path, done, lines_per_block)]
+
+
+def _datasource(path: str, tasks: list[tuple[Callable[[], Any], int]]):
     from ray.data.block import BlockMetadata
     from ray.data.datasource import Datasource, ReadTask
 
-    class JsonlBlocks(Datasource):
+    class InputBlocks(Datasource):
         def estimate_inmemory_data_size(self) -> int:
-            return sum(end - start for _, start, end in blocks)
+            return sum(size for _, size in tasks)
 
         def get_read_tasks(self, parallelism: int, per_task_row_limit=None, data_context=None) -> list:
             return [
-                ReadTask(
-                    partial(_read_span, path, *block),
-                    BlockMetadata(num_rows=None, size_bytes=block[2] - block[1], input_files=[path], exec_stats=None),
-                )
-                for block in blocks
+                ReadTask(read, BlockMetadata(num_rows=None, size_bytes=size, input_files=[path], exec_stats=None))
+                for read, size in tasks
             ]
 
-    return JsonlBlocks()
+    return InputBlocks()
 
 
 class _Answerer:
@@ -113,7 +147,9 @@ class RayEngine:
 
     ``make_process`` builds the processor inside each actor (it and ``parse`` travel by pickle);
     ``batch_size`` records go to an actor at a time; the pool grows from ``min_actors`` to ``max_actors``
-    while blocks wait, each actor holding ``num_cpus`` and ``num_gpus``."""
+    while blocks wait, each actor holding ``num_cpus`` and ``num_gpus``. ``concurrent_batches`` > 1 runs that
+    many batches at once in an actor, for a processor that is safe on threads (a sandbox: the next batch's programs
+    fill the workers a batch's last slow program leaves idle)."""
 
     make_process: Callable[[], Process]
     batch_size: int = 32
@@ -121,23 +157,33 @@ class RayEngine:
     max_actors: int = 2
     num_cpus: float = 1
     num_gpus: float = 0
+    concurrent_batches: int = 1
 
     def __call__(self, path: Path, done: Set[int], parse: Parse) -> Iterator[list[Output]]:
         ray = ray_required()
         from ray.data import ActorPoolStrategy, DataContext
 
-        blocks = spans(path, done, self.batch_size)
-        if not blocks:
+        tasks = _read_tasks(str(path), done, self.batch_size)
+        if not tasks:
             return
         context = DataContext.get_current()
         context.execution_options.preserve_order = True  # answers come back in input order
         context.enable_progress_bars = False  # the job's own bar counts records
         context.print_on_execution_start = False
-        dataset = ray.data.read_datasource(_datasource(str(path), blocks), override_num_blocks=len(blocks)).map_batches(
+        # Reading a block is a file read: it takes no CPU, so a pool that holds every CPU cannot starve its own input;
+        # and as many reads at once as actors, since Ray starts a process for each zero-CPU task it runs at once.
+        source = _datasource(str(path), tasks)
+        reads = {"num_cpus": 0, "concurrency": max(1, min(len(tasks), self.max_actors))}
+        dataset = ray.data.read_datasource(source, override_num_blocks=len(tasks), **reads).map_batches(
             _Answerer,
             fn_constructor_args=(self.make_process, parse, str(path)),
             batch_size=self.batch_size,
-            compute=ActorPoolStrategy(min_size=min(self.min_actors, self.max_actors), max_size=self.max_actors),
+            compute=ActorPoolStrategy(
+                min_size=min(self.min_actors, self.max_actors),
+                max_size=self.max_actors,
+                max_concurrent_calls_per_actor=self.concurrent_batches,
+                enable_true_multi_threading=self.concurrent_batches > 1,
+            ),
             num_cpus=self.num_cpus,
             num_gpus=self.num_gpus,
         )
@@ -158,9 +204,9 @@ def score_process(model_kwargs: dict[str, Any], config, job: str = "score") -> P
     return (score_job if job == "score" else rank_job)(model, config)
 
 
-def verify_process(workers: int | None, limits, mode: str, time_limit=None) -> Process:
-    """Inside an actor: start a sandbox once (closed with the actor), return the verify processor."""
-    from codescaler.execution.jobs import verify_job
+def sandbox_process(make_job: Callable[..., Process], workers: int | None, limits, *args: Any) -> Process:
+    """Inside an actor: start a sandbox once (closed with the actor), return ``make_job(sandbox, *args)``: the
+    verify or candidates processor."""
     from codescaler.execution.sandbox import Sandbox
 
-    return verify_job(Sandbox(workers=workers, limits=limits), mode, time_limit)
+    return make_job(Sandbox(workers=workers, limits=limits), *args)

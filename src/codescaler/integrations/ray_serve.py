@@ -177,19 +177,15 @@ def sandbox_application(limits: Limits, config: SandboxServeConfig, replicas: Re
         SandboxWorker,
         name="SandboxWorker",
         ray_actor_options={"num_cpus": workers},
-        max_ongoing_requests=4 * workers,  # the rest wait in Serve's queue, which is what autoscaling reads
+        # Requests wait for a sandbox worker in the replica, not in Serve's router, which backs off up to 0.5 s
+        # between tries on full replicas; what waits in a replica still counts for autoscaling.
+        max_ongoing_requests=config.max_queue,
         autoscaling_config=_autoscaling(replicas, workers),
         graceful_shutdown_timeout_s=grace,
         health_check_period_s=10,
         health_check_timeout_s=grace + 10,  # a busy replica's probe waits for a free worker
     )
-    ingress = serve.deployment(
-        serve.ingress()(SandboxIngress),
-        name="SandboxIngress",
-        ray_actor_options={"num_cpus": 0},
-        max_ongoing_requests=config.max_queue,
-        graceful_shutdown_timeout_s=grace,
-    )
+    ingress = _ingress(SandboxIngress, config.max_queue, grace, replicas)
     return ingress.bind(worker.bind(limits, workers), limits, config)
 
 
@@ -209,14 +205,21 @@ def reward_application(
         autoscaling_config=_autoscaling(replicas, config.max_batch_items),
         graceful_shutdown_timeout_s=30,
     )
-    ingress = serve.deployment(
-        serve.ingress()(RewardIngress),
-        name="RewardIngress",
-        ray_actor_options={"num_cpus": 0},
-        max_ongoing_requests=config.max_queue,
-        graceful_shutdown_timeout_s=30,
-    )
+    ingress = _ingress(RewardIngress, config.max_queue, 30, replicas)
     return ingress.bind(worker.bind(model_kwargs, reward_config, config), reward_config, config)
+
+
+def _ingress(cls: type, max_queue: int, grace: float, replicas: ReplicaConfig) -> Any:
+    """The HTTP deployment: no CPU of its own (it waits on the workers), and as many replicas as the workers may
+    have, so that on a large cluster one Python process is not every request's door."""
+    return serve.deployment(
+        serve.ingress()(cls),
+        name=cls.__name__,
+        ray_actor_options={"num_cpus": 0},
+        max_ongoing_requests=max_queue,
+        autoscaling_config=_autoscaling(replicas, max(1, max_queue // 2)),
+        graceful_shutdown_timeout_s=grace,
+    )
 
 
 def run(application: Any, name: str, host: str, port: int) -> None:
@@ -248,9 +251,19 @@ def reward_app(args: dict[str, Any]) -> Any:
     ``dtype``, ``device``, ...), any field of :class:`ScoringConfig`, :class:`ServeConfig` and
     :class:`ReplicaConfig`, and ``num_gpus`` per replica."""
     model_kwargs = {"name_or_path" if k == "model" else k: v for k, v in args.items() if k in _MODEL_ARGS}
-    configs = (_pick(cls, args) for cls in (ScoringConfig, ServeConfig, ReplicaConfig))
-    return reward_application(model_kwargs, *configs, num_gpus=float(args.get("num_gpus", 0)))
+    if "max_length" in model_kwargs:
+        model_kwargs["max_length"] = int(model_kwargs["max_length"])
+    scoring, config, replicas = _pick(ScoringConfig, args), _pick(ServeConfig, args), _pick(ReplicaConfig, args)
+    return reward_application(model_kwargs, scoring, config, replicas, num_gpus=float(args.get("num_gpus", 0)))
 
 
 def _pick(cls: type, args: dict[str, Any]) -> Any:
-    return cls(**{f.name: args[f.name] for f in fields(cls) if f.name in args})
+    """``cls`` with the fields ``args`` names; a string (``serve run ... workers=4``) read as the field's type."""
+    default, values = cls(), {}
+    for f in fields(cls):
+        if f.name in args:
+            kind, value = type(getattr(default, f.name)), args[f.name]
+            if isinstance(value, str) and kind is not str:
+                value = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+            values[f.name] = value
+    return cls(**values)

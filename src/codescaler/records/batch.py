@@ -15,7 +15,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from codescaler.records.jsonl import ResumableWriter, read_lines
+from codescaler.records.jsonl import ResumableWriter, count_records, read_lines
 from codescaler.records.languages import LANGUAGES, RUNNABLE
 from codescaler.records.schema import Answer, Problem, RecordError, check_record, record_label
 
@@ -28,11 +28,6 @@ Process = Callable[[list[tuple[int, dict, Any]]], list[Output]]
 # (input path, lines already answered, parse) -> every other line's output, in order, a block at a time: a job run
 # elsewhere than in this process (codescaler.integrations.ray.RayEngine)
 Engine = Callable[[Path, Set[int], Parse], Iterator[list[Output]]]
-
-
-def _count_lines(path: str | Path) -> int:
-    with open(path, "rb") as f:
-        return sum(1 for line in f if line.strip())
 
 
 def run_chunked(
@@ -61,7 +56,7 @@ def run_chunked(
     else:
         blocks = engine(Path(in_path), frozenset(done), parse)
     try:
-        total = _count_lines(in_path) - len(done)
+        total = count_records(in_path) - len(done)
         with tqdm(total=total, desc=desc, unit="rec", disable=not show_progress) as bar:
             for outputs in blocks:
                 if writer is not None:

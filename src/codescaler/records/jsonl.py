@@ -1,4 +1,5 @@
-"""JSONL in and out for batch jobs: every input line yields one output line, and a killed job resumes.
+"""JSONL in and out for batch jobs: every input line yields one output line, and a killed job resumes. A Parquet
+file's rows read as its lines: row ``n`` (1-based) is line ``n``.
 
 Output records carry ``line``, the 1-based input line they answer. On resume the output file is cut
 back to its last complete line (a ``kill -9`` can leave half a line) and the lines already answered
@@ -20,8 +21,39 @@ _LINE_HEAD = re.compile(rb'\{"line": (\d+)[,}]')
 _SNIFF = 1 << 16  # bytes read to tell a text file from a binary one
 
 
+_PARQUET_ROWS = 1024  # rows decoded at a time: a Parquet input streams as JSONL does
+
+
+def is_parquet(path: str | Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"PAR1"
+
+
+def parquet_rows(path: str | Path, skip: Set[int] = frozenset()) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(row number, row)`` for each row of a Parquet file not in ``skip``, a batch of rows in memory at a time."""
+    import pyarrow.parquet as pq
+
+    number = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=_PARQUET_ROWS):
+        for row in batch.to_pylist():
+            number += 1
+            if number not in skip:
+                yield number, row
+
+
+def count_records(path: str | Path) -> int:
+    """The records of a JSONL (non-blank lines) or Parquet (rows) file."""
+    if is_parquet(path):
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    with open(path, "rb") as f:
+        return sum(1 for line in f if line.strip())
+
+
 def check_input(path: str | Path) -> Path:
-    """``path`` as a Path if it is a readable text file with something in it; else :class:`InputError` naming it."""
+    """``path`` as a Path if it is a readable JSONL text file, or a Parquet file, with something in it; else
+    :class:`InputError` naming it."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"no such file: {path}")
@@ -32,6 +64,10 @@ def check_input(path: str | Path) -> Path:
             head = f.read(_SNIFF)
     except OSError as err:
         raise InputError(f"cannot read {path}: {err.strerror}") from None
+    if head.startswith(b"PAR1"):
+        if count_records(path) == 0:
+            raise InputError(f"{path} is empty: no records")
+        return path
     nul = head.find(b"\0")
     if nul >= 0:
         raise InputError(f"{path} is not a text file (a NUL byte at byte {nul + 1}); expected JSONL")
@@ -68,7 +104,11 @@ def parse_line(raw: bytes, number: int) -> dict[str, Any] | RecordError:
 
 def read_lines(path: str | Path, skip: Set[int] = frozenset()) -> Iterator[tuple[int, dict[str, Any] | RecordError]]:
     """``(line number, record)`` for each non-blank line not in ``skip`` (not even parsed: a resumed job's done
-    lines can carry megabytes of tests); a line that is not UTF-8 or not a JSON object yields an error."""
+    lines can carry megabytes of tests); a line that is not UTF-8 or not a JSON object yields an error. A Parquet
+    file gives its rows."""
+    if is_parquet(path):
+        yield from parquet_rows(path, skip)
+        return
     with open(path, "rb") as f:
         for number, raw in enumerate(f, start=1):
             if number not in skip and raw.strip():
