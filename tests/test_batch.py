@@ -59,3 +59,26 @@ def test_a_parquet_input_reads_as_its_rows_and_resumes_like_jsonl(tmp_path):
     )
     assert seen == list(range(1235, 2501)) and len(rest) == 2500 - 1234
     assert [json.loads(line) for line in out_p.read_text().splitlines()] == from_jsonl
+
+
+def test_a_cut_or_corrupt_parquet_input_is_refused_by_name_and_a_text_line_starting_par1_is_a_record_error(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import pytest
+
+    from codescaler.records import jsonl
+    from codescaler.records.errors import InputError, RecordError
+
+    whole = tmp_path / "whole.parquet"
+    pq.write_table(pa.Table.from_pylist([{"id": i} for i in range(10)]), whole)
+    data = whole.read_bytes()
+    cut, corrupt = tmp_path / "cut.parquet", tmp_path / "corrupt.parquet"
+    cut.write_bytes(data[: len(data) // 2])  # a copy stopped halfway: no footer
+    corrupt.write_bytes(data[:4] + b"\xff" * (len(data) - 12) + data[-8:])  # framed, but the footer is garbage
+    with pytest.raises(InputError, match="cut.parquet starts as Parquet but has no Parquet footer"):
+        jsonl.check_input(cut)
+    with pytest.raises(InputError, match="corrupt.parquet is not a readable Parquet file"):
+        jsonl.check_input(corrupt)
+    text = tmp_path / "par1.jsonl"
+    text.write_text('PAR1 is not JSON\n{"id": 2}\n')
+    assert [(n, type(r)) for n, r in jsonl.read_lines(text)] == [(1, RecordError), (2, dict)]

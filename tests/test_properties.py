@@ -5,7 +5,8 @@ import ast
 import sys
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -13,7 +14,8 @@ from extract_agreement import AUTHORS_BLOCK, authors_extract
 
 from codescaler import extract_code
 from codescaler.extraction.extract import normalize_response
-from codescaler.records.jsonl import read_lines
+from codescaler.records.errors import InputError
+from codescaler.records.jsonl import check_input, is_parquet, read_lines
 from codescaler.records.schema import Answer, Problem, RecordError, check_record
 
 JSON = st.recursive(
@@ -88,9 +90,19 @@ def test_any_json_is_a_record_or_a_record_error(record, kind):
 def test_any_bytes_read_as_records_or_errors_one_per_line(tmp_path, data):
     path = tmp_path / "input.jsonl"
     path.write_bytes(data)
+    assume(not is_parquet(path))  # framed as Parquet: the test below
     lines = [n for n, _ in read_lines(path)]
     with open(path, "rb") as f:  # every non-blank line yields exactly one item, in order
         expected = [n for n, raw in enumerate(f, start=1) if raw.strip()]
     assert lines == expected
     for _, item in read_lines(path):
         assert isinstance(item, dict | RecordError)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=50)
+@given(body=st.binary(max_size=400))
+def test_any_bytes_framed_as_parquet_but_not_parquet_are_refused_by_name(tmp_path, body):
+    path = tmp_path / "input.parquet"
+    path.write_bytes(b"PAR1" + body + b"PAR1")
+    with pytest.raises(InputError, match="input.parquet"):
+        check_input(path)

@@ -263,7 +263,7 @@ def test_serve_builders_read_serve_runs_string_arguments():
     config = _pick(SandboxServeConfig, {"workers": "4", "api_key": "k", "max_run_timeout": "30", "other": "x"})
     assert (config.workers, config.api_key, config.max_run_timeout) == (4, "k", 30.0)
     assert sandbox_app({"workers": "2", "min_replicas": "1", "max_replicas": "3", "timeout": "5"}) is not None
-    with pytest.raises(ValueError, match="min_replicas"):
+    with pytest.raises(ValueError, match="--min-replicas"):
         sandbox_app({"min_replicas": "3", "max_replicas": "2"})
     assert _pick(ReplicaConfig, {}) == ReplicaConfig()
 

@@ -48,7 +48,7 @@ def register(commands: Any) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     config = config_from_args(args, ServeConfig)
-    print(f"serving {model_name(args)} on http://{config.host}:{config.port} (/score, /get_reward, /health, /metrics)")
+    where = f"on http://{config.host}:{config.port} (/score, /get_reward, /health, /metrics)"
     if args.engine == "ray":
         from codescaler.integrations import ray_serve
 
@@ -56,26 +56,30 @@ def run_serve(args: argparse.Namespace) -> int:
         replicas = config_from_args(args, ReplicaConfig)
         scoring = config_from_args(args, ScoringConfig)
         application = ray_serve.reward_application(model_kwargs(args), scoring, config, replicas, args.ray_gpus)
+        print(f"serving {model_name(args)} on Ray Serve {where}")
         ray_serve.run(application, "codescaler-reward", config.host, config.port)
         return 0
     from codescaler.serving.reward_server import serve
 
+    print(f"serving {model_name(args)} {where}")
     serve(load_model(args), config_from_args(args, ScoringConfig), config)
     return 0
 
 
 def run_serve_sandbox(args: argparse.Namespace) -> int:
     config = config_from_args(args, SandboxServeConfig)
-    print(f"sandbox on http://{config.host}:{config.port} (/run_code, /submit, /v1/ping, /health, /metrics)")
+    where = f"on http://{config.host}:{config.port} (/run_code, /submit, /v1/ping, /health, /metrics)"
     if args.engine == "ray":
         from codescaler.integrations import ray_serve
 
         application = ray_serve.sandbox_application(
             config_from_args(args, Limits), config, config_from_args(args, ReplicaConfig)
         )
+        print(f"sandbox on Ray Serve {where}")
         ray_serve.run(application, "codescaler-sandbox", config.host, config.port)
         return 0
     from codescaler.serving.sandbox_server import serve_sandbox
 
+    print(f"sandbox {where}")
     serve_sandbox(config_from_args(args, Limits), config)
     return 0

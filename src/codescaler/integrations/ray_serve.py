@@ -28,6 +28,7 @@ except ImportError as err:
     raise ImportError("--engine ray needs Ray Serve: pip install 'codescaler[ray]'") from err
 
 from codescaler.execution.sandbox import Limits, Sandbox
+from codescaler.records.errors import InputError
 from codescaler.rewards.kinds import ScoringConfig
 from codescaler.serving import reward_server, sandbox_server
 from codescaler.serving.http import ReplicaConfig
@@ -159,8 +160,9 @@ class RewardIngress:
 
 def _autoscaling(replicas: ReplicaConfig, per_replica: int) -> dict[str, Any]:
     if not 1 <= replicas.min_replicas <= replicas.max_replicas:
-        raise ValueError(
-            f"need 1 <= min_replicas <= max_replicas, got {replicas.min_replicas}, {replicas.max_replicas}"
+        raise InputError(
+            f"--min-replicas must be at least 1 and at most --max-replicas, got {replicas.min_replicas} and "
+            f"{replicas.max_replicas}"
         )
     return {
         "min_replicas": replicas.min_replicas,

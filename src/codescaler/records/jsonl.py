@@ -25,7 +25,12 @@ _PARQUET_ROWS = 1024  # rows decoded at a time: a Parquet input streams as JSONL
 
 
 def is_parquet(path: str | Path) -> bool:
+    """Whether ``path`` is framed as Parquet: its magic at both ends. A text file that merely starts "PAR1" reads
+    as JSONL (each line an error or a record), as any bytes do."""
     with open(path, "rb") as f:
+        if f.read(4) != b"PAR1" or f.seek(0, os.SEEK_END) < 12:
+            return False
+        f.seek(-4, os.SEEK_END)
         return f.read(4) == b"PAR1"
 
 
@@ -65,7 +70,15 @@ def check_input(path: str | Path) -> Path:
     except OSError as err:
         raise InputError(f"cannot read {path}: {err.strerror}") from None
     if head.startswith(b"PAR1"):
-        if count_records(path) == 0:
+        if not is_parquet(path):
+            raise InputError(f"{path} starts as Parquet but has no Parquet footer: cut short?")
+        import pyarrow as pa
+
+        try:
+            rows = count_records(path)
+        except (pa.ArrowException, OSError) as err:
+            raise InputError(f"{path} is not a readable Parquet file: {err}") from None
+        if rows == 0:
             raise InputError(f"{path} is empty: no records")
         return path
     nul = head.find(b"\0")
