@@ -48,6 +48,25 @@ def test_sampler_loads_the_dtype_asked_for_and_refuses_others(tiny_policy):
         SampleConfig(backend="tgi")
 
 
+def test_the_auto_backend_takes_transformers_without_vllm_and_a_gpu_and_a_bad_name_is_said_from_its_config(
+    tiny_policy, monkeypatch
+):
+    import importlib.util
+
+    from codescaler.records.errors import InputError
+    from codescaler.training import generation
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))
+    assert isinstance(make_sampler(str(tiny_policy), SampleConfig(backend="auto")), TransformersSampler)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "vllm" else real(name, *a))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert generation._vllm_usable()  # where vLLM and a GPU are there, auto is vllm
+    generation.check_policy(str(tiny_policy))  # reads its config: no error
+    with pytest.raises(InputError, match="cannot load policy '/no/such/policy'"):
+        generation.check_policy("/no/such/policy")
+
+
 def test_completion_sampling_continues_the_raw_text(sampler, tiny_policy, tmp_path):
     model, tokenizer = sampler.model, sampler.tokenizer
     prompt = "def f(x):\n    return"

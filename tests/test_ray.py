@@ -297,3 +297,80 @@ def test_candidates_on_ray_verify_as_locally(tmp_path, cluster, monkeypatch):
         (r["candidate_sources"], r["passed"]) for r in here
     ]
     assert any(False in r["passed"] for r in there) and any(True in r["passed"] for r in there)
+
+
+@pytest.mark.parametrize("policy", ["served", "weights"])
+def test_eval_policy_samples_and_verifies_on_actors_as_locally(tmp_path, cluster, monkeypatch, tiny_policy, policy):
+    """``eval-policy --engine ray``: sampling on actors that hold the policy (a served one, or weights each actor
+    loads), then every sample run on sandbox actors: the local run's samples, verdicts and report."""
+    from test_eval_policy import ADD, ANSWERS, NO_TESTS, SUM, FakePolicy
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    three_nodes(cluster)
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text("".join(json.dumps(p) + "\n" for p in (ADD, SUM, NO_TESTS, ADD, SUM)) + "{not json\n")
+    fake = FakePolicy(ANSWERS) if policy == "served" else None
+    model = fake.url if fake else str(tiny_policy)
+    try:
+        common = ["--benchmarks", str(problems), "-n", "4", "--ks", "1", "4", "--chunk-size", "1", "--workers", "1"]
+        common += ["--max-new-tokens", "24", "--temperature", "0"]  # greedy: the same tokens on any process
+        assert main(["eval-policy", model, "-o", str(tmp_path / "local"), *common]) == 0
+        flags = ["--engine", "ray", "--ray-actors", "3"]
+        assert main(["eval-policy", model, "-o", str(tmp_path / "ray"), *common, *flags]) == 0
+    finally:
+        if fake:
+            fake.close()
+    if fake:
+        assert len(fake.requests) == 8  # each runnable problem sampled once here and once on an actor
+
+    def kept(path):  # a sample's seconds are its own run's
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in read(path)]
+
+    samples = kept(tmp_path / "ray" / "samples.jsonl")
+    assert samples == kept(tmp_path / "local" / "samples.jsonl") and len(samples) == 4
+    assert read(tmp_path / "ray" / "verdicts.jsonl") == read(tmp_path / "local" / "verdicts.jsonl")
+    here, there = (json.loads((tmp_path / d / "report.json").read_text()) for d in ("local", "ray"))
+    for report in (here, there):  # as the samples' seconds
+        (figures,) = report["benchmarks"].values()
+        assert figures.pop("seconds_per_sample") > 0
+    assert there["benchmarks"] == here["benchmarks"] and there["unrunnable"] == here["unrunnable"]
+    if fake:
+        assert [r["passed"] for r in read(tmp_path / "ray" / "verdicts.jsonl")][0] == [True, False, False, False]
+
+
+def test_bon_ground_truth_loses_a_node_and_is_the_local_one(tmp_path, cluster, monkeypatch):
+    """``bon --engine ray`` runs each problem's tests alone in an actor's sandbox: with a node removed midway,
+    every problem's truth is the local one, each cached once, and a rerun runs nothing."""
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    pool = tmp_path / "pool.jsonl"
+    tests = [{"type": "assert", "code": "import time; time.sleep(0.2); assert inc(1) == 2"}]
+    rows = [
+        {
+            "id": f"p{i}",
+            "question": "Write inc(x).",
+            "entry_point": "inc",
+            "tests": tests,
+            "responses": [f"```python\ndef inc(x):\n    return x + {j}\n```" for j in (1, i % 3, 2)],
+            "generated_tests": ["assert inc(1) == 2"],
+        }
+        for i in range(12)
+    ]
+    pool.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    common = ["--methods", "codet", "oracle", "random", "--n", "1", "3", "--draws", "2", "--workers", "1"]
+    assert main(["bon", str(pool), "-o", str(tmp_path / "local"), *common]) == 0
+    cache = tmp_path / "ray" / "cache" / "ground_truth.jsonl"
+    seen: list[int] = []
+    watcher = remove_a_node_once_written(cluster, cache, 3, seen)
+    assert main(["bon", str(pool), "-o", str(tmp_path / "ray"), *common, "--engine", "ray", "--ray-actors", "3"]) == 0
+    watcher.join()
+    assert seen and seen[0] < len(rows), "the node went after the ground truth was done: nothing was tested"
+
+    def truths(folder):
+        return {row["key"]: row["value"]["passed"] for row in read(folder / "cache" / "ground_truth.jsonl")}
+
+    assert truths(tmp_path / "ray") == truths(tmp_path / "local") and len(read(cache)) == 12  # each once
+    here, there = (json.loads((tmp_path / d / "report.json").read_text()) for d in ("local", "ray"))
+    assert there["accuracy"] == here["accuracy"] and here["accuracy"]["oracle"]["3"]["mean"] == 1.0
+    assert all(v["wall"] > 0.2 and v["programs"] >= 2 for v in (r["value"] for r in read(cache)))
+    assert main(["bon", str(pool), "-o", str(tmp_path / "ray"), *common, "--engine", "ray"]) == 0
+    assert len(read(cache)) == 12  # the rerun found every truth cached and ran nothing

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from codescaler.cli.flags import add_config_flags, add_sandbox_flags, config_from_args, quiet_transformers
+from codescaler.cli.flags import (
+    add_config_flags,
+    add_engine_flags,
+    add_sandbox_flags,
+    config_from_args,
+    quiet_transformers,
+    ray_engine,
+    sandbox_engine,
+)
 from codescaler.evaluation.policy import PolicyEvalConfig
 from codescaler.records.errors import InputError
 
@@ -21,22 +30,30 @@ def register(commands: Any) -> None:
     parser.add_argument("--baseline", type=Path, help="another run's folder: paired per-problem differences")
     add_config_flags(parser, PolicyEvalConfig)
     add_sandbox_flags(parser)
+    add_engine_flags(parser)  # sampling on actors that hold the policy (--ray-gpus each), then verifying on CPU actors
     parser.set_defaults(run=run_eval_policy)
 
 
 def run_eval_policy(args: argparse.Namespace) -> int:
-    from codescaler.evaluation.policy import evaluate_policy
+    from codescaler.evaluation.policy import evaluate_policy, sample_job
     from codescaler.evaluation.report import build_report
-    from codescaler.execution.sandbox import Sandbox
+    from codescaler.execution.jobs import verify_job
+    from codescaler.execution.sandbox import Limits, Sandbox
 
     config = config_from_args(args, PolicyEvalConfig)
     if not args.model.startswith("openai+"):  # a served policy needs no transformers here
         quiet_transformers(args)
     if args.baseline is not None and not (args.baseline / "report.json").is_file():
         raise InputError(f"--baseline {args.baseline}: no report.json there (a finished eval-policy run's folder)")
+    engines = {}
+    if args.engine == "ray":
+        engines = {
+            "sampling": ray_engine(args, partial(sample_job, args.model, config), batch_size=config.chunk_size),
+            "verifying": sandbox_engine(args, verify_job, Limits(), config.extraction),
+        }
     try:
         with Sandbox(workers=args.workers) as sandbox:
-            evaluate_policy(args.model, args.output, config, sandbox)
+            evaluate_policy(args.model, args.output, config, sandbox, **engines)
     except ValueError as err:
         raise InputError(str(err)) from None
     report = build_report(Path(args.output), config.ks, args.baseline, config.train_data)

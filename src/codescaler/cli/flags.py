@@ -164,9 +164,15 @@ def add_engine_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def ray_engine(
-    args: argparse.Namespace, make_process: Callable[[], Any], batch_size: int, num_cpus: float = 1, concurrent: int = 1
+    args: argparse.Namespace,
+    make_process: Callable[[], Any],
+    batch_size: int,
+    num_cpus: float = 1,
+    concurrent: int = 1,
+    num_gpus: float | None = None,
 ):
-    """The :class:`codescaler.integrations.ray.RayEngine` the ``--ray-*`` flags describe."""
+    """The :class:`codescaler.integrations.ray.RayEngine` the ``--ray-*`` flags describe (``num_gpus``: per actor,
+    default ``--ray-gpus``)."""
     from codescaler.integrations.ray import RayEngine
 
     for flag, value in (("--ray-actors", args.ray_actors), ("--ray-min-actors", args.ray_min_actors)):
@@ -174,16 +180,24 @@ def ray_engine(
             raise InputError(f"{flag} must be at least 1, got {value}")
     if args.ray_batch is not None and args.ray_batch < 1:
         raise InputError(f"--ray-batch must be at least 1, got {args.ray_batch}")
+    if args.ray_gpus < 0:
+        raise InputError(f"--ray-gpus must be at least 0, got {args.ray_gpus}")
+    gpus = args.ray_gpus if num_gpus is None else num_gpus
     batch = args.ray_batch or batch_size
-    return RayEngine(make_process, batch, args.ray_min_actors, args.ray_actors, num_cpus, args.ray_gpus, concurrent)
+    return RayEngine(make_process, batch, args.ray_min_actors, args.ray_actors, num_cpus, gpus, concurrent)
 
 
 def sandbox_engine(
-    args: argparse.Namespace, make_job: Callable[..., Any], limits: Any, *job_args: Any, batch_size: int = 0
+    args: argparse.Namespace,
+    make_job: Callable[..., Any],
+    limits: Any,
+    *job_args: Any,
+    batch_size: int = 0,
+    concurrent: int = 2,
 ):
-    """The Ray engine of a job that runs programs (verify, candidates): ``make_job(sandbox, *job_args)`` in each
-    actor, over a sandbox of ``--workers`` (default 1), one CPU per worker; ``batch_size`` records a batch (0: a
-    few per worker)."""
+    """The Ray engine of a job that runs programs (verify, candidates, a ground truth): ``make_job(sandbox,
+    *job_args)`` in each actor, over a sandbox of ``--workers`` (default 1), one CPU per worker and no GPU;
+    ``batch_size`` records a batch (0: a few per worker), ``concurrent`` batches at once in an actor."""
     from functools import partial
 
     from codescaler.integrations.ray import sandbox_process
@@ -192,7 +206,7 @@ def sandbox_engine(
     make = partial(sandbox_process, make_job, workers, limits, *job_args)
     # A few problems a batch, so a pool's actors share a file of a few problems and a slow one holds few; two
     # batches at once, so a batch's last slow program does not leave the other workers idle.
-    return ray_engine(args, make, batch_size=batch_size or 4 * workers, num_cpus=workers, concurrent=2)
+    return ray_engine(args, make, batch_size or 4 * workers, num_cpus=workers, concurrent=concurrent, num_gpus=0)
 
 
 def add_batch_job(

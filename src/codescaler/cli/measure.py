@@ -10,12 +10,14 @@ from typing import Any
 
 from codescaler.cli.flags import (
     add_config_flags,
+    add_engine_flags,
     add_model_flags,
     add_sandbox_flags,
     config_from_args,
     input_file,
     load_model,
     model_name,
+    sandbox_engine,
 )
 from codescaler.judges.weights import DEFAULT_LM
 from codescaler.measure.bon_methods import BonConfig
@@ -33,6 +35,7 @@ def register(commands: Any) -> None:
     add_model_flags(bon, judge=False)
     bon.add_argument("--lm", default=DEFAULT_LM, help="causal LM of the likelihood methods (default: %(default)s)")
     add_config_flags(bon, BonConfig)
+    add_engine_flags(bon)  # the ground truth's sandboxes on Ray Data
     bon.set_defaults(run=run_bon)
 
     pairwise = commands.add_parser("pairwise", help="pairwise accuracy r(chosen) > r(rejected) of one or more RMs")
@@ -65,6 +68,7 @@ def register(commands: Any) -> None:
 def run_bon(args: argparse.Namespace) -> int:
     from codescaler.execution.sandbox import Limits, Sandbox
     from codescaler.measure.bon import best_of_n
+    from codescaler.measure.bon_facts import truth_job
 
     config = config_from_args(args, BonConfig)
     # a pool's ground truth: its own labels, or its tests run in the sandbox
@@ -80,8 +84,13 @@ def run_bon(args: argparse.Namespace) -> int:
         else:  # one load of the LM serves both directions
             lm = lm or load_model(argparse.Namespace(**{**vars(args), "judge": judge}), args.lm)
             judges[judge] = lm.in_direction(judge)
-    with Sandbox(workers=args.workers, limits=dataclasses.replace(Limits(), timeout=config.test_timeout)) as sandbox:
-        best_of_n(pool, args.output, config=config, judges=judges, judge_ids=names, sandbox=sandbox)
+    limits = dataclasses.replace(Limits(), timeout=config.test_timeout)
+    # each problem alone in an actor's sandbox, one at a time: its timing is its own, as here
+    engine = sandbox_engine(args, truth_job, limits, batch_size=1, concurrent=1) if args.engine == "ray" else None
+    with Sandbox(workers=args.workers, limits=limits) as sandbox:
+        best_of_n(
+            pool, args.output, config=config, judges=judges, judge_ids=names, sandbox=sandbox, truth_engine=engine
+        )
     print((Path(args.output) / "report.md").read_text())
     return 0
 

@@ -26,10 +26,10 @@ from codescaler.benchmarks.prompts import LCB_SYSTEM
 from codescaler.execution.jobs import verify_job
 from codescaler.execution.toolchains import missing_languages
 from codescaler.extraction.extract import Mode
-from codescaler.records.batch import problem_parser, run_chunked
+from codescaler.records.batch import Engine, Parse, problem_parser, run_chunked
 from codescaler.records.jsonl import LineIndex, check_input, read_lines
 from codescaler.records.schema import RecordError
-from codescaler.training.generation import Backend, SampleConfig, SampleDType, Sampler, make_sampler
+from codescaler.training.generation import Backend, SampleConfig, SampleDType, Sampler, check_policy, make_sampler
 
 PAPER_BENCHMARKS = ["lcb", "codecontests", "codeforces", "leetcode-test", "mbppplus", "humanevalplus"]
 # What the problems keep for the sandbox; the rest of a record is its loader's business.
@@ -67,7 +67,9 @@ class PolicyEvalConfig:
     time_limit: float = field(default=2.0, metadata={"help": "seconds per test"})
     ks: list[int] = field(default_factory=lambda: [1, 2, 4, 8], metadata={"help": "pass@k reported (k <= n)"})
     seed: int = field(default=0, metadata={"help": "sampling seed"})
-    backend: Backend = field(default="transformers", metadata={"help": "local engine"})
+    backend: Backend = field(
+        default="auto", metadata={"help": "local engine: vllm, transformers, or auto (vllm where installed with a GPU)"}
+    )
     dtype: SampleDType = field(default="auto", metadata={"help": "local weights precision (auto: fp32 on CPU)"})
     batch_size: int = field(default=16, metadata={"help": "sequences per generate call (transformers)"})
     concurrency: int = field(default=8, metadata={"help": "openai+http://...: requests in flight"})
@@ -222,34 +224,59 @@ def sample_job(model: str, config: PolicyEvalConfig, sampler: Sampler | None = N
     return process
 
 
-def evaluate_policy(model: str, out_dir: str | Path, config: PolicyEvalConfig, sandbox) -> Path:
+def evaluate_policy(
+    model: str,
+    out_dir: str | Path,
+    config: PolicyEvalConfig,
+    sandbox=None,
+    *,
+    sampling: Engine | None = None,
+    verifying: Engine | None = None,
+) -> Path:
     """Sample ``model`` (a hub id, folder, packaged name or ``openai+http://...``) on ``config.benchmarks`` and
-    run every sample in ``sandbox``; resumes what ``out_dir`` already holds. Returns the samples' verdicts file."""
+    run every sample in ``sandbox``; resumes what ``out_dir`` already holds. Returns the samples' verdicts file.
+
+    ``sampling`` and ``verifying`` run either step elsewhere (``--engine ray``: actors that hold the policy, then
+    actors that hold a sandbox); each builds its processor with :func:`sample_job` or ``verify_job`` there, and
+    reads the run folder, which a cluster's nodes must share."""
     out = Path(out_dir)
-    # A new run loads its policy first: a name that does not load is said before any folder is made.
-    sampler = None if (out / "protocol.json").exists() else make_sampler(model, config.sample_config())
+    # A new run checks its policy first: a name that does not load is said before any folder is made. Here it
+    # loads, to sample with; an engine's actors load their own, so here only its config is read.
+    sampler = None
+    if not (out / "protocol.json").exists():
+        if sampling is None:
+            sampler = make_sampler(model, config.sample_config())
+        else:
+            check_policy(model)
     prepare(out, config, model)
+    sample = {"engine": sampling} if sampling is not None else {"process": sample_job(model, config, sampler)}
     for _ in run_chunked(
         out / "problems.jsonl",
         out / "samples.jsonl",
         lambda number, record: record,
-        sample_job(model, config, sampler),
+        **sample,
         resume=True,
         chunk_size=config.chunk_size,
         desc="problems sampled",
     ):
         pass
     verdicts = out / "verdicts.jsonl"
-    problems = LineIndex(out / "problems.jsonl")  # a sample row names its problem by its line there
-    parse = problem_parser("responses", "tests", runs=True)
+    verify = {"engine": verifying} if verifying is not None else {"process": verify_job(sandbox, config.extraction)}
     for _ in run_chunked(
         out / "samples.jsonl",
         verdicts,
-        lambda number, row: parse(number, {**problems[number], "responses": row["responses"]}),
-        verify_job(sandbox, config.extraction),
+        sample_parser(out),
+        **verify,
         resume=True,
         chunk_size=64,
         desc="problems run",
     ):
         pass
     return verdicts
+
+
+def sample_parser(out: Path) -> Parse:
+    """A sample row with its problem's tests and fields, read from ``problems.jsonl`` on the row's line number."""
+    problems = LineIndex(out / "problems.jsonl")
+    parse = problem_parser("responses", "tests", runs=True)
+    return lambda number, row: parse(number, {**problems[number], "responses": row["responses"]})

@@ -1,4 +1,5 @@
-"""Batch jobs on Ray Data: ``--engine ray`` for ``score``, ``rank``, ``verify`` and ``candidates``.
+"""Batch jobs on Ray Data: ``--engine ray`` for ``score``, ``rank``, ``verify``, ``candidates``, ``eval-policy`` and
+``bon``'s ground truth.
 
 The driver keeps what makes a job safe to kill and resume: it finds where each block of input lines starts
 (one pass over the file, nothing parsed, lines already answered left out; a Parquet file's row groups from its

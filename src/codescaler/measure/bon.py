@@ -30,6 +30,7 @@ from codescaler.measure.bon_methods import (
     family,
 )
 from codescaler.measure.bon_plots import plot_report
+from codescaler.records.batch import Engine
 from codescaler.records.tagged_json import from_json
 
 
@@ -41,11 +42,13 @@ def best_of_n(
     judges: dict[str, Judge] | None = None,
     judge_ids: dict[str, str] | None = None,
     sandbox=None,
+    truth_engine: Engine | None = None,
 ) -> dict[str, Any]:
     """Run every method at every N over ``pool``; write report.json, report.md and the plots to ``out_dir``.
 
     ``judges``: the loaded judge of each name the methods read (``rm``, ``coder``, ``reviewer``:
-    :meth:`BonConfig.judges`), and ``judge_ids`` the names they were loaded by.
+    :meth:`BonConfig.judges`), and ``judge_ids`` the names they were loaded by. ``truth_engine`` runs the ground
+    truth elsewhere (``--engine ray``: a Ray Data pool of sandboxes); generated tests run in ``sandbox``.
     """
     config = config or BonConfig()
     methods, judges, judge_ids = config.methods, judges or {}, judge_ids or {}
@@ -55,7 +58,7 @@ def best_of_n(
     out = Path(out_dir)
     cache = out / "cache"  # large (every candidate's outputs): keep it out of version control
     cache.mkdir(parents=True, exist_ok=True)
-    truth = ground_truth(pool, sandbox, cache)
+    truth = ground_truth(pool, sandbox, cache, truth_engine)
     problems = [
         Problem(
             p["id"],

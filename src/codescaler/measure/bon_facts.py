@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from codescaler.execution.verify import program_of
+from codescaler.execution.verify import InfrastructureError, program_of, require_verdicts, verify_responses
 from codescaler.extraction.extract import Check, Mode
 from codescaler.measure.bon_methods import generated_calls
+from codescaler.records.batch import Engine, Process, run_chunked
 
 
 class _FactCache:
@@ -61,29 +63,55 @@ def program_ids(problem: dict[str, Any]) -> list[int | None]:
     return out
 
 
-def ground_truth(pool: list[dict[str, Any]], sandbox, cache_dir: Path) -> list[dict[str, Any]]:
+def ground_truth(
+    pool: list[dict[str, Any]], sandbox, cache_dir: Path, engine: Engine | None = None
+) -> list[dict[str, Any]]:
     """Per problem: ``passed``, per candidate, whether it passes every real test (the pool's ``labels`` where
     it has them), and the ``wall`` and ``cpu`` seconds and distinct ``programs`` of running them (None for
-    labels: nothing ran)."""
-    from codescaler.execution.verify import require_verdicts, verify_responses
-
-    out = []
+    labels: nothing ran). The problems not yet cached run in ``sandbox``, or on ``engine`` (each problem alone in
+    an actor's sandbox, so its timing is its own), and each is cached as it comes back: a killed run keeps them."""
+    answers: Iterator[dict[str, Any]]
+    keys = [None if "labels" in p else _key("truth+cost", p["id"], p["responses"], p.get("tests")) for p in pool]
     with _FactCache(cache_dir / "ground_truth.jsonl") as cache:
-        for problem in pool:
-            if "labels" in problem:
-                out.append(
-                    {"passed": [bool(x) for x in problem["labels"]], "wall": None, "cpu": None, "programs": None}
-                )
-                continue
-            key = _key("truth+cost", problem["id"], problem["responses"], problem.get("tests"))
-            if key not in cache.known:
-                wall, cpu = time.perf_counter(), sandbox.cpu_seconds
+        todo = list({k: p for k, p in zip(keys, pool) if k is not None and k not in cache.known}.items())
+        if engine is None or not todo:
+            job = truth_job(sandbox)
+            answers = (job([(0, {}, p)])[0] for _, p in todo)
+        else:  # the actors read the problems from a file next to the cache (shared storage on a cluster)
+            pending = cache_dir / "ground_truth.todo.jsonl"
+            pending.write_text("".join(json.dumps(p) + "\n" for _, p in todo))
+            answers = run_chunked(pending, None, lambda number, p: p, engine=engine, desc="ground truth")
+        for (key, _), facts in zip(todo, answers):
+            if "error" in facts:
+                raise InfrastructureError(facts["error"])
+            cache.put(key, {k: facts[k] for k in ("passed", "wall", "cpu", "programs")})
+        return [
+            {"passed": [bool(x) for x in p["labels"]], "wall": None, "cpu": None, "programs": None}
+            if key is None
+            else cache.known[key]
+            for key, p in zip(keys, pool)
+        ]
+
+
+def truth_job(sandbox) -> Process:
+    """Per problem, one after another (each timed alone): whether each candidate passes every test, the wall and
+    CPU seconds, and the distinct programs run; ``error`` where the sandbox could not run them."""
+
+    def process(items: list[tuple[int, dict, dict]]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for _, _, problem in items:
+            wall, cpu = time.perf_counter(), sandbox.cpu_seconds
+            try:
                 verdicts = require_verdicts(next(verify_responses([problem], sandbox)), f"problem {problem['id']}")
-                wall, cpu = time.perf_counter() - wall, sandbox.cpu_seconds - cpu
-                programs = len({i for i in program_ids(problem) if i is not None})
-                cache.put(key, {"passed": [v.passed for v in verdicts], "wall": wall, "cpu": cpu, "programs": programs})
-            out.append(cache.known[key])
-    return out
+            except InfrastructureError as err:
+                out.append({"error": str(err)})
+                continue
+            wall, cpu = time.perf_counter() - wall, sandbox.cpu_seconds - cpu
+            programs = len({i for i in program_ids(problem) if i is not None})
+            out.append({"passed": [v.passed for v in verdicts], "wall": wall, "cpu": cpu, "programs": programs})
+        return out
+
+    return process
 
 
 def run_generated(pool: list[dict[str, Any]], sandbox, cache_dir: Path) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from typing import Any, Literal, get_args
 
 from codescaler.records.errors import unloadable
 
-Backend = Literal["transformers", "vllm"]
+Backend = Literal["transformers", "vllm", "auto"]  # auto: vllm where it is installed and a GPU is there
 SampleDType = Literal["auto", "float32", "bfloat16", "float16"]
 SAMPLER_BACKENDS: tuple[str, ...] = get_args(Backend)
 SAMPLER_DTYPES: tuple[str, ...] = get_args(SampleDType)
@@ -50,7 +50,9 @@ class SampleConfig:
         default=False, metadata={"help": "continue each prompt as raw text, no chat template; cut before a stop"}
     )
     seed: int = field(default=0, metadata={"help": "sampling seed"})
-    backend: Backend = field(default="transformers", metadata={"help": "engine"})
+    backend: Backend = field(
+        default="transformers", metadata={"help": "engine (auto: vllm where installed with a GPU, else transformers)"}
+    )
     dtype: SampleDType = field(
         default="auto",
         metadata={"help": "weights precision: auto is fp32 on CPU; bfloat16 samples 2x faster on AVX512-BF16 CPUs"},
@@ -308,13 +310,37 @@ class OpenAISampler(Sampler):
             raise ServerError(f"{self.base_url}/models names no model; pass --served-model ({err})") from err
 
 
+def _vllm_usable() -> bool:
+    import importlib.util
+
+    import torch
+
+    return importlib.util.find_spec("vllm") is not None and torch.cuda.is_available()
+
+
+def check_policy(name_or_path: str) -> None:
+    """Raise the one-line load error :func:`make_sampler` would, reading only the policy's config (where another
+    machine loads its weights: a Ray actor). A served policy is checked where it is called."""
+    if name_or_path.startswith(OPENAI_SCHEME):
+        return
+    from transformers import AutoConfig
+
+    from codescaler.judges.weights import resolve_model_path
+
+    try:
+        path, gguf_file = resolve_model_path(name_or_path, None)
+        AutoConfig.from_pretrained(path, gguf_file=gguf_file)
+    except (OSError, ValueError) as err:
+        raise unloadable("policy", name_or_path, err) from err
+
+
 def make_sampler(name_or_path: str, config: SampleConfig, *, gguf_file: str | None = None) -> Sampler:
     """Load ``name_or_path`` (hub id, folder or packaged name) on ``config.backend`` in ``config.dtype``, or
     connect to the server it names (``openai+http://host:8000/v1``)."""
     if name_or_path.startswith(OPENAI_SCHEME):
         return OpenAISampler(name_or_path[len(OPENAI_SCHEME) :])
     try:
-        if config.backend == "vllm":
+        if config.backend == "vllm" or (config.backend == "auto" and _vllm_usable()):
             return VLLMSampler.from_pretrained(name_or_path, gguf_file=gguf_file, dtype=config.dtype, seed=config.seed)
         return TransformersSampler.from_pretrained(name_or_path, gguf_file=gguf_file, dtype=config.dtype)
     except OSError as err:  # no such folder, hub id or packaged name: said in one line
