@@ -199,3 +199,39 @@ def test_names_check_leaves_other_languages_and_unknown_checks():
     assert extract_program(fenced(cpp, "cpp"), "cpp", check="names").valid
     with pytest.raises(ValueError, match="check must be"):
         extract_program(fenced(GOOD), check="types")
+
+
+def test_a_valid_program_stays_valid_while_another_thread_formats_tracebacks():
+    """CPython 3.11 shares the AST builder's depth counter between threads: a traceback formatted meanwhile (it
+    parses its source line) used to fail a good parse with a SystemError. Garbage with finalizers makes the
+    parsing thread hand over the GIL mid-build, as a busy server's would."""
+    import threading
+    import traceback
+
+    class Cycle:
+        def __init__(self):
+            self.me = self
+
+        def __del__(self):
+            sum(range(50))
+
+    stop = threading.Event()
+
+    def format_tracebacks():
+        while not stop.is_set():
+            for _ in range(200):
+                Cycle()
+            try:
+                (lambda: 1 / 0)()
+            except ZeroDivisionError:
+                traceback.format_exc()
+
+    thread = threading.Thread(target=format_tracebacks, daemon=True)
+    thread.start()
+    body = "x = 1\n" * 50_000
+    try:
+        results = [extract_code(fenced(body)) for _ in range(8)]
+    finally:
+        stop.set()
+        thread.join()
+    assert all(r.valid for r in results)

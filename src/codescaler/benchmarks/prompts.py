@@ -13,6 +13,8 @@ import ast
 import builtins
 from typing import Any
 
+from codescaler.extraction.syntax import parse_python
+
 # The instruction RL prompts end with: the strict extractor wants exactly one fenced block.
 ANSWER_FORMAT = "\n\nWrite your solution as one complete program in a single ```{language} code block."
 
@@ -36,7 +38,7 @@ def signature(source: str, name: str) -> str | None:
     """The ``def`` line(s) of function ``name`` in ``source``, with an indented body to write: what a model
     is asked to complete where a problem names its function only in its tests."""
     try:
-        tree = ast.parse(source)
+        tree = parse_python(source)
     except SyntaxError:
         return None
     found = next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == name), None)
@@ -53,7 +55,7 @@ def _called_function(tests: list[dict[str, Any]]) -> tuple[str, int] | None:
         if test["type"] == "call":
             return (test["fn"], len(test["args"])) if test["fn"].isidentifier() else None
         try:
-            tree = ast.parse(test["code"])
+            tree = parse_python(test["code"])
         except SyntaxError:
             continue
         for node in ast.walk(tree):

@@ -3,7 +3,6 @@ MBPP, CodeT's MBPP and HumanEval pools, LeetCode. Every HumanEval-derived set is
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import textwrap
@@ -13,6 +12,7 @@ from typing import Any
 from codescaler.benchmarks.prompts import signature
 from codescaler.benchmarks.registry import Record, loader, read_jsonl
 from codescaler.execution.toolchains import cache_dir
+from codescaler.extraction.syntax import parse_python
 from codescaler.records.tagged_json import tag_tuple
 
 
@@ -186,7 +186,7 @@ def _mbpp_codet(root: Path, name: str) -> list[Record]:
         body = textwrap.indent(textwrap.dedent(p["canonical_solution"].expandtabs(4)), "    ")
         reference = p["prompt"] + body
         try:
-            ast.parse(reference)
+            parse_python(reference)
         except SyntaxError:
             reference = None
         records.append(

@@ -4,6 +4,8 @@ undefined-name check (pyflakes): static checks only, nothing runs."""
 from __future__ import annotations
 
 import ast
+import gc
+import threading
 from dataclasses import dataclass
 from functools import cache
 
@@ -31,6 +33,25 @@ def _tree_sitter_parser(grammar: str):
     return get_parser(grammar)  # type: ignore[arg-type]  # canonical names are the grammars'
 
 
+_AST_BUILDING = threading.Lock()
+
+
+def parse_python(code: str) -> ast.Module:
+    """``ast.parse(code)``, safe on threads. CPython 3.11 keeps the AST builder's recursion depth in one counter for
+    the whole interpreter (python/cpython#106905): were another thread to build a tree meanwhile (ours, or a
+    traceback being formatted, which parses its source line), a good parse would fail with a spurious SystemError
+    and a valid answer score as invalid. Another thread runs mid-build only when a garbage collection there calls a
+    finalizer, which hands over the GIL: so no collection while we build, and our own builds take turns."""
+    with _AST_BUILDING:
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return ast.parse(code)
+        finally:
+            if collecting:
+                gc.enable()
+
+
 def _first_error_line(node) -> int:
     """1-based line of the first ERROR or MISSING node below ``node``."""
     stack = [node]
@@ -47,7 +68,7 @@ def syntax_error(code: str, language: str = "python") -> str | None:
     lang = canonical_language(language)
     if lang == "python":
         try:
-            ast.parse(code)
+            parse_python(code)
         except SyntaxError as err:
             return f"syntax_error: {err.lineno or 0}"
         except (ValueError, RecursionError, MemoryError):
@@ -79,7 +100,7 @@ def undefined_name(code: str) -> str | None:
     from pyflakes import checker, messages
 
     try:
-        tree = ast.parse(code)
+        tree = parse_python(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     found = [m for m in checker.Checker(tree).messages if isinstance(m, messages.UndefinedName)]

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import torch
 
+from codescaler.extraction.syntax import parse_python
 from codescaler.judges.base import ScoredPair
 from codescaler.judges.calibration import Calibration
 from codescaler.judges.scorer import PairScorer, load_causal_lm
@@ -48,7 +49,7 @@ def strip_docstrings(code: str) -> str:
     (on CodeT's pool a SmolLM2 reviewer then picks exactly the completions that implement nothing).
     """
     try:
-        tree = ast.parse(code)
+        tree = parse_python(code)
     except (SyntaxError, ValueError):
         return code
     lines = code.splitlines(keepends=True)

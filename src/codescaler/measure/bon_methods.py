@@ -44,6 +44,7 @@ from typing import Any, NamedTuple
 
 from codescaler.execution.verify import values_match
 from codescaler.extraction.extract import Check, Mode
+from codescaler.extraction.syntax import parse_python
 from codescaler.measure.rm_eval import mean_interval
 from codescaler.records.tagged_json import to_json
 from codescaler.rewards.selective import program_order
@@ -171,7 +172,7 @@ def generated_calls(asserts: Sequence[str], entry_point: str) -> list[dict[str, 
     calls, seen = [], set()
     for line in asserts:
         try:
-            node = ast.parse(line.strip()).body[0]
+            node = parse_python(line.strip()).body[0]
         except (SyntaxError, IndexError, ValueError):
             continue
         if not (

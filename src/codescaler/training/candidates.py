@@ -18,6 +18,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from codescaler.extraction.syntax import parse_python
+
 MUTATORS = ("comparison", "arithmetic", "boolean", "constant", "boundary", "deletion")
 SOURCES = ("sample", "mutant", "unaligned", "reference")
 
@@ -152,7 +154,7 @@ def mutants(code: str, mutators: Sequence[str] = MUTATORS) -> list[Mutant]:
     if unknown:
         raise ValueError(f"unknown mutators {sorted(unknown)}; choose from {', '.join(MUTATORS)}")
     try:
-        tree = ast.parse(code)
+        tree = parse_python(code)
     except (SyntaxError, ValueError):
         return []
     src = _Source(code)
@@ -167,7 +169,7 @@ def mutants(code: str, mutators: Sequence[str] = MUTATORS) -> list[Mutant]:
             continue
         seen.add(text)
         try:
-            if ast.dump(ast.parse(text)) == original:
+            if ast.dump(parse_python(text)) == original:
                 continue
         except (SyntaxError, ValueError):
             continue

@@ -28,6 +28,7 @@ from typing import Any, cast
 
 from codescaler.benchmarks.overlap import evaluation_overlap, without_evaluation_problems
 from codescaler.extraction.extract import extract_program
+from codescaler.extraction.syntax import parse_python
 from codescaler.records.schema import Pair, RecordError, check_record
 
 # The released CodeScalerPair-51K layout, mapped onto ours.
@@ -167,7 +168,7 @@ def strip_test_code(code: str) -> str:
     Code that does not parse is returned unchanged; trailing comments left behind ("# Test cases") go too.
     """
     try:
-        tree = ast.parse(code)
+        tree = parse_python(code)
     except (SyntaxError, ValueError):
         return code
     drop = [n for n in tree.body if _is_test_statement(n)]
@@ -190,7 +191,7 @@ def _lines(node: ast.stmt) -> set[int]:
 
 def _code_key(code: str) -> str:
     try:
-        return ast.dump(ast.parse(code))
+        return ast.dump(parse_python(code))
     except (SyntaxError, ValueError):
         return normalize_text(code)
 
