@@ -339,8 +339,9 @@ def test_eval_policy_samples_and_verifies_on_actors_as_locally(tmp_path, cluster
 
 
 def test_bon_ground_truth_loses_a_node_and_is_the_local_one(tmp_path, cluster, monkeypatch):
-    """``bon --engine ray`` runs each problem's tests alone in an actor's sandbox: with a node removed midway,
-    every problem's truth is the local one, each cached once, and a rerun runs nothing."""
+    """``bon --engine ray`` runs each problem's tests, then its generated tests, alone in an actor's sandbox: with a
+    node removed midway, every problem's truth and outputs are the local ones, each cached once, and a rerun runs
+    nothing."""
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     pool = tmp_path / "pool.jsonl"
     tests = [{"type": "assert", "code": "import time; time.sleep(0.2); assert inc(1) == 2"}]
@@ -369,8 +370,13 @@ def test_bon_ground_truth_loses_a_node_and_is_the_local_one(tmp_path, cluster, m
         return {row["key"]: row["value"]["passed"] for row in read(folder / "cache" / "ground_truth.jsonl")}
 
     assert truths(tmp_path / "ray") == truths(tmp_path / "local") and len(read(cache)) == 12  # each once
+
+    def outputs(folder):
+        return {row["key"]: row["value"]["outputs"] for row in read(folder / "cache" / "generated.jsonl")}
+
+    assert outputs(tmp_path / "ray") == outputs(tmp_path / "local") and len(outputs(tmp_path / "ray")) == 12
     here, there = (json.loads((tmp_path / d / "report.json").read_text()) for d in ("local", "ray"))
     assert there["accuracy"] == here["accuracy"] and here["accuracy"]["oracle"]["3"]["mean"] == 1.0
     assert all(v["wall"] > 0.2 and v["programs"] >= 2 for v in (r["value"] for r in read(cache)))
     assert main(["bon", str(pool), "-o", str(tmp_path / "ray"), *common, "--engine", "ray"]) == 0
-    assert len(read(cache)) == 12  # the rerun found every truth cached and ran nothing
+    assert len(read(cache)) == 12 and len(read(tmp_path / "ray" / "cache" / "generated.jsonl")) == 12  # ran nothing

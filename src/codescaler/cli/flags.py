@@ -163,6 +163,17 @@ def add_engine_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_engine_flags(args: argparse.Namespace) -> None:
+    """:class:`InputError` for a ``--ray-*`` flag out of range."""
+    for flag, value in (("--ray-actors", args.ray_actors), ("--ray-min-actors", args.ray_min_actors)):
+        if value < 1:
+            raise InputError(f"{flag} must be at least 1, got {value}")
+    if args.ray_batch is not None and args.ray_batch < 1:
+        raise InputError(f"--ray-batch must be at least 1, got {args.ray_batch}")
+    if args.ray_gpus < 0:
+        raise InputError(f"--ray-gpus must be at least 0, got {args.ray_gpus}")
+
+
 def ray_engine(
     args: argparse.Namespace,
     make_process: Callable[[], Any],
@@ -175,13 +186,7 @@ def ray_engine(
     default ``--ray-gpus``)."""
     from codescaler.integrations.ray import RayEngine
 
-    for flag, value in (("--ray-actors", args.ray_actors), ("--ray-min-actors", args.ray_min_actors)):
-        if value < 1:
-            raise InputError(f"{flag} must be at least 1, got {value}")
-    if args.ray_batch is not None and args.ray_batch < 1:
-        raise InputError(f"--ray-batch must be at least 1, got {args.ray_batch}")
-    if args.ray_gpus < 0:
-        raise InputError(f"--ray-gpus must be at least 0, got {args.ray_gpus}")
+    check_engine_flags(args)
     gpus = args.ray_gpus if num_gpus is None else num_gpus
     batch = args.ray_batch or batch_size
     return RayEngine(make_process, batch, args.ray_min_actors, args.ray_actors, num_cpus, gpus, concurrent)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from codescaler.cli.flags import (
     add_engine_flags,
     add_model_flags,
     add_sandbox_flags,
+    check_engine_flags,
     config_from_args,
     input_file,
     load_model,
@@ -68,9 +70,9 @@ def register(commands: Any) -> None:
 def run_bon(args: argparse.Namespace) -> int:
     from codescaler.execution.sandbox import Limits, Sandbox
     from codescaler.measure.bon import best_of_n
-    from codescaler.measure.bon_facts import truth_job
 
     config = config_from_args(args, BonConfig)
+    check_engine_flags(args)
     # a pool's ground truth: its own labels, or its tests run in the sandbox
     from codescaler.records.batch import read_problems
 
@@ -85,11 +87,12 @@ def run_bon(args: argparse.Namespace) -> int:
             lm = lm or load_model(argparse.Namespace(**{**vars(args), "judge": judge}), args.lm)
             judges[judge] = lm.in_direction(judge)
     limits = dataclasses.replace(Limits(), timeout=config.test_timeout)
-    # each problem alone in an actor's sandbox, one at a time: its timing is its own, as here
-    engine = sandbox_engine(args, truth_job, limits, batch_size=1, concurrent=1) if args.engine == "ray" else None
+    engine_for = None
+    if args.engine == "ray":  # each problem alone in an actor's sandbox, one at a time: its timing is its own
+        engine_for = partial(sandbox_engine, args, limits=limits, batch_size=1, concurrent=1)
     with Sandbox(workers=args.workers, limits=limits) as sandbox:
         best_of_n(
-            pool, args.output, config=config, judges=judges, judge_ids=names, sandbox=sandbox, truth_engine=engine
+            pool, args.output, config=config, judges=judges, judge_ids=names, sandbox=sandbox, engine_for=engine_for
         )
     print((Path(args.output) / "report.md").read_text())
     return 0

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from codescaler.judges.base import Judge
-from codescaler.measure.bon_facts import ground_truth, judge_facts, program_ids, run_generated
+from codescaler.measure.bon_facts import EngineFor, ground_truth, judge_facts, program_ids, run_generated
 from codescaler.measure.bon_methods import (
     JUDGED,
     NEEDS_TESTS,
@@ -30,7 +30,6 @@ from codescaler.measure.bon_methods import (
     family,
 )
 from codescaler.measure.bon_plots import plot_report
-from codescaler.records.batch import Engine
 from codescaler.records.tagged_json import from_json
 
 
@@ -42,13 +41,13 @@ def best_of_n(
     judges: dict[str, Judge] | None = None,
     judge_ids: dict[str, str] | None = None,
     sandbox=None,
-    truth_engine: Engine | None = None,
+    engine_for: EngineFor | None = None,
 ) -> dict[str, Any]:
     """Run every method at every N over ``pool``; write report.json, report.md and the plots to ``out_dir``.
 
     ``judges``: the loaded judge of each name the methods read (``rm``, ``coder``, ``reviewer``:
-    :meth:`BonConfig.judges`), and ``judge_ids`` the names they were loaded by. ``truth_engine`` runs the ground
-    truth elsewhere (``--engine ray``: a Ray Data pool of sandboxes); generated tests run in ``sandbox``.
+    :meth:`BonConfig.judges`), and ``judge_ids`` the names they were loaded by. ``engine_for`` runs the programs
+    elsewhere (``--engine ray``: it builds a Ray Data pool of sandboxes for a job); else they run in ``sandbox``.
     """
     config = config or BonConfig()
     methods, judges, judge_ids = config.methods, judges or {}, judge_ids or {}
@@ -58,7 +57,7 @@ def best_of_n(
     out = Path(out_dir)
     cache = out / "cache"  # large (every candidate's outputs): keep it out of version control
     cache.mkdir(parents=True, exist_ok=True)
-    truth = ground_truth(pool, sandbox, cache, truth_engine)
+    truth = ground_truth(pool, sandbox, cache, engine_for)
     problems = [
         Problem(
             p["id"],
@@ -88,7 +87,7 @@ def best_of_n(
         for problem in problems:
             problem.p_pass = [0.0 if s is None else calibration.p_pass(s) for s in problem.scores["rm"]]
     if set(methods) & NEEDS_TESTS:
-        for problem, facts in zip(problems, run_generated(pool, sandbox, cache)):
+        for problem, facts in zip(problems, run_generated(pool, sandbox, cache, engine_for)):
             # decoded once here: the selection loop compares them many times
             problem.outputs = [[None if o is None else [from_json(o[0])] for o in row] for row in facts["outputs"]]
             problem.expected = [from_json(e) for e in facts["expected"]]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ class _FactCache:
     """A JSONL file of ``{key, value}`` rows: read whole on open, appended and flushed per row, closed after."""
 
     def __init__(self, path: Path) -> None:
-        self.known: dict[str, Any] = {}
+        self.path, self.known = path, {}
         if path.exists():
             for line in path.read_text().splitlines():
                 if line.strip():
@@ -63,34 +63,71 @@ def program_ids(problem: dict[str, Any]) -> list[int | None]:
     return out
 
 
+# Builds the engine that runs a sandbox job (``truth_job``, ``generated_job``) elsewhere: ``--engine ray``'s actors
+EngineFor = Callable[[Callable[[Any], Process]], Engine]
+
+
 def ground_truth(
-    pool: list[dict[str, Any]], sandbox, cache_dir: Path, engine: Engine | None = None
+    pool: list[dict[str, Any]], sandbox, cache_dir: Path, engine_for: EngineFor | None = None
 ) -> list[dict[str, Any]]:
     """Per problem: ``passed``, per candidate, whether it passes every real test (the pool's ``labels`` where
     it has them), and the ``wall`` and ``cpu`` seconds and distinct ``programs`` of running them (None for
-    labels: nothing ran). The problems not yet cached run in ``sandbox``, or on ``engine`` (each problem alone in
-    an actor's sandbox, so its timing is its own), and each is cached as it comes back: a killed run keeps them."""
-    answers: Iterator[dict[str, Any]]
+    labels: nothing ran)."""
     keys = [None if "labels" in p else _key("truth+cost", p["id"], p["responses"], p.get("tests")) for p in pool]
     with _FactCache(cache_dir / "ground_truth.jsonl") as cache:
-        todo = list({k: p for k, p in zip(keys, pool) if k is not None and k not in cache.known}.items())
-        if engine is None or not todo:
-            job = truth_job(sandbox)
-            answers = (job([(0, {}, p)])[0] for _, p in todo)
-        else:  # the actors read the problems from a file next to the cache (shared storage on a cluster)
-            pending = cache_dir / "ground_truth.todo.jsonl"
-            pending.write_text("".join(json.dumps(p) + "\n" for _, p in todo))
-            answers = run_chunked(pending, None, lambda number, p: p, engine=engine, desc="ground truth")
-        for (key, _), facts in zip(todo, answers):
-            if "error" in facts:
-                raise InfrastructureError(facts["error"])
-            cache.put(key, {k: facts[k] for k in ("passed", "wall", "cpu", "programs")})
+        _run_uncached(cache, keys, pool, truth_job, sandbox, engine_for, "ground truth")
         return [
             {"passed": [bool(x) for x in p["labels"]], "wall": None, "cpu": None, "programs": None}
             if key is None
             else cache.known[key]
             for key, p in zip(keys, pool)
         ]
+
+
+def run_generated(
+    pool: list[dict[str, Any]], sandbox, cache_dir: Path, engine_for: EngineFor | None = None
+) -> list[dict[str, Any]]:
+    """Per problem: outputs of every candidate on its generated calls, with wall and CPU time.
+
+    A problem with no usable generated test gets empty outputs: for CodeT and voting all its candidates
+    tie (the pick is random), and ``rm+codet`` falls back to the RM.
+    """
+    calls = [generated_calls(p.get("generated_tests") or [], p.get("entry_point") or "") for p in pool]
+    keys = [_key("generated", p["id"], p["responses"], c) if c else None for p, c in zip(pool, calls)]
+    with _FactCache(cache_dir / "generated.jsonl") as cache:
+        _run_uncached(cache, keys, pool, generated_job, sandbox, engine_for, "generated tests")
+        nothing = {"expected": [], "wall": 0.0, "cpu": 0.0, "programs": 0, "tests": 0}
+        # nothing to run: every candidate ties, as CodeT's groups would
+        return [
+            {"outputs": [[] for _ in p["responses"]], **nothing} if key is None else cache.known[key]
+            for key, p in zip(keys, pool)
+        ]
+
+
+def _run_uncached(
+    cache: _FactCache,
+    keys: list[str | None],
+    pool: list[dict[str, Any]],
+    job: Callable[[Any], Process],
+    sandbox,
+    engine_for: EngineFor | None,
+    desc: str,
+) -> None:
+    """Run ``job`` on each problem whose key is not cached (a key of None needs no run), in ``sandbox`` or on the
+    engine ``engine_for(job)`` builds, and cache each answer as it comes back: a killed run keeps them."""
+    answers: Iterator[dict[str, Any]]
+    todo = list({k: p for k, p in zip(keys, pool) if k is not None and k not in cache.known}.items())
+    if engine_for is None or not todo:
+        process = job(sandbox)
+        answers = (process([(0, {}, p)])[0] for _, p in todo)
+    else:  # the actors read the problems from a file beside the cache (shared storage on a cluster)
+        pending = cache.path.with_suffix(".todo.jsonl")
+        pending.write_text("".join(json.dumps(p) + "\n" for _, p in todo))
+        answers = run_chunked(pending, None, lambda number, p: p, engine=engine_for(job), desc=desc)
+    for (key, _), facts in zip(todo, answers):
+        if "error" in facts:
+            raise InfrastructureError(facts["error"])
+        cache.put(key, {k: v for k, v in facts.items() if k not in ("line", "id")})
 
 
 def truth_job(sandbox) -> Process:
@@ -114,53 +151,41 @@ def truth_job(sandbox) -> Process:
     return process
 
 
-def run_generated(pool: list[dict[str, Any]], sandbox, cache_dir: Path) -> list[dict[str, Any]]:
-    """Per problem: outputs of every candidate on its generated calls, with wall and CPU time.
-
-    A problem with no usable generated test gets empty outputs: for CodeT and voting all its candidates
-    tie (the pick is random), and ``rm+codet`` falls back to the RM.
-    """
-    with _FactCache(cache_dir / "generated.jsonl") as cache:
-        return [_generated_facts(problem, sandbox, cache) for problem in pool]
-
-
-def _generated_facts(problem: dict[str, Any], sandbox, cache: _FactCache) -> dict[str, Any]:
+def generated_job(sandbox) -> Process:
+    """Per problem with generated calls, one after another (each timed alone): every candidate's output on each
+    call (None where it did not return), what the calls expect, and the wall and CPU seconds, distinct programs and
+    calls run. Identical programs run once."""
     from codescaler.execution.sandbox import Job
 
-    calls = generated_calls(problem.get("generated_tests") or [], problem.get("entry_point") or "")
-    if not calls:  # nothing to run: every candidate ties, as CodeT's groups would
-        return {
-            "outputs": [[] for _ in problem["responses"]],
-            "expected": [],
-            "wall": 0.0,
-            "cpu": 0.0,
-            "programs": 0,
-            "tests": 0,
-        }
-    key = _key("generated", problem["id"], problem["responses"], calls)
-    if key not in cache.known:
-        tests = [{"type": "call", "fn": c["fn"], "args": c["args"], "entry_point": c["fn"]} for c in calls]
-        programs = [program_of(problem, r, "lenient")[0] for r in problem["responses"]]
-        distinct = sorted({p for p in programs if p is not None})
-        wall, cpu = time.perf_counter(), sandbox.cpu_seconds
-        results = dict(zip(distinct, sandbox.run([Job(p, tests) for p in distinct])))
-        wall, cpu = time.perf_counter() - wall, sandbox.cpu_seconds - cpu
-        outputs = [
-            [[o["value"]] if o.get("status") == "returned" else None for o in results[p]] if p else [None] * len(calls)
-            for p in programs
-        ]
-        cache.put(
-            key,
-            {
-                "outputs": outputs,
-                "expected": [c["expected"] for c in calls],
-                "wall": wall,
-                "cpu": cpu,
-                "programs": len(distinct),
-                "tests": len(calls),
-            },
-        )
-    return cache.known[key]
+    def process(items: list[tuple[int, dict, dict]]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for _, _, problem in items:
+            calls = generated_calls(problem.get("generated_tests") or [], problem.get("entry_point") or "")
+            tests = [{"type": "call", "fn": c["fn"], "args": c["args"], "entry_point": c["fn"]} for c in calls]
+            programs = [program_of(problem, r, "lenient")[0] for r in problem["responses"]]
+            distinct = sorted({p for p in programs if p is not None})
+            wall, cpu = time.perf_counter(), sandbox.cpu_seconds
+            results = dict(zip(distinct, sandbox.run([Job(p, tests) for p in distinct])))
+            wall, cpu = time.perf_counter() - wall, sandbox.cpu_seconds - cpu
+            outputs = [
+                [[o["value"]] if o.get("status") == "returned" else None for o in results[p]]
+                if p
+                else [None] * len(calls)
+                for p in programs
+            ]
+            out.append(
+                {
+                    "outputs": outputs,
+                    "expected": [c["expected"] for c in calls],
+                    "wall": wall,
+                    "cpu": cpu,
+                    "programs": len(distinct),
+                    "tests": len(calls),
+                }
+            )
+        return out
+
+    return process
 
 
 def judge_facts(
