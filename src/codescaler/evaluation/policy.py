@@ -249,24 +249,25 @@ def evaluate_policy(
         else:
             check_policy(model)
     prepare(out, config, model)
-    sample = {"engine": sampling} if sampling is not None else {"process": sample_job(model, config, sampler)}
+    # where an engine runs a step, it builds the same processor on its actors, and the one given here is not called
     for _ in run_chunked(
         out / "problems.jsonl",
         out / "samples.jsonl",
         lambda number, record: record,
-        **sample,
+        sample_job(model, config, sampler),
+        engine=sampling,
         resume=True,
         chunk_size=config.chunk_size,
         desc="problems sampled",
     ):
         pass
     verdicts = out / "verdicts.jsonl"
-    verify = {"engine": verifying} if verifying is not None else {"process": verify_job(sandbox, config.extraction)}
     for _ in run_chunked(
         out / "samples.jsonl",
         verdicts,
         sample_parser(out),
-        **verify,
+        verify_job(sandbox, config.extraction),
+        engine=verifying,
         resume=True,
         chunk_size=64,
         desc="problems run",

@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -128,64 +129,60 @@ def _run_uncached(
         if "error" in facts:
             raise InfrastructureError(facts["error"])
         cache.put(key, {k: v for k, v in facts.items() if k not in ("line", "id")})
+    if engine_for is not None and todo:  # every answer is cached: the copy of the problems has served
+        pending.unlink()
 
 
 def truth_job(sandbox) -> Process:
     """Per problem, one after another (each timed alone): whether each candidate passes every test, the wall and
     CPU seconds, and the distinct programs run; ``error`` where the sandbox could not run them."""
-
-    def process(items: list[tuple[int, dict, dict]]) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for _, _, problem in items:
-            wall, cpu = time.perf_counter(), sandbox.cpu_seconds
-            try:
-                verdicts = require_verdicts(next(verify_responses([problem], sandbox)), f"problem {problem['id']}")
-            except InfrastructureError as err:
-                out.append({"error": str(err)})
-                continue
-            wall, cpu = time.perf_counter() - wall, sandbox.cpu_seconds - cpu
-            programs = len({i for i in program_ids(problem) if i is not None})
-            out.append({"passed": [v.passed for v in verdicts], "wall": wall, "cpu": cpu, "programs": programs})
-        return out
-
-    return process
+    return partial(_each_problem, _truth, sandbox)
 
 
 def generated_job(sandbox) -> Process:
     """Per problem with generated calls, one after another (each timed alone): every candidate's output on each
     call (None where it did not return), what the calls expect, and the wall and CPU seconds, distinct programs and
     calls run. Identical programs run once."""
+    return partial(_each_problem, _generated, sandbox)
+
+
+def _each_problem(fact: Callable[[dict, Any], dict], sandbox, items: list[tuple[int, dict, dict]]) -> list[dict]:
+    return [fact(problem, sandbox) for _, _, problem in items]
+
+
+def _truth(problem: dict[str, Any], sandbox) -> dict[str, Any]:
+    wall, cpu = time.perf_counter(), sandbox.cpu_seconds
+    try:
+        verdicts = require_verdicts(next(verify_responses([problem], sandbox)), f"problem {problem['id']}")
+    except InfrastructureError as err:
+        return {"error": str(err)}
+    wall, cpu = time.perf_counter() - wall, sandbox.cpu_seconds - cpu
+    programs = len({i for i in program_ids(problem) if i is not None})
+    return {"passed": [v.passed for v in verdicts], "wall": wall, "cpu": cpu, "programs": programs}
+
+
+def _generated(problem: dict[str, Any], sandbox) -> dict[str, Any]:
     from codescaler.execution.sandbox import Job
 
-    def process(items: list[tuple[int, dict, dict]]) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for _, _, problem in items:
-            calls = generated_calls(problem.get("generated_tests") or [], problem.get("entry_point") or "")
-            tests = [{"type": "call", "fn": c["fn"], "args": c["args"], "entry_point": c["fn"]} for c in calls]
-            programs = [program_of(problem, r, "lenient")[0] for r in problem["responses"]]
-            distinct = sorted({p for p in programs if p is not None})
-            wall, cpu = time.perf_counter(), sandbox.cpu_seconds
-            results = dict(zip(distinct, sandbox.run([Job(p, tests) for p in distinct])))
-            wall, cpu = time.perf_counter() - wall, sandbox.cpu_seconds - cpu
-            outputs = [
-                [[o["value"]] if o.get("status") == "returned" else None for o in results[p]]
-                if p
-                else [None] * len(calls)
-                for p in programs
-            ]
-            out.append(
-                {
-                    "outputs": outputs,
-                    "expected": [c["expected"] for c in calls],
-                    "wall": wall,
-                    "cpu": cpu,
-                    "programs": len(distinct),
-                    "tests": len(calls),
-                }
-            )
-        return out
-
-    return process
+    calls = generated_calls(problem.get("generated_tests") or [], problem.get("entry_point") or "")
+    tests = [{"type": "call", "fn": c["fn"], "args": c["args"], "entry_point": c["fn"]} for c in calls]
+    programs = [program_of(problem, r, "lenient")[0] for r in problem["responses"]]
+    distinct = sorted({p for p in programs if p is not None})
+    wall, cpu = time.perf_counter(), sandbox.cpu_seconds
+    results = dict(zip(distinct, sandbox.run([Job(p, tests) for p in distinct])))
+    wall, cpu = time.perf_counter() - wall, sandbox.cpu_seconds - cpu
+    outputs = [
+        [[o["value"]] if o.get("status") == "returned" else None for o in results[p]] if p else [None] * len(calls)
+        for p in programs
+    ]
+    return {
+        "outputs": outputs,
+        "expected": [c["expected"] for c in calls],
+        "wall": wall,
+        "cpu": cpu,
+        "programs": len(distinct),
+        "tests": len(calls),
+    }
 
 
 def judge_facts(
