@@ -46,6 +46,8 @@ def ray_required():
             include_dashboard=False,
             logging_level=logging.ERROR,
         )
+        import ray.data  # it sets its loggers' levels as it is imported: ours must come after
+
         logging.getLogger("ray.data").setLevel(logging.ERROR)
     return ray
 
