@@ -8,7 +8,12 @@ TORCH ?= torch==2.13.0
 VERL_VENV ?= .venv-verl
 VERL ?= verl==0.9.1
 
-.PHONY: install test lint demo bench clean verl-env verl-test sandbox-languages
+# EvalPlus, the reference our HumanEval+/MBPP+ verdicts are tested against, as its users install it: its own
+# environment (it pins openai, anthropic and google-generativeai clients we have no use for).
+EVALPLUS_VENV ?= .venv-evalplus
+EVALPLUS ?= evalplus==0.3.1
+
+.PHONY: install test lint demo bench clean verl-env verl-test evalplus-env sandbox-languages
 
 install: $(VENV)/.installed
 
@@ -27,7 +32,7 @@ lint: install
 	$(PY) -m mypy
 	$(PY) -m tools.import_graph
 
-test: lint
+test: lint evalplus-env
 	$(PY) -m pytest -q
 	$(MAKE) verl-test
 
@@ -62,6 +67,14 @@ $(VERL_VENV)/.installed: pyproject.toml
 	$(VERL_VENV)/bin/python -m pip install -q "$(VERL)" "transformers<=5.10.4" pytest -e ".[serve]"
 	touch $@
 
+evalplus-env: $(EVALPLUS_VENV)/.installed
+
+$(EVALPLUS_VENV)/.installed: Makefile
+	python3 -m venv $(EVALPLUS_VENV)
+	$(EVALPLUS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(EVALPLUS_VENV)/bin/python -m pip install -q "$(EVALPLUS)"
+	touch $@
+
 verl-test: verl-env
 	$(VERL_VENV)/bin/python -m pytest -q tests/in_verl
 
@@ -72,4 +85,4 @@ bench: install
 	$(PY) bench/extract_speed.py && $(PY) bench/score_throughput.py && $(PY) bench/rank_throughput.py
 
 clean:
-	rm -rf $(VENV) $(VERL_VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) $(VERL_VENV) $(EVALPLUS_VENV) build *.egg-info src/*.egg-info

@@ -77,7 +77,11 @@ def figures(programs: int, seconds: float, reference_s: float, cpu: float, verif
 
 def scaled_run(problems: list[dict], sandbox: Sandbox, config: TimeLimit, flat: list, timeout: float) -> dict:
     """Our runner under scaled limits, and every program whose verdict differs from the flat run's."""
-    limits = {p["id"]: p.get("time_limit", timeout) for p in with_time_limits(problems, sandbox, config)}
+    # the slowest test's limit, per problem (scaled limits are per test)
+    limits = {
+        p["id"]: max((t.get("timeout", timeout) for t in p["tests"]), default=timeout)
+        for p in with_time_limits(problems, sandbox, config)
+    }
     fitted, seconds, cpu = ours(problems, sandbox, config)
     ids = [(p["id"], k) for p in problems for k in range(len(p["responses"]))]
     differ = [
@@ -116,7 +120,7 @@ def main() -> None:
     problems = benchmarks.load("codet-humaneval")[: args.problems]
     with Sandbox(workers=cores, limits=Limits(timeout=args.timeout)) as sandbox:
         reference, reference_s = reference_runner(problems, args.timeout, cores)
-        flat, flat_s, flat_cpu = ours(problems, sandbox, TimeLimit())
+        flat, flat_s, flat_cpu = ours(problems, sandbox, TimeLimit("flat"))
         n = len(flat)
         flat_floor = sum(v.status == "timeout" for v in flat) * args.timeout / cores
         result = {

@@ -217,3 +217,49 @@ def test_data_list_says_where_each_dataset_is(capsys, monkeypatch, tmp_path):
     rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:]}
     assert rows["mbpp"][1:4] == ["local", "0.0", "kB"]
     assert rows["humaneval"][1] == "missing"
+
+
+def test_version_flag(capsys):
+    import importlib.metadata
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"codescaler {importlib.metadata.version('codescaler')}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["data", "export", "mbpp", "-o", "/nonexistent/dir/x.jsonl"], "no folder /nonexistent/dir to write it in"),
+        (["data", "export", "mbpp", "-o", "/tmp"], "/tmp is a folder: name a file to write"),
+        (["serve-sandbox", "--port", "99999"], "port 99999 is not a TCP port"),
+        (["serve", "--port", "-1"], "port -1 is not a TCP port"),
+    ],
+)
+def test_bad_output_paths_and_ports_are_one_line(argv, said, capsys):
+    """A missing folder or a folder as -o used to raise FileNotFoundError or IsADirectoryError with a traceback, at
+    the end of the work; --port 99999 printed it and listened on another port."""
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert said in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_file_with_no_record_is_refused_before_a_model_loads(tmp_path, capsys):
+    """rank used to load the model, then exit 0 with every line an error row."""
+    bad = tmp_path / "notjson.jsonl"
+    bad.write_text("not json\n[1, 2]\n\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["rank", str(bad), "--model", "/nonexistent-model-that-would-fail-to-load"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "holds no record: none of its 2 lines is a JSON object (line 1: invalid JSON" in err
+    good = tmp_path / "one.jsonl"
+    good.write_text("not json\n" + json.dumps({"question": "q", "response": "r"}) + "\n")
+    from codescaler.records.jsonl import check_input
+
+    assert check_input(good) == good  # one record among bad lines is input: its bad lines become error rows

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from codescaler.execution import sandbox as sandbox_module
+from codescaler.execution import uids as uids_module
 from codescaler.execution.sandbox import Job, Limits, Sandbox
 from codescaler.execution.toolchains import missing_languages
 
@@ -443,9 +444,10 @@ def test_a_venv_under_tmp_keeps_its_installed_packages(tmp_path):
     importing = "import codescaler_probe\nprint(codescaler_probe.ANSWER)"
     planting = f"open({purelib + '/planted.py'!r}, 'w')"
     script = (
-        "from codescaler.execution.sandbox import Sandbox\n"
+        "import sys\n"
+        "from codescaler.execution.sandbox import Limits, Sandbox\n"
         "stdio = [{'type': 'stdio', 'input': ''}]\n"
-        "with Sandbox(workers=1) as sb:\n"
+        "with Sandbox(workers=1, limits=Limits(python=sys.executable)) as sb:\n"
         f"    print(sb.run_one({importing!r}, stdio)[0]['stdout'])\n"
         f"    print(sb.run_one({planting!r}, stdio)[0]['status'])\n"
     )
@@ -495,7 +497,7 @@ def test_a_killed_pool_holds_its_uid_until_its_worker_is_gone():
     time.sleep(0.5)  # the job is running
     pool.kill()
     pool.wait()
-    lock = os.open(os.path.join(sandbox_module.uid_lock_dir(), str(uid)), os.O_RDWR)
+    lock = os.open(os.path.join(uids_module.uid_lock_dir(), str(uid)), os.O_RDWR)
     try:
         with pytest.raises(BlockingIOError):
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

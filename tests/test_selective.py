@@ -133,7 +133,9 @@ def test_rank_verify_top_says_what_ran(tiny_model_dir, tmp_path, capsys):
     assert [ranked[0]["order"].index(i) for i in verified["run"]] == sorted(
         ranked[0]["order"].index(i) for i in verified["run"]
     )
-    assert "field 'tests'" in ranked[1]["error"] and "'p2'" in ranked[1]["error"]  # nothing to verify against
+    # nothing to verify p2 against: it is ranked by the judge alone, and said so (it used to be an error row)
+    assert ranked[1]["order"] == [0] and ranked[1]["not_run"] == "the record has no tests"
+    assert "pick: candidate 0 (the judge's top-1; nothing run: the record has no tests)" in printed
     top_failed = verified["run"][0] != 1
     assert "pick: candidate 1 (" in printed
     assert ("the judge's top-1 failed them" in printed) == top_failed  # the pick says why it is not the top-1

@@ -12,8 +12,9 @@ import pytest
 
 from codescaler.evaluation.report import benchmark_figures
 from codescaler.execution.jobs import verdicts
+from codescaler.execution.pass_at_k import pass_at_k_report
 from codescaler.execution.sandbox import Limits, Sandbox
-from codescaler.execution.verify import VERDICTS, InfrastructureError, pass_at_k_report, verify_responses
+from codescaler.execution.verify import VERDICTS, InfrastructureError, verify_responses
 from codescaler.rewards.kinds import budgeted_rewards, execution_rewards, kind_rewards
 from codescaler.serving.sandbox_server import run_code_response
 from codescaler.training.pairs import PairsConfig, problem_pairs

@@ -5,14 +5,12 @@ import pytest
 
 from codescaler import benchmarks
 from codescaler.cli import main
+from codescaler.execution.compare import outputs_match, values_match
+from codescaler.execution.pass_at_k import pass_at_k, pass_at_k_report
 from codescaler.execution.sandbox import Limits, Sandbox
 from codescaler.execution.verify import (
     TimeLimit,
     judge,
-    outputs_match,
-    pass_at_k,
-    pass_at_k_report,
-    values_match,
     verify_responses,
     with_time_limits,
 )
@@ -92,10 +90,17 @@ def test_verify_all_three_test_kinds(sandbox):
             "responses": ["```python\nprint(2 * int(input()))\n```", "```python\nprint(4)\n```"],
         },
     ]
-    add, empty, echo = verify_responses(problems, sandbox)
+    add, empty, echo = verify_responses(problems, sandbox, all_tests=True)
     assert [v.passed for v in add] == [True, False, False, False]
     assert add[1].verdicts == ["wrong_answer", "passed", "wrong_answer"]
     assert add[1].pass_fraction == pytest.approx(1 / 3)
+    # By default a program stops at its first failure, as EvalPlus's does: the verdict is the same, the
+    # fraction unknown.
+    stopped, _, echo_stopped = verify_responses(problems, sandbox)
+    assert [v.passed for v in stopped] == [True, False, False, False]
+    assert stopped[1].verdicts == ["wrong_answer"] and stopped[1].pass_fraction is None
+    assert stopped[0].pass_fraction == 1.0
+    assert [v.verdicts for v in echo_stopped] == [["passed", "passed"], ["passed", "wrong_answer"]]
     # the closed set of statuses, and the extractor's reason apart
     assert (add[2].status, add[2].extraction) == ("wrong_answer", "no_block")
     assert add[3].status == "compile_error" and add[3].extraction.startswith("syntax_error")
@@ -221,25 +226,29 @@ SLOW_PROBLEM = {
 
 
 def test_scaled_time_limits_follow_the_reference(sandbox, tmp_path, monkeypatch):
-    """evalplus's rule: max(floor, factor x the reference's time). A program 16x slower than the reference
-    passes under the flat limit and times out under the scaled one; references are timed once, cached."""
+    """EvalPlus's rule: each test max(floor, factor x the reference's time on it), a program min(cap, their sum)
+    + 1 s. A program 16x slower than the reference passes under the flat limit and times out under the scaled one;
+    references are timed once, cached; ``auto`` scales only the problems whose protocol is evalplus's."""
     monkeypatch.setenv("CODESCALER_CACHE", str(tmp_path))
     scaled = TimeLimit("scaled", time_limit_factor=4.0, time_limit_floor=0.3)
     no_reference = {k: v for k, v in SLOW_PROBLEM.items() if k != "reference"} | {"id": "free"}
     failing_reference = SLOW_PROBLEM | {"id": "wrong", "reference": "def f():\n    return 2"}
     problems = [SLOW_PROBLEM, no_reference, failing_reference]
     limited = with_time_limits(problems, sandbox, scaled)
-    assert 0.3 <= limited[0]["time_limit"] < 1.0
-    assert "time_limit" not in limited[1] and "time_limit" not in limited[2]  # the sandbox's timeout stays
-    flat = [[v.status for v in vs] for vs in verify_responses(problems, sandbox)]
+    assert 0.3 <= limited[0]["tests"][0]["timeout"] < 1.0
+    assert limited[0]["budget"] == pytest.approx(limited[0]["tests"][0]["timeout"] + 1)
+    assert "budget" not in limited[1] and "budget" not in limited[2]  # the sandbox's timeout stays
+    assert with_time_limits(problems, sandbox, TimeLimit())[0] is SLOW_PROBLEM  # auto: no protocol, flat
+    assert "budget" in with_time_limits([SLOW_PROBLEM | {"protocol": "evalplus"}], sandbox, TimeLimit())[0]
+    flat = [[v.status for v in vs] for vs in verify_responses(problems, sandbox, time_limit=TimeLimit("flat"))]
     fitted = [[v.status for v in vs] for vs in verify_responses(problems, sandbox, time_limit=scaled)]
     assert flat == [["passed", "passed"]] * 3
     assert fitted == [["passed", "timeout"], ["passed", "passed"], ["passed", "passed"]]
-    cache = tmp_path / "reference-seconds.json"
+    cache = tmp_path / "reference-test-seconds.json"
     timed = json.loads(cache.read_text())
     assert sorted(v is None for v in timed.values()) == [False, True]
-    cache.write_text(json.dumps({k: (None if v is None else 1.0) for k, v in timed.items()}))  # a slow machine's
-    assert with_time_limits(problems, sandbox, scaled)[0]["time_limit"] == 4.0
+    cache.write_text(json.dumps({k: (None if v is None else [1.0]) for k, v in timed.items()}))  # a slow machine's
+    assert with_time_limits(problems, sandbox, scaled)[0]["tests"][0]["timeout"] == 4.0
 
 
 def test_cli_verify_takes_the_time_limit_flags(tmp_path, monkeypatch, capsys):

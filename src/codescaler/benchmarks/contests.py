@@ -43,9 +43,23 @@ def _stdio(given: str, expected: str, statement: str) -> Record:
     return {"type": "stdio", "input": given, "output": expected, **stated_tolerance(statement)}
 
 
-def _lcb_test(test: dict, starter: str, statement: str) -> Record:
+# What LiveCodeBench's grader runs before every program (lcb_runner/evaluation/testing_util.py): these star imports
+# and a recursion limit of 50,000. Its verdicts are the reference for this benchmark.
+LCB_PRELUDE = (
+    "".join(
+        f"from {m} import *\n"
+        for m in "string re datetime collections heapq bisect copy math random statistics itertools functools "
+        "operator io sys json builtins typing".split()
+    )
+    + "import string, re, datetime, collections, heapq, bisect, copy, math, random, statistics, itertools, "
+    "functools, operator, io, sys, json\nsys.setrecursionlimit(50000)"
+)
+
+
+def _lcb_test(test: dict, starter: str) -> Record:
+    """A LiveCodeBench test judged as its own grader judges it (``checker``/``compare`` ``lcb``)."""
     if test["testtype"] == "stdin":
-        return _stdio(test["input"], test["output"], statement)
+        return {"type": "stdio", "input": test["input"], "output": test["output"], "checker": "lcb"}
     method = re.search(r"def (\w+)\(\s*self", starter) or re.search(r"def (\w+)\(", starter)
     if method is None:
         raise ValueError(f"starter code defines no function: {starter[:80]!r}")
@@ -55,6 +69,7 @@ def _lcb_test(test: dict, starter: str, statement: str) -> Record:
         "fn": fn,
         "args": [json.loads(line) for line in test["input"].split("\n") if line.strip()],
         "expected": json.loads(test["output"]),
+        "compare": "lcb",
     }
 
 
@@ -69,8 +84,8 @@ def _lcb(root: Path, name: str) -> list[Record]:
             "question": p["problem"],
             "starter_code": p["starter_code"] or None,
             "language": "python",
-            "prelude": "from typing import *\nfrom collections import *\nimport math, itertools, heapq, bisect",
-            "tests": [_lcb_test(t, p["starter_code"], p["problem"]) for t in p["tests"]],
+            "prelude": LCB_PRELUDE,
+            "tests": [_lcb_test(t, p["starter_code"]) for t in p["tests"]],
             **several_answers(p["problem"]),
             "split": "train" if name == "lcb-train" else "test",
             "source": name,

@@ -13,7 +13,7 @@ from codescaler.benchmarks.prompts import signature
 from codescaler.benchmarks.registry import Record, loader, read_jsonl
 from codescaler.execution.toolchains import cache_dir
 from codescaler.extraction.syntax import parse_python
-from codescaler.records.tagged_json import tag_tuple
+from codescaler.records.tagged_json import to_json
 
 
 def _check_test(test_code: str, entry_point: str) -> list[Record]:
@@ -52,14 +52,19 @@ def _humaneval(root: Path, name: str) -> list[Record]:
 
 
 def _plus(root: Path, name: str, file: str, split: str | None) -> list[Record]:
-    """EvalPlus sets: call tests on base + plus inputs; expected values come from the reference. ``split`` None:
+    """EvalPlus sets: call tests on base + plus inputs, as EvalPlus 0.3.1 reads and judges them (its MBPP+ inputs
+    rebuilt into tuples and sets, its special oracles); expected values come from the reference. ``split`` None:
     MBPP's own split of each task id."""
     records = []
     for p in read_jsonl(root / "evalplus" / file):
         reference = p["canonical_solution"] if name == "mbppplus" else p["prompt"] + p["canonical_solution"]
+        number = int(p["task_id"].split("/")[1])
+        oracle = _MBPP_ORACLES.get(p["entry_point"]) if name == "mbppplus" else _HUMANEVAL_ORACLES.get(number)
+        inputs = p["base_input"] + list(p["plus_input"] or [])  # Mbpp/793 has {} for none
         tests = [
-            {"type": "call", "fn": p["entry_point"], "args": args, "atol": float(p.get("atol") or 0.0)}
-            for args in p["base_input"] + list(p["plus_input"] or [])  # Mbpp/793 has {} for none
+            {"type": "call", "fn": p["entry_point"], "args": to_json(list(args)), "atol": float(p.get("atol") or 0.0)}
+            | ({"oracle": oracle} if oracle else {})
+            for args in (mbpp_plus_inputs(number, inputs) if name == "mbppplus" else inputs)
         ]
         records.append(
             {
@@ -71,35 +76,76 @@ def _plus(root: Path, name: str, file: str, split: str | None) -> list[Record]:
                 "starter_code": signature(reference, p["entry_point"]) if name == "mbppplus" else p["prompt"],
                 "tests": tests,
                 "reference": reference,
-                "split": split or mbpp_split(int(p["task_id"].split("/")[1])),
+                "protocol": "evalplus",
+                "split": split or mbpp_split(number),
                 "source": name,
             }
         )
-    return _with_expected(records, cache_key=f"{name}-{(root / 'evalplus' / file).stat().st_size}")
+    return _with_expected(records, cache_key=f"{name}-{EXPORT_VERSION}-{(root / 'evalplus' / file).stat().st_size}")
 
 
-def _tuples(value: Any, deep: bool) -> Any:
-    """JSON has no tuples: a tagged form for the sandbox, top level or all the way down."""
-    if isinstance(value, list):
-        inner = [_tuples(v, deep) for v in value] if deep else value
-        return tag_tuple(inner)
-    return value
+EXPORT_VERSION = 2  # bumped when the tests an EvalPlus set exports change: cached expected values are for old ones
+
+# EvalPlus 0.3.1's special oracles (evalplus/eval/_special_oracle.py and unsafe_execute), keyed as it keys them: MBPP+
+# by entry point, HumanEval+ by task.
+_MBPP_ORACLES = {
+    **dict.fromkeys(
+        "similar_elements find_char_long common_in_nested_lists extract_singly larg_nnum intersection_array "
+        "find_dissimilar Diff".split(),
+        "set",
+    ),
+    **dict.fromkeys("check_str text_match_three text_starta_endb".split(), "not_none"),
+    "are_equivalent": "any",
+    "sum_div": "sum_div",
+    "surface_Area": "surface_area",
+    "digit_distance_nums": "digit_distance",
+}
+_HUMANEVAL_ORACLES = {32: "poly_root"}
 
 
-_ARG_FORMS = {
-    "lists": lambda args: args,
-    "tuples": lambda args: [_tuples(a, deep=False) for a in args],
-    "nested tuples": lambda args: [_tuples(a, deep=True) for a in args],
+def _tuples_all_the_way(value: Any) -> Any:
+    return tuple(_tuples_all_the_way(v) for v in value) if isinstance(value, list) else value
+
+
+def _each_tuple(values: list) -> list:
+    return [tuple(v) for v in values]
+
+
+# How EvalPlus 0.3.1 rebuilds MBPP+'s inputs from JSON (evalplus/data/mbpp.py, mbpp_deserialize_inputs): the
+# argument lists of these tasks, by MBPP task number.
+_MBPP_INPUTS: dict[int, Any] = {
+    **dict.fromkeys(
+        (2, 116, 132, 143, 222, 261, 273, 394, 399, 421, 424, 429, 470, 560, 579, 596, 616, 630, 726, 740, 744, 809),
+        _each_tuple,
+    ),
+    **dict.fromkeys(
+        (63, 64, 70, 94, 120, 237, 272, 299, 400, 409, 417, 438, 473, 614, 780),
+        lambda args: [_each_tuple(a) for a in args],
+    ),
+    **dict.fromkeys((75, 413, 444, 753), lambda args: [_each_tuple(args[0]), args[1]]),
+    **dict.fromkeys((106, 750), lambda args: [args[0], tuple(args[1])]),
+    115: lambda args: [[set(item) if isinstance(item, list) and item else {} for item in args[0]]],
+    124: lambda args: (float(args[0]), complex(args[1])),
+    **dict.fromkeys((250, 405, 446, 617, 720, 763, 808), lambda args: [tuple(args[0]), *args[1:]]),
+    **dict.fromkeys((259, 401, 445), lambda args: [tuple(_each_tuple(a)) for a in args]),
+    278: lambda args: [tuple(tuple(v) if isinstance(v, list) else v for v in args[0])],
+    307: lambda args: [tuple(args[0]), args[1], args[2]],
+    722: lambda args: [{k: tuple(v) for k, v in args[0].items()}, *args[1:]],
+    252: lambda args: [complex(args[0])],
+    **dict.fromkeys((580, 615, 791), _tuples_all_the_way),
 }
 
 
-def _with_expected(records: list[Record], cache_key: str) -> list[Record]:
-    """Fill each call test's ``expected`` by running the reference solution, once; cached on disk.
+def mbpp_plus_inputs(number: int, inputs: list) -> list:
+    """MBPP+ task ``number``'s inputs as EvalPlus passes them to a program: JSON lists made tuples, sets or complex
+    numbers where the task's are."""
+    rebuild = _MBPP_INPUTS.get(number)
+    return [rebuild(args) for args in inputs] if rebuild else inputs
 
-    EvalPlus stores tuple arguments as JSON lists; where the reference fails on lists, the argument
-    form (tuples at the top level, or all the way down) under which it runs is used instead. A test
-    on which the reference still fails is dropped and counted in ``dropped_tests``.
-    """
+
+def _with_expected(records: list[Record], cache_key: str) -> list[Record]:
+    """Fill each call test's ``expected`` by running the reference solution once, as EvalPlus computes its
+    ground truth; cached on disk. A test on which the reference fails is dropped and counted in ``dropped_tests``."""
     from codescaler.execution.sandbox import Job, Limits, Sandbox
     from codescaler.execution.verify import sandbox_test
 
@@ -107,28 +153,14 @@ def _with_expected(records: list[Record], cache_key: str) -> list[Record]:
     if path.exists():
         cached = json.loads(path.read_text())
     else:
-        cached = {}
         with Sandbox(limits=Limits(timeout=20)) as sandbox:
-            for form, convert in _ARG_FORMS.items():
-                todo = [r for r in records if r["id"] not in cached or cached[r["id"]]["failures"]]
-                jobs = (
-                    Job(r["reference"], [sandbox_test(dict(t, args=convert(t["args"]))) for t in r["tests"]])
-                    for r in todo
-                )
-                for record, outcomes in zip(todo, sandbox.run(jobs)):
-                    failures = sum(o["status"] != "returned" for o in outcomes)
-                    if record["id"] not in cached or failures < cached[record["id"]]["failures"]:
-                        cached[record["id"]] = {"form": form, "outcomes": outcomes, "failures": failures}
+            jobs = (Job(r["reference"], [sandbox_test(t) for t in r["tests"]]) for r in records)
+            cached = {r["id"]: outcomes for r, outcomes in zip(records, sandbox.run(jobs))}
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(cached))
     for record in records:
-        entry = cached[record["id"]]
-        convert = _ARG_FORMS[entry["form"]]
-        kept = [
-            dict(t, args=convert(t["args"]), expected=o["value"])
-            for t, o in zip(record["tests"], entry["outcomes"])
-            if o["status"] == "returned"
-        ]
+        outcomes = cached[record["id"]]
+        kept = [dict(t, expected=o["value"]) for t, o in zip(record["tests"], outcomes) if o["status"] == "returned"]
         record["dropped_tests"] = len(record["tests"]) - len(kept)
         record["tests"] = kept
     return records

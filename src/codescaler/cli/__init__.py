@@ -8,8 +8,11 @@ executes them. Nothing here imports torch: commands that load no model (``data``
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
+import signal
 import sys
+import threading
 import typing
 from collections.abc import Sequence
 
@@ -29,10 +32,15 @@ class _Parser(argparse.ArgumentParser):
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="codescaler", description="Execution-free code reward models.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level, and show tracebacks")
+    parser.add_argument("--version", action="version", version=f"codescaler {importlib.metadata.version('codescaler')}")
     commands = parser.add_subparsers(dest="command", required=True)
     for module in COMMAND_MODULES:
         module.register(commands)
     return parser
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra_args = extra
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    # SIGTERM unwinds as an exit does, so every sandbox's and server's `with` block ends its processes.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         return args.run(args)
     except CodescalerError as err:

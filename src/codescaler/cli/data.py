@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from codescaler.cli.flags import output_file
 from codescaler.records.errors import InputError
 
 
@@ -15,7 +16,7 @@ def register(commands: Any) -> None:
     data_commands = data.add_subparsers(dest="data_command", required=True)
     export = data_commands.add_parser("export", help="write a dataset as problem records")
     export.add_argument("name", help="dataset name; `codescaler data list` shows them")
-    export.add_argument("-o", "--output", required=True, help="output file")
+    export.add_argument("-o", "--output", required=True, type=output_file, help="output file")
     export.add_argument(
         "--format",
         default="records",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from codescaler.cli.flags import (
     ray_engine,
     sandbox_engine,
 )
+from codescaler.cli.verify import say_sandbox_python
 from codescaler.evaluation.policy import PolicyEvalConfig
 from codescaler.records.errors import InputError
 
@@ -30,6 +32,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--baseline", type=Path, help="another run's folder: paired per-problem differences")
     add_config_flags(parser, PolicyEvalConfig)
     add_sandbox_flags(parser)
+    parser.add_argument("--python", default="", help="the interpreter samples run under (see verify --python)")
     add_engine_flags(parser)  # sampling on actors that hold the policy (--ray-gpus each), then verifying on CPU actors
     parser.set_defaults(run=run_eval_policy)
 
@@ -41,6 +44,10 @@ def run_eval_policy(args: argparse.Namespace) -> int:
     from codescaler.execution.sandbox import Limits, Sandbox
 
     config = config_from_args(args, PolicyEvalConfig)
+    try:
+        limits = Limits(python=args.python)
+    except ValueError as err:
+        raise InputError(str(err)) from None
     if not args.model.startswith("openai+"):  # a served policy needs no transformers here
         quiet_transformers(args)
     if args.baseline is not None and not (args.baseline / "report.json").is_file():
@@ -49,11 +56,13 @@ def run_eval_policy(args: argparse.Namespace) -> int:
     if args.engine == "ray":
         engines = {
             "sampling": ray_engine(args, partial(sample_job, args.model, config), batch_size=config.chunk_size),
-            "verifying": sandbox_engine(args, verify_job, Limits(), config.extraction),
+            "verifying": sandbox_engine(args, verify_job, limits, config.extraction),
         }
+    python = say_sandbox_python(limits)
     try:
-        with Sandbox(workers=args.workers) as sandbox:
+        with Sandbox(workers=args.workers, limits=limits) as sandbox:
             evaluate_policy(args.model, args.output, config, sandbox, **engines)
+        (Path(args.output) / "sandbox.json").write_text(json.dumps(python, indent=1) + "\n")  # what samples ran under
     except ValueError as err:
         raise InputError(str(err)) from None
     report = build_report(Path(args.output), config.ks, args.baseline, config.train_data)

@@ -28,6 +28,8 @@ def add_config_flags(parser: argparse.ArgumentParser, config_cls: type) -> None:
     takes its values one after another (``--n 1 4 16``) or in repeated flags."""
     hints = typing.get_type_hints(config_cls)
     for f in dataclasses.fields(config_cls):
+        if f.metadata.get("flag") is False:
+            continue
         hint = hints[f.name]
         args = typing.get_args(hint)
         if f.default is not dataclasses.MISSING:
@@ -59,7 +61,8 @@ def add_config_flags(parser: argparse.ArgumentParser, config_cls: type) -> None:
 def config_from_args(args: argparse.Namespace, config_cls: type) -> Any:
     """The dataclass built from its flags; its ``__post_init__`` checks the values."""
     try:
-        return config_cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls)})
+        fields = [f for f in dataclasses.fields(config_cls) if f.metadata.get("flag") is not False]
+        return config_cls(**{f.name: getattr(args, f.name) for f in fields})
     except ValueError as err:
         raise InputError(str(err)) from None
 
@@ -77,9 +80,13 @@ def input_file(value: str) -> str:
 
 
 def output_file(value: str) -> str:
-    """An output path that is not a folder."""
-    if Path(value).is_dir():
+    """An output path that is not a folder, in a folder that exists: said when the flags are parsed, before anything
+    runs, rather than as a traceback at the end."""
+    path = Path(value)
+    if path.is_dir():
         raise argparse.ArgumentTypeError(f"{value} is a folder: name a file to write")
+    if not path.absolute().parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{value}: no folder {path.absolute().parent} to write it in (make it first)")
     return value
 
 

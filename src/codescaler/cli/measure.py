@@ -19,6 +19,7 @@ from codescaler.cli.flags import (
     input_file,
     load_model,
     model_name,
+    output_file,
     sandbox_engine,
 )
 from codescaler.judges.weights import DEFAULT_LM
@@ -63,7 +64,7 @@ def register(commands: Any) -> None:
     calibrate.set_defaults(run=run_calibrate)
     for parser in (pairwise, rmbench, calibrate):
         parser.add_argument("--models", nargs="+", default=None, help="models compared side by side (default: --model)")
-        parser.add_argument("-o", "--output", default=None, help="also write the figures as JSON")
+        parser.add_argument("-o", "--output", type=output_file, default=None, help="also write the figures as JSON")
         add_model_flags(parser)
 
 

@@ -14,6 +14,7 @@ from codescaler.cli.flags import (
     add_sandbox_flags,
     config_from_args,
     input_file,
+    output_file,
     quiet_transformers,
     sandbox_engine,
 )
@@ -51,7 +52,9 @@ def register(commands: Any) -> None:
 
     pairs = commands.add_parser("pairs", help="execution-verified preference pairs from `codescaler candidates` output")
     pairs.add_argument("input", nargs="+", type=input_file, help="verified candidate files (JSONL)")
-    pairs.add_argument("-o", "--output", required=True, help="output JSONL of pairs (with a `split` field)")
+    pairs.add_argument(
+        "-o", "--output", required=True, type=output_file, help="output JSONL of pairs (with a `split` field)"
+    )
     add_config_flags(pairs, PairsConfig)
     pairs.set_defaults(run=run_pairs)
 

@@ -95,24 +95,36 @@ def _first_line(code: str, width: int = 60) -> str:
 def run_rank(args: argparse.Namespace) -> int:
     from contextlib import nullcontext
 
-    from codescaler.records.batch import problem_parser, run_chunked
+    from codescaler.records.batch import run_chunked
 
     if args.verify_top < 0:
         raise InputError(f"--verify-top must be at least 0, got {args.verify_top}")
     from codescaler.execution.sandbox import Sandbox
 
-    required = ("responses", "tests") if args.verify_top else ("responses",)
     with Sandbox(workers=args.workers) if args.verify_top else nullcontext() as sandbox:
         for problem in run_chunked(
             args.input,
             args.output,
-            problem_parser(*required, runs=bool(args.verify_top)),
+            _rank_parser(args.verify_top),
             **_job(args, "rank", sandbox),
             resume=args.resume,
             desc="rank",
         ):
             _print_ranking(problem, args.top)
     return 0
+
+
+def _rank_parser(verify_top: int) -> Any:
+    """Records to rank; under ``--verify-top`` one with tests must be runnable here, and one without is ranked by the
+    judge alone (``rank_job`` says so in its row)."""
+    from codescaler.records.batch import problem_parser
+
+    plain, runnable = problem_parser("responses"), problem_parser("responses", runs=True)
+    if not verify_top:
+        return plain
+    return lambda number, record: (runnable if isinstance(record, dict) and record.get("tests") else plain)(
+        number, record
+    )
 
 
 def _print_ranking(problem: dict[str, Any], top: int) -> None:
@@ -138,6 +150,8 @@ def _print_ranking(problem: dict[str, Any], top: int) -> None:
         )
     if verified:
         print(f"  pick: candidate {verified['pick']} ({_verified_outcome(verified, problem['order'][0])})")
+    elif problem.get("not_run"):
+        print(f"  pick: candidate {problem['order'][0]} (the judge's top-1; nothing run: {problem['not_run']})")
 
 
 def _verified_outcome(verified: dict[str, Any], top: int) -> str:

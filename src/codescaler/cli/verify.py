@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from codescaler.cli.flags import (
@@ -13,10 +14,13 @@ from codescaler.cli.flags import (
     add_sandbox_flags,
     config_from_args,
     input_file,
+    output_file,
     sandbox_engine,
 )
 from codescaler.execution.sandbox import Limits
+from codescaler.execution.sandbox_python import describe_python
 from codescaler.execution.verify import TimeLimit
+from codescaler.records.errors import InputError
 
 
 def register(commands: Any) -> None:
@@ -31,6 +35,12 @@ def register(commands: Any) -> None:
     verify.add_argument(
         "--mode", default="lenient", choices=["strict", "lenient"], help="extraction (default: lenient)"
     )
+    verify.add_argument(
+        "--all-tests",
+        action="store_true",
+        help="run every test of a failing program, for its pass_fraction (default: stop at its first failure, as "
+        "EvalPlus does; pass_fraction is then null)",
+    )
     add_config_flags(verify, Limits)
     add_config_flags(verify, TimeLimit)
     add_engine_flags(verify)
@@ -39,7 +49,7 @@ def register(commands: Any) -> None:
     evaluate = commands.add_parser("evaluate", help="pass@k from `codescaler verify` output")
     evaluate.add_argument("input", type=input_file, help="output of codescaler verify")
     evaluate.add_argument("--k", type=int, nargs="+", default=[1, 10, 100], help="k values (default: 1 10 100)")
-    evaluate.add_argument("-o", "--output", default=None, help="also write the figures as JSON")
+    evaluate.add_argument("-o", "--output", type=output_file, default=None, help="also write the figures as JSON")
     evaluate.set_defaults(run=run_evaluate)
 
 
@@ -50,13 +60,14 @@ def run_verify(args: argparse.Namespace) -> int:
 
     limits = config_from_args(args, Limits)
     time_limit = config_from_args(args, TimeLimit)
+    say_sandbox_python(limits)
     parse = problem_parser("responses", "tests", runs=True)
     if args.engine == "ray":
-        engine = sandbox_engine(args, verify_job, limits, args.mode, time_limit)
+        engine = sandbox_engine(args, verify_job, limits, args.mode, time_limit, args.all_tests)
         rows = list(run_chunked(args.input, args.output, parse, engine=engine, resume=args.resume, desc="verify"))
     else:
         with Sandbox(workers=args.workers, limits=limits) as sandbox:
-            job = verify_job(sandbox, args.mode, time_limit)
+            job = verify_job(sandbox, args.mode, time_limit, args.all_tests)
             rows = list(
                 run_chunked(args.input, args.output, parse, job, resume=args.resume, chunk_size=32, desc="verify")
             )
@@ -70,8 +81,20 @@ def run_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def say_sandbox_python(limits: Limits) -> dict[str, Any]:
+    """Checks the sandbox's Python and says which it is (a run's verdicts depend on what programs can import)."""
+    try:
+        python = describe_python(limits.python)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    packages = ", ".join(python["packages"]) or "nothing"
+    said = f"sandbox python: {python['python']} ({python['version']}), the standard library and {packages}"
+    print(said, file=sys.stderr)
+    return python
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
-    from codescaler.execution.verify import pass_at_k_report
+    from codescaler.execution.pass_at_k import pass_at_k_report
     from codescaler.records.jsonl import read_lines
 
     report = pass_at_k_report((r for _, r in read_lines(args.input) if isinstance(r, dict)), args.k)

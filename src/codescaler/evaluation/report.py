@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from codescaler.evaluation.policy import benchmark_records, read_rows
-from codescaler.execution.verify import pass_at_k
+from codescaler.execution.pass_at_k import pass_at_k
 from codescaler.measure.rm_eval import bounded_interval, sign_test
 
 # Why a sample failed: its status (the closed set), or ``no_code`` where no program could be read from it.

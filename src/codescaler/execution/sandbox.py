@@ -19,21 +19,20 @@ It never sees expected outputs: judging them is :mod:`codescaler.execution.verif
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import queue
 import socket
 import subprocess
-import sys
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sized
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
+from codescaler.execution.sandbox_python import sandbox_python
 from codescaler.execution.toolchains import toolchains, unrunnable
+from codescaler.execution.uids import claim_uids
 
 if TYPE_CHECKING:  # the sandbox itself runs on the standard library alone (a CPU worker's bare venv)
     from codescaler.records.schema import Outcome
@@ -44,40 +43,6 @@ JOBS_AHEAD_PER_WORKER = 512
 # `go test -c` over 32 packages (one go process and build cache; Go >= 1.21).
 BUILD_BATCH = 32
 BATCHED = ("java", "go")
-# Sandbox uids: FIRST_UID up to FIRST_UID + UID_RANGE, each held by a lock file while a worker runs under it.
-FIRST_UID, UID_RANGE = 200_000, 65_536
-
-
-def uid_lock_dir() -> str:
-    """Where the lock files that hold sandbox uids live (one per uid, named by it)."""
-    return os.environ.get("CODESCALER_UID_LOCKS", os.path.join(tempfile.gettempdir(), "codescaler-sandbox-uids"))
-
-
-def claim_uids(count: int) -> tuple[list[int], list[int]]:
-    """``count`` uids no other live sandbox on this machine holds, and the lock files that hold them.
-
-    A timed-out test is ended by killing every process of its uid, so two sandboxes sharing a uid could
-    kill each other's programs. Each uid is held by an exclusive ``flock`` on its own file: taken by one
-    open file at a time, in this process or any other, and dropped by the kernel when the holder closes
-    it or dies, so a crashed pool leaves nothing stale.
-    """
-    folder = uid_lock_dir()
-    os.makedirs(folder, mode=0o1777, exist_ok=True)
-    uids, fds = [], []
-    for uid in range(FIRST_UID, FIRST_UID + UID_RANGE):
-        fd = os.open(os.path.join(folder, str(uid)), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        uids.append(uid)
-        fds.append(fd)
-        if len(uids) == count:
-            return uids, fds
-    for fd in fds:
-        os.close(fd)
-    raise RuntimeError(f"no {count} free sandbox uids in {folder}: {UID_RANGE} are held by running sandboxes")
 
 
 @dataclass
@@ -89,8 +54,8 @@ class Worker:
 
     def close(self, kill: bool = False) -> None:
         if self.process.poll() is None:
-            if kill:
-                self.process.kill()
+            if kill:  # SIGTERM: the worker kills its job's processes before it goes (SIGKILL would orphan them)
+                self.process.terminate()
             else:
                 cast(IO[str], self.process.stdin).close()
             try:
@@ -127,7 +92,7 @@ class WorkerDied(RuntimeError):
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-test limits. Defaults suit HumanEval/MBPP-sized programs."""
+    """Per-test limits, and the Python that programs run under. Defaults suit HumanEval/MBPP-sized programs."""
 
     timeout: float = field(default=6.0, metadata={"help": "wall seconds per test"})
     memory: int = field(default=2048, metadata={"help": "address space (Python, C++, Rust) in MiB"})
@@ -144,9 +109,24 @@ class Limits:
     network: Literal["namespace", "audit"] = field(
         default="namespace", metadata={"help": "namespace (kernel, needs root) or audit (Python hook)"}
     )
+    python: str = field(
+        default="",
+        metadata={
+            "help": "the interpreter Python programs run under, with its installed packages (default: this "
+            "Python's standard library alone, never codescaler's own packages)"
+        },
+    )
+    # A job's policy rather than a test's limit: set per job by the verifier, not a command-line flag.
+    first_failure: bool = field(default=False, metadata={"flag": False})  # a job's outcomes end at its first failure
+    budget: float | None = field(default=None, metadata={"flag": False})  # wall seconds for all of a job's tests
 
     def __post_init__(self) -> None:
-        numbers = {k: v for k, v in asdict(self).items() if k != "network"}
+        apart = ("network", "python", "first_failure", "budget")
+        numbers = {k: v for k, v in asdict(self).items() if k not in apart}
+        if self.budget is not None:
+            numbers["budget"] = self.budget
+        if self.python and not (os.path.isfile(self.python) and os.access(self.python, os.X_OK)):
+            raise ValueError(f"sandbox python {self.python!r} is not an executable file")
         wrong = [f"{k.replace('_', '-')} {v}" for k, v in numbers.items() if not v > 0]
         if wrong:
             raise ValueError(f"sandbox limits must be positive, got {', '.join(wrong)}")
@@ -186,6 +166,7 @@ class Sandbox:
         for slot in range(self.size):
             self._free.put(slot)
         self.cpu_seconds = 0.0  # CPU time of the programs run so far (user + system, all workers)
+        self._closed = False
 
     def _start(self, uid: int) -> Worker:
         # Jobs go down stdin as JSON lines; open fixture files go down this socket beside them (SCM_RIGHTS), so
@@ -197,12 +178,14 @@ class Sandbox:
             tools = {k: v for k, v in tools.items() if k not in ("javac_server", "go_batches")}
         # The worker holds its uid's lock too: were this process killed, the kernel would free the uid while the
         # worker finishes its job and sweeps the uid, and so the programs of whichever sandbox took it next.
+        python, python_env = sandbox_python(self.limits.python)
         process = subprocess.Popen(
-            # -s: no user site; installed packages (sortedcontainers, numpy) stay importable, as
-            # LeetCode-style solutions expect. Not -I, which would ignore PYTHONHASHSEED: a fixed seed
-            # makes set order the same in every worker, so a reference's output computed in one
-            # matches another's. The environment is given whole, so no other PYTHON* variable leaks in.
-            [sys.executable, "-s", str(WORKER), str(uid), str(theirs.fileno())],
+            # A declared environment: by default the standard library alone (-S: no site-packages, so what
+            # codescaler installs, torch or Ray, never decides a verdict); with `python`, that interpreter and its
+            # packages (-s: no user site). Not -I, which would ignore PYTHONHASHSEED: a fixed seed makes set order
+            # the same in every worker, so a reference's output computed in one matches another's. The
+            # environment is given whole, so no other PYTHON* variable leaks in.
+            [*python, str(WORKER), str(uid), str(theirs.fileno())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -212,6 +195,7 @@ class Sandbox:
                 "LANG": "C.UTF-8",
                 "PYTHONHASHSEED": "0",
                 "CODESCALER_TOOLCHAINS": json.dumps(tools),
+                **python_env,
             },
         )
         theirs.close()
@@ -272,9 +256,10 @@ class Sandbox:
             stdin.flush()
             reply = json.loads(stdout.readline())
         except (OSError, ValueError) as err:
-            # A worker that died is replaced; the caller retries its jobs.
+            # A worker that died is replaced (unless the sandbox is closing); the caller retries its jobs.
             worker.close(kill=True)
-            self._workers[slot] = self._start(self.uids[slot])
+            if not self._closed:
+                self._workers[slot] = self._start(self.uids[slot])
             raise WorkerDied(f"{type(err).__name__}: {err}" if str(err) else type(err).__name__) from err
         finally:
             for fd in fixtures:
@@ -289,7 +274,12 @@ class Sandbox:
                 continue
             self.cpu_seconds += answer.get("cpu", 0.0)  # float += under the GIL: threads may interleave, not lose
             ran: Iterator[Outcome] = iter(answer["outcomes"])
-            outcomes: list[Outcome] = [unreadable[i] if i in unreadable else next(ran) for i in range(len(job.tests))]
+            outcomes: list[Outcome] = []
+            for i in range(len(job.tests)):  # a first-failure job's outcomes end at its first failure
+                outcome = unreadable.get(i) or next(ran, None)
+                if outcome is None:
+                    break
+                outcomes.append(outcome)
             if job.fetch_files and outcomes:
                 outcomes[-1]["files"] = answer.get("files", {})
             out.append(outcomes)
@@ -374,9 +364,12 @@ class Sandbox:
         """The workers' process ids (for load tests that kill one: the pool replaces it and retries its job)."""
         return [worker.process.pid for worker in self._workers]
 
-    def close(self) -> None:
+    def close(self, kill: bool = False) -> None:
+        """Ends the workers: once idle, or at once with ``kill`` (each stops its job and kills what its program
+        started, so nothing outlives the sandbox)."""
+        self._closed = True
         for worker in self._workers:
-            worker.close()
+            worker.close(kill)
         # Only now that no worker (and so no program) runs under them may another sandbox take the uids.
         for fd in self._uid_locks.values():
             os.close(fd)
@@ -385,5 +378,5 @@ class Sandbox:
     def __enter__(self) -> Sandbox:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        self.close(kill=kind is not None)  # an error or a signal midway: the jobs in hand are not waited for

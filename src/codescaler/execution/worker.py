@@ -1,7 +1,8 @@
 """A warm sandbox worker (a "zygote"): reads jobs as JSON lines on stdin, answers one line per job.
 
-Started by :mod:`codescaler.execution.sandbox` as ``python -s <this file> <uid>``; it imports only the standard
-library, so it starts fast and forks small. For every test it forks a child that, before any
+Started by :mod:`codescaler.execution.sandbox` as ``python -S <this file> <uid>`` (or ``-s`` under a named sandbox
+Python: :mod:`codescaler.execution.sandbox_python`); it imports only the standard library, so it starts fast and
+forks small. For every test it forks a child that, before any
 untrusted code runs, leaves the worker's session, drops to the worker's own unprivileged uid, enters a
 fresh network namespace (or, where the kernel refuses, installs an audit hook that blocks sockets),
 sets resource limits, scrubs the environment and moves into a fresh temporary directory. The worker
@@ -19,13 +20,11 @@ import gc
 import importlib.util
 import json
 import os
-import re
 import resource
 import select
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +40,13 @@ def _load(relative_path):
     return module
 
 
+if sys.flags.no_site:  # -S keeps site-packages out; a program still has exit(), quit() and help(), as under python
+    import site
+
+    site.setquit()
+    site.setcopyright()
+    site.sethelper()
+
 _tagged_json = _load(os.path.join("..", "records", "tagged_json.py"))
 _python = _load("worker_python.py")
 _jail = _load("worker_jail.py")
@@ -51,78 +57,19 @@ _files = _load("worker_files.py")
 # Taken before any untrusted code runs, which may patch them.
 _write = os.write
 
-# How each runtime says it ran out of memory under its limit (RLIMIT_AS, -Xmx, node's heap cap): C++'s
-# bad_alloc, Rust's failed allocation, Go's runtime, the JVM and V8. A program that prints one of these and
-# fails is told memory_limit rather than runtime_error; either way it failed.
-_OUT_OF_MEMORY = re.compile(
-    r"std::bad_alloc|memory allocation of \d+ bytes failed|runtime: out of memory|"
-    r"java\.lang\.OutOfMemoryError|JavaScript heap out of memory|Cannot allocate memory"
-)
 _MAX_RESULT = 64 << 20  # a returned value may be large (HumanEval+ asks for long strings)
+# What a test that did not fail reports: anything else is a failure, the last test a first-failure job runs.
+_UNFAILED = ("passed", "returned", "completed", "built")
+# A worker whose sandbox died (even by SIGKILL) notices within this many seconds and ends its job.
+_PARENT_CHECK = 0.5
 
 
-def _head(path, cap):
-    with open(path, "rb") as f:
-        return f.read(cap).decode(errors="replace")
+def _failed(outcome):
+    return outcome["status"] not in _UNFAILED
 
 
-def _tail(path, cap):
-    with open(path, "rb") as f:
-        return f.read()[-cap:].decode(errors="replace")
-
-
-def _build_in_child(language, source, fix_imports, report):
-    """Compile ``source`` in the current (build) folder; the parent keeps what it made."""
-    filename, builds, _ = _toolchains.toolchain(language, source, os.getcwd(), fix_imports)
-    with open(filename, "w") as f:
-        f.write(source)
-    with open(".build-log", "wb") as log:  # a file, capped by RLIMIT_FSIZE: C++ errors can run to megabytes
-        for build in builds:
-            env = _toolchains.build_env(os.getcwd())
-            done = subprocess.run(build, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
-            if done.returncode != 0:
-                return report({"status": "compile_error", "detail": _tail(".build-log", 2000)})
-    shutil.rmtree(".gocache", ignore_errors=True)  # what is kept is the program, not the compiler's cache
-    os.remove(".build-log")
-    return report({"status": "built"})
-
-
-def _run_built(run, test, report, limits):
-    """Run a built program once; its exit status is the verdict of an ``assert`` test."""
-    cap = limits["max_output"]
-    # Files, not pipes: RLIMIT_FSIZE bounds them, where a pipe read to its end would fill memory.
-    with open(".stdout", "wb") as out, open(".stderr", "wb") as err:
-        if "stdin_fd" in test:
-            os.lseek(test["stdin_fd"], 0, os.SEEK_SET)  # a test run again after a timeout reads it from the start
-            done = subprocess.run(run, stdin=test["stdin_fd"], stdout=out, stderr=err)
-        else:
-            done = subprocess.run(run, input=test.get("input", "").encode(), stdout=out, stderr=err)
-    if os.path.getsize(".stdout") + os.path.getsize(".stderr") > cap or done.returncode == -signal.SIGXFSZ:
-        # What it printed first, as a capped stream shows it; the rest is past the cap.
-        return report({"status": "output_limit", "stdout": _head(".stdout", cap), "stderr": _head(".stderr", cap)})
-    stdout, stderr = _tail(".stdout", cap), _tail(".stderr", cap)
-    if done.returncode != 0 and _OUT_OF_MEMORY.search(stderr[-4096:]):
-        return report({"status": "memory_limit", "detail": stderr[-200:], "stdout": stdout, "stderr": stderr})
-    if done.returncode < 0:  # killed by a signal: its number, negated, as a process's exit status reads
-        status = "timeout" if -done.returncode == signal.SIGXCPU else "runtime_error"
-        return report(
-            {
-                "status": status,
-                "detail": f"signal {-done.returncode}",
-                "stdout": stdout,
-                "stderr": stderr,
-                "exit_code": done.returncode,
-            }
-        )
-    if test["type"] == "stdio":
-        status = "completed" if done.returncode == 0 else "runtime_error"
-        detail = None if done.returncode == 0 else f"exit {done.returncode}: {stderr[-200:]}"
-        return report(
-            {"status": status, "detail": detail, "stdout": stdout, "stderr": stderr, "exit_code": done.returncode}
-        )
-    if done.returncode == 0:
-        return report({"status": "passed"})
-    return report({"status": "wrong_answer", "detail": f"exit {done.returncode}: {stderr[-200:]}"})
+def _test_timeout(test, limits):
+    return test.get("timeout") or limits["timeout"]
 
 
 def _child(uid, work, language, program, tests, limits, result_w, out_w):
@@ -135,23 +82,31 @@ def _child(uid, work, language, program, tests, limits, result_w, out_w):
         kept = sorted({result_w} | {t["stdin_fd"] for t in tests if "stdin_fd" in t})
         for low, high in zip([3] + [fd + 1 for fd in kept], kept + [65536]):
             os.closerange(low, high)
-        _jail.enter_jail(uid, work, dict(limits, batch=len(tests)), language, _toolchains.runtime_environment(language))
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the worker's handler is not the program's
+        slowest = max([_test_timeout(t, limits) for t in tests] or [limits["timeout"]])
+        batch = dict(limits, batch=len(tests), timeout=slowest)
+        _jail.enter_jail(uid, work, batch, language, _toolchains.runtime_environment(language))
         if language != "python":
             # Only a Python program runs in this process and wants SIGPIPE's default; here we are the harness of
             # a built one, which may exit before it reads the input we write, and that EPIPE (which subprocess
             # ignores) must not kill us and turn its verdict into ours. It gets the default back on exec.
             signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 
+        reported = []
+
         def report(message):
+            reported.append(message)
             _write(result_w, (json.dumps(message) + "\n").encode())
 
         for test in tests:
             if test["type"] == "build":
-                _build_in_child(language, test["source"], test["fix_imports"], report)
+                _builds.build_in_child(language, test["source"], test["fix_imports"], report)
             elif language == "python":
                 _python.run_python(program, test, report, _tagged_json.to_json, _tagged_json.from_json)
             else:
-                _run_built(test["run"], test, report, limits)
+                _builds.run_built(test["run"], test, report, limits)
+            if limits.get("first_failure") and reported and _failed(reported[-1]):
+                break  # its verdict is known: the other tests would only cost time
     except BaseException as err:  # whatever happens, the parent judges by what it got
         try:
             _write(result_w, (json.dumps({"status": "runtime_error", "detail": repr(err)[:200]}) + "\n").encode())
@@ -168,9 +123,10 @@ def _pidfd(pid):
         return None
 
 
-def _run_batch(uid, work, language, program, tests, limits):
+def _run_batch(uid, work, language, program, tests, limits, job_deadline=float("inf")):
     """Fork one jailed child for ``tests``; return the outcomes up to and including the first it did
-    not finish normally (timeout, crash, output cap), so the caller resumes after that test.
+    not finish normally (timeout, crash, output cap), so the caller resumes after that test. No test runs past
+    ``job_deadline`` (the job's budget): the one running then is a ``timeout``.
     """
     result_r, result_w = os.pipe()
     out_r, out_w = os.pipe()
@@ -182,7 +138,7 @@ def _run_batch(uid, work, language, program, tests, limits):
     os.close(result_w)
     os.close(out_w)
     started = time.monotonic()
-    deadline = started + limits["timeout"]
+    deadline = min(started + _test_timeout(tests[0], limits), job_deadline)
     outcomes, pending, output_bytes, verdict, status = [], b"", 0, None, None
     open_fds = {result_r, out_r}
 
@@ -197,7 +153,8 @@ def _run_batch(uid, work, language, program, tests, limits):
                 outcome = {"status": "runtime_error", "detail": "unreadable result"}
             now = time.monotonic()
             outcomes.append(dict(outcome, time=round(now - started, 4)))
-            started, deadline = now, now + limits["timeout"]  # each test has its own time
+            if len(outcomes) < len(tests):  # each test has its own time, within the job's
+                started, deadline = now, min(now + _test_timeout(tests[len(outcomes)], limits), job_deadline)
 
     # The child's exit wakes select through a pidfd; without one (kernel < 5.3), poll for it.
     exit_fd = _pidfd(pid)
@@ -207,8 +164,11 @@ def _run_batch(uid, work, language, program, tests, limits):
         if remaining <= 0:
             verdict = "timeout"
             break
+        if os.getppid() != _PARENT:
+            os.killpg(pid, signal.SIGKILL)
+            raise SystemExit("the sandbox that started this worker is gone")
         if exit_fd is not None:
-            ready = select.select([*open_fds, exit_fd], [], [], remaining)[0]
+            ready = select.select([*open_fds, exit_fd], [], [], min(remaining, _PARENT_CHECK))[0]
         elif open_fds:
             ready = select.select(list(open_fds), [], [], min(remaining, 0.05))[0]
         else:
@@ -249,8 +209,13 @@ def _run_batch(uid, work, language, program, tests, limits):
         os.close(fd)
     if len(outcomes) < len(tests):
         spent = round(time.monotonic() - started, 4)
-        if verdict:
+        if verdict == "timeout" and time.monotonic() >= job_deadline:
+            detail = f"the program's budget of {limits['budget']} s ran out"
+            outcomes.append({"status": verdict, "detail": detail, "time": spent})
+        elif verdict:
             outcomes.append({"status": verdict, "time": spent})
+        elif limits.get("first_failure") and outcomes and _failed(outcomes[-1]):
+            pass  # the child stopped at its first failure, as asked
         elif os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             verdict = "timeout" if sig == signal.SIGXCPU else "runtime_error"
@@ -286,21 +251,37 @@ def run_tests(uid, work, language, program, tests, limits):
         else:
             ready.append(dict(test, run=_toolchains.toolchain(language, source, folder)[2]))
     done = iter(_run_ready(uid, work, language, program, ready, limits))
-    outcomes = [failed[i] if i in failed else next(done) for i in range(len(tests))]
+    outcomes = []
+    for i in range(len(tests)):
+        outcome = failed[i] if i in failed else next(done, None)
+        if outcome is None:  # a first-failure job stopped before this test
+            break
+        outcomes.append(outcome)
+        if limits.get("first_failure") and _failed(outcome):
+            break
     for i, spent in compile_time.items():
-        outcomes[i].setdefault("compile_time", spent)
+        if i < len(outcomes):
+            outcomes[i].setdefault("compile_time", spent)
     return outcomes
 
 
 def _run_ready(uid, work, language, program, tests, limits):
+    """Outcomes of ``tests``, in order; a first-failure job's stop at its first failing test."""
     outcomes = []
     cap = limits.get("max_timeouts") or len(tests)
+    job_deadline = time.monotonic() + limits["budget"] if limits.get("budget") else float("inf")
     while len(outcomes) < len(tests):
+        if limits.get("first_failure") and outcomes and _failed(outcomes[-1]):
+            return outcomes
+        skipped = None
         if sum(o["status"] == "timeout" for o in outcomes) >= cap:
             # A program that hangs on several inputs would hang on the rest: stop paying a timeout per test.
             skipped = {"status": "timeout", "detail": f"not run: {cap} earlier tests timed out"}
+        elif time.monotonic() >= job_deadline:
+            skipped = {"status": "timeout", "detail": f"not run: the program's budget of {limits['budget']} s ran out"}
+        if skipped:
             return outcomes + [dict(skipped) for _ in range(len(tests) - len(outcomes))]
-        outcomes += _run_batch(uid, work, language, program, tests[len(outcomes) :], limits)
+        outcomes += _run_batch(uid, work, language, program, tests[len(outcomes) :], limits, job_deadline)
     return outcomes
 
 
@@ -359,13 +340,27 @@ def run_jobs(uid, jobs, fds=()):
     return answers
 
 
+_PARENT = os.getppid()
+
+
+def _terminate(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 def main():
     uid = int(sys.argv[1])
     fixtures = socket.socket(fileno=int(sys.argv[2])) if len(sys.argv) > 2 else None
     if sys.path and os.path.dirname(os.path.abspath(__file__)) == os.path.abspath(sys.path[0]):
         sys.path.pop(0)  # our package's modules must not shadow what a program imports
+    # Ended by the sandbox, or orphaned by its death, the job in hand stops and run_job's sweep kills whatever the
+    # program started: nothing outlives the sandbox. (Not PR_SET_PDEATHSIG: it fires when the *thread* that
+    # started us ends, and the pool restarts workers from short-lived threads.)
+    signal.signal(signal.SIGTERM, _terminate)
     _jail.clear_uid(uid)
-    _jail.isolate_worker(keep=_toolchains.TOOLS.get("keep", []))
+    # The default sandbox site links to packages wherever they are installed: their folders stay visible too.
+    site = os.environ.get("PYTHONPATH", "")
+    linked = [os.path.realpath(os.path.join(site, n)) for n in os.listdir(site)] if os.path.isdir(site) else []
+    _jail.isolate_worker(keep=_toolchains.TOOLS.get("keep", []) + linked)
     _python.remember_modules()
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     # Forked children share the worker's pages until they write to them; a collection in a child would

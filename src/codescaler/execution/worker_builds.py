@@ -1,6 +1,6 @@
 """The sandbox worker's builds: each distinct source compiled once, kept read-only, reused by every identical
-program; Java sources of several jobs compiled together in one JVM. Standard library only; loaded by
-:mod:`codescaler.execution.worker` by its path, which hands it the jail and the toolchains (``jail``,
+program; Java sources of several jobs compiled together in one JVM; a built program's runs. Standard library only;
+loaded by :mod:`codescaler.execution.worker` by its path, which hands it the jail and the toolchains (``jail``,
 ``toolchains``) it loaded, so that both share one state.
 """
 
@@ -250,3 +250,76 @@ def forget_batch():
     """After a message's jobs: what a batch left for them is theirs only."""
     _failed_builds.clear()
     _batch_compile_time.clear()
+
+
+# How each runtime says it ran out of memory under its limit (RLIMIT_AS, -Xmx, node's heap cap): C++'s
+# bad_alloc, Rust's failed allocation, Go's runtime, the JVM and V8. A program that prints one of these and
+# fails is told memory_limit rather than runtime_error; either way it failed.
+_OUT_OF_MEMORY = re.compile(
+    r"std::bad_alloc|memory allocation of \d+ bytes failed|runtime: out of memory|"
+    r"java\.lang\.OutOfMemoryError|JavaScript heap out of memory|Cannot allocate memory"
+)
+
+
+def _head(path, cap):
+    with open(path, "rb") as f:
+        return f.read(cap).decode(errors="replace")
+
+
+def _tail(path, cap):
+    with open(path, "rb") as f:
+        return f.read()[-cap:].decode(errors="replace")
+
+
+def build_in_child(language, source, fix_imports, report):
+    """Compile ``source`` in the current (build) folder; the parent keeps what it made."""
+    filename, builds, _ = toolchains.toolchain(language, source, os.getcwd(), fix_imports)
+    with open(filename, "w") as f:
+        f.write(source)
+    with open(".build-log", "wb") as log:  # a file, capped by RLIMIT_FSIZE: C++ errors can run to megabytes
+        for build in builds:
+            env = toolchains.build_env(os.getcwd())
+            done = subprocess.run(build, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+            if done.returncode != 0:
+                return report({"status": "compile_error", "detail": _tail(".build-log", 2000)})
+    shutil.rmtree(".gocache", ignore_errors=True)  # what is kept is the program, not the compiler's cache
+    os.remove(".build-log")
+    return report({"status": "built"})
+
+
+def run_built(run, test, report, limits):
+    """Run a built program once; its exit status is the verdict of an ``assert`` test."""
+    cap = limits["max_output"]
+    # Files, not pipes: RLIMIT_FSIZE bounds them, where a pipe read to its end would fill memory.
+    with open(".stdout", "wb") as out, open(".stderr", "wb") as err:
+        if "stdin_fd" in test:
+            os.lseek(test["stdin_fd"], 0, os.SEEK_SET)  # a test run again after a timeout reads it from the start
+            done = subprocess.run(run, stdin=test["stdin_fd"], stdout=out, stderr=err)
+        else:
+            done = subprocess.run(run, input=test.get("input", "").encode(), stdout=out, stderr=err)
+    if os.path.getsize(".stdout") + os.path.getsize(".stderr") > cap or done.returncode == -signal.SIGXFSZ:
+        # What it printed first, as a capped stream shows it; the rest is past the cap.
+        return report({"status": "output_limit", "stdout": _head(".stdout", cap), "stderr": _head(".stderr", cap)})
+    stdout, stderr = _tail(".stdout", cap), _tail(".stderr", cap)
+    if done.returncode != 0 and _OUT_OF_MEMORY.search(stderr[-4096:]):
+        return report({"status": "memory_limit", "detail": stderr[-200:], "stdout": stdout, "stderr": stderr})
+    if done.returncode < 0:  # killed by a signal: its number, negated, as a process's exit status reads
+        status = "timeout" if -done.returncode == signal.SIGXCPU else "runtime_error"
+        return report(
+            {
+                "status": status,
+                "detail": f"signal {-done.returncode}",
+                "stdout": stdout,
+                "stderr": stderr,
+                "exit_code": done.returncode,
+            }
+        )
+    if test["type"] == "stdio":
+        status = "completed" if done.returncode == 0 else "runtime_error"
+        detail = None if done.returncode == 0 else f"exit {done.returncode}: {stderr[-200:]}"
+        return report(
+            {"status": status, "detail": detail, "stdout": stdout, "stderr": stderr, "exit_code": done.returncode}
+        )
+    if done.returncode == 0:
+        return report({"status": "passed"})
+    return report({"status": "wrong_answer", "detail": f"exit {done.returncode}: {stderr[-200:]}"})

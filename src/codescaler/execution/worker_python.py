@@ -65,6 +65,40 @@ def _guard(fn):
     return guarded
 
 
+# CPython's default depth: a program run as ``python main.py`` may recurse about this deep.
+DEFAULT_RECURSION_LIMIT = 1000
+
+
+# What EvalPlus's harness takes from a program before it runs it (evalplus/eval/utils.py, reliability_guard): these
+# functions are None there, and these modules cannot be imported. A program that calls one (a top-level
+# doctest.testmod() opens ~/.pdbrc; help() is gone) fails under EvalPlus, so under its protocol it fails here too.
+_EVALPLUS_REMOVED = {
+    "builtins": "exit quit open help",
+    "os": "kill system putenv remove removedirs rmdir fchdir setuid fork forkpty killpg rename renames truncate "
+    "replace unlink fchmod fchown chmod chown chroot lchflags lchmod lchown getcwd chdir",
+    "shutil": "rmtree move chown",
+    "subprocess": "Popen",
+}
+_EVALPLUS_BLOCKED_MODULES = ("ipdb", "joblib", "resource", "psutil", "tkinter")
+
+
+def _evalplus_guard():
+    for module, names in _EVALPLUS_REMOVED.items():
+        target = __import__(module)
+        for name in names.split():
+            setattr(target, name, None)
+    for module in _EVALPLUS_BLOCKED_MODULES:
+        sys.modules[module] = None
+
+
+def _give_default_depth():
+    """Frames the harness stands on do not count against the program: it gets CPython's default depth."""
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    sys.setrecursionlimit(DEFAULT_RECURSION_LIMIT + depth)
+
+
 def remember_modules():
     """Import :data:`PRELOAD` and keep the modules as they are now: called once in the worker, before any fork;
     children inherit the snapshot for free."""
@@ -136,19 +170,30 @@ def run_python(program, test, report, to_json, from_json):
         status = "completed" if code == 0 else "runtime_error"
         return report({"status": status, "detail": detail, "stdout": stdout, "stderr": stderr, "exit_code": code})
 
+    _give_default_depth()
+    if test.get("guard") == "evalplus":
+        _evalplus_guard()
     try:
         _exec(code, namespace)
         if test["type"] == "stdio":
             return exited(0)
-        if test.get("entry_point") and test["entry_point"] in namespace:
-            namespace[test["entry_point"]] = _guard(namespace[test["entry_point"]])
         if test["type"] == "call":
+            # The value is judged outside, as data (to_json keeps only plain values): no guard, so a recursive
+            # entry point costs no extra frame per call.
             fn = _exec_eval(test["fn"], namespace)
-            return report({"status": "returned", "value": to_json(fn(*from_json(test["args"])))})
+            value = fn(*from_json(test["args"]))
+            if test.get("reduce") == "not_none" and _type(value) is not bool:
+                value = value is not None  # EvalPlus's oracle for values it cannot compare (a re.Match)
+            return report({"status": "returned", "value": to_json(value)})
+        # The checks see the entry point guarded (its value must compare as the builtin's would) in their own copy
+        # of the globals; the program's functions keep theirs, so its own recursion is not wrapped.
+        checks = dict(namespace)
+        if test.get("entry_point") and test["entry_point"] in checks:
+            checks[test["entry_point"]] = _guard(checks[test["entry_point"]])
         test_code = _compile(test["code"], "<test>", "exec")
         _restore_modules(_PRISTINE_MODULES, _names(test_code))
-        namespace["__builtins__"] = dict(_PRISTINE_BUILTINS)  # patched builtins do not reach the checks
-        _exec(test_code, namespace)
+        checks["__builtins__"] = dict(_PRISTINE_BUILTINS)  # patched builtins do not reach the checks
+        _exec(test_code, checks)
         return report({"status": "passed"})
     except SystemExit as err:
         if test["type"] == "stdio":

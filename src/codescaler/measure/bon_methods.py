@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from codescaler.execution.verify import values_match
+from codescaler.execution.compare import values_match
 from codescaler.extraction.extract import Check, Mode
 from codescaler.extraction.syntax import parse_python
 from codescaler.measure.rm_eval import mean_interval

@@ -86,7 +86,23 @@ def check_input(path: str | Path) -> Path:
         raise InputError(f"{path} is not a text file (a NUL byte at byte {nul + 1}); expected JSONL")
     if not head.strip():
         raise InputError(f"{path} is empty: no records")
-    return path
+    return _with_a_record(path)
+
+
+def _with_a_record(path: Path) -> Path:
+    """``path`` once one of its lines is a JSON object (the first, in any file worth reading); a file with none is
+    no input at all, said before a model loads, not a batch of error rows."""
+    first: RecordError | None = None
+    lines = 0
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            record = parse_line(raw, number)
+            if isinstance(record, dict):
+                return path
+            first, lines = first or record, lines + 1
+    raise InputError(f"{path} holds no record: none of its {lines} lines is a JSON object ({first})")
 
 
 def _decode(raw: bytes, number: int) -> str | RecordError:

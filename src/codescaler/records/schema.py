@@ -10,7 +10,8 @@ by :mod:`codescaler.execution.verify` (never by the sandbox, so a program never 
   ``expected`` within ``atol``; arguments and values are tagged JSON (:mod:`codescaler.records.tagged_json`);
 * :class:`StdioTest`: ``input`` (or the file ``input_file``, streamed) on stdin, stdout compared with ``output``
   (or ``output_file``) by its ``checker``: token by token with numbers within ``rtol``/``atol`` (the default),
-  as unordered lines or tokens, or by a checker program of the problem's own.
+  line by line as LiveCodeBench's grader (``lcb``), as unordered lines or tokens, or by a checker program of the
+  problem's own.
 
 The output rows of ``score``, ``rank`` and ``verify`` and the preference :class:`Pair` are here too, so
 every writer and reader agrees on them. :func:`check_record` validates an input record against any of
@@ -35,12 +36,22 @@ class AssertTest(TypedDict):
     fix_imports: NotRequired[bool]  # Go: goimports first, as HumanEvalPack's harness fixes imports
 
 
+# How a call's returned value is compared with the expected one (codescaler.execution.verify.call_matches):
+# "equal" is EvalPlus's rule (Python's ==, then floats within atol), "strict" keeps types apart (0 is not False),
+# "lcb" is LiveCodeBench's (a tuple read as a list, then ==).
+Compare = Literal["equal", "strict", "lcb"]
+# EvalPlus's special oracles, for the problems where a value is right without being equal to the reference's.
+Oracle = Literal["set", "not_none", "any", "sum_div", "surface_area", "digit_distance", "poly_root"]
+
+
 class CallTest(TypedDict):
     type: Literal["call"]
     fn: str
     args: list[Any]
     expected: NotRequired[Any]  # filled by the loader from the reference where the source has none
     atol: NotRequired[float]
+    compare: NotRequired[Compare]  # default "equal"
+    oracle: NotRequired[Oracle]
 
 
 class CheckerProgram(TypedDict):
@@ -57,7 +68,7 @@ class StdioTest(TypedDict):
     output: NotRequired[str]  # one of output or output_file
     input_file: NotRequired[str]  # a fixture too big to carry inline (100 MB and more): streamed to stdin
     output_file: NotRequired[str]
-    checker: NotRequired[Literal["tokens", "lines_unordered", "tokens_unordered", "program"]]
+    checker: NotRequired[Literal["tokens", "lcb", "lines_unordered", "tokens_unordered", "program"]]
     rtol: NotRequired[float]  # numeric tokens: relative tolerance (default 1e-6)
     atol: NotRequired[float]  # numeric tokens: absolute tolerance (default 1e-9)
     checker_program: NotRequired[CheckerProgram]  # checker "program"
@@ -108,6 +119,9 @@ class Problem(TypedDict):
     # its stdio tests can reject a right answer (eval-policy reports such problems apart).
     several_answers: NotRequired[bool]
     time_limit: NotRequired[float]  # seconds per test, in place of the sandbox's timeout
+    # The reference harness whose limits the problem is judged under by default (verify's --time-limit auto):
+    # "evalplus", max(1 s, 4 x the reference's time) per test and min(60 s, their sum) + 1 s per program.
+    protocol: NotRequired[Literal["evalplus"]]
     extraction: NotRequired[Literal["strict", "lenient", "last"]]  # how answers are read, over the job's own
     responses: NotRequired[list[str]]
     candidate_sources: NotRequired[list[str]]
@@ -184,6 +198,7 @@ class RankRow(TypedDict):
     order: list[int]
     codes: list[str]
     verified: NotRequired[VerifiedRow]
+    not_run: NotRequired[str]  # under --verify-top, why nothing ran (the record has no tests)
 
 
 class VerifyRow(TypedDict):

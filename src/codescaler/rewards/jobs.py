@@ -30,7 +30,8 @@ def score_job(model, config=None) -> Process:
 def rank_job(model, config=None, *, verify_top: int = 0, sandbox=None) -> Process:
     """Per problem: a :class:`codescaler.records.schema.RankRow`, ``order`` best first; with ``verify_top`` K, the
     judge's top programs are also run against the problem's tests until one passes, at most K
-    (:func:`codescaler.rewards.selective.verify_top`), and ``verified`` says which ran and how they did."""
+    (:func:`codescaler.rewards.selective.verify_top`), and ``verified`` says which ran and how they did; a problem
+    with no tests is ranked by the judge alone, and ``not_run`` says why."""
     from codescaler.rewards.kinds import ranking, reward
     from codescaler.rewards.selective import verify_top as verify
 
@@ -59,8 +60,10 @@ def rank_job(model, config=None, *, verify_top: int = 0, sandbox=None) -> Proces
                 "order": ranking(rewards),
                 "codes": [r.code for r in mine],
             }
-            if verify_top:
+            if verify_top and problem.get("tests"):
                 row["verified"] = asdict(verify(problem, rewards, verify_top, sandbox))
+            elif verify_top:  # ranked all the same, and said so
+                row["not_run"] = "the record has no tests"
             outputs.append(row)
         return outputs
 

@@ -21,6 +21,21 @@ API_KEY_ENV = "CODESCALER_API_KEY"
 OPEN_PATHS = ("/health", "/v1/ping")
 
 
+@dataclass
+class ListenConfig:
+    """Where a service listens, and the key it asks for: the flags both servers share."""
+
+    host: str = field(default="127.0.0.1", metadata={"help": "interface to listen on"})
+    api_key: str = field(
+        default="", metadata={"help": "requests must carry it (Bearer or X-API-Key); default $CODESCALER_API_KEY"}
+    )
+    port: int = field(default=8000, metadata={"help": "TCP port"})
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:  # uvicorn would listen on some other port and say this one
+            raise ValueError(f"port {self.port} is not a TCP port (0 to 65535)")
+
+
 def api_key(configured: str) -> str:
     """The key a server requires: its flag, else ``$CODESCALER_API_KEY``; empty for none."""
     return configured or os.environ.get(API_KEY_ENV, "")

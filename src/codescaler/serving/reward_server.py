@@ -22,16 +22,11 @@ from typing import Any
 
 from codescaler.extraction.extract import strip_special_tokens
 from codescaler.rewards.kinds import ScoringConfig, reward
-from codescaler.serving.http import api_key, instrument, warn_if_open
+from codescaler.serving.http import ListenConfig, api_key, instrument, warn_if_open
 
 
 @dataclass
-class ServeConfig:
-    host: str = field(default="127.0.0.1", metadata={"help": "interface to listen on"})
-    api_key: str = field(
-        default="", metadata={"help": "requests must carry it (Bearer or X-API-Key); default $CODESCALER_API_KEY"}
-    )
-    port: int = field(default=8000, metadata={"help": "TCP port"})
+class ServeConfig(ListenConfig):
     max_wait_ms: float = field(default=10.0, metadata={"help": "how long the first queued item waits for company"})
     max_batch_items: int = field(default=256, metadata={"help": "most items scored together (1: no batching)"})
     max_queue: int = field(default=4096, metadata={"help": "queued items before requests get 503"})

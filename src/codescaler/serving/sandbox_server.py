@@ -45,7 +45,7 @@ from codescaler.execution.sandbox import Limits, Sandbox
 from codescaler.execution.worker_files import inside
 from codescaler.records.languages import RUNNABLE, UnknownLanguage, canonical_language
 from codescaler.records.schema import Outcome
-from codescaler.serving.http import api_key, instrument, warn_if_open
+from codescaler.serving.http import ListenConfig, api_key, instrument, warn_if_open
 
 # SandboxFusion's names of the languages served; any spelling codescaler knows is read too ("Python", "javascript").
 SERVED = ("python", "cpp", "java", "nodejs", "go", "rust")
@@ -61,11 +61,7 @@ def served_language(name: str | None) -> str:
 
 
 @dataclass
-class SandboxServeConfig:
-    host: str = field(default="127.0.0.1", metadata={"help": "interface to listen on"})
-    api_key: str = field(
-        default="", metadata={"help": "requests must carry it (Bearer or X-API-Key); default $CODESCALER_API_KEY"}
-    )
+class SandboxServeConfig(ListenConfig):
     port: int = field(default=8080, metadata={"help": "TCP port (SandboxFusion's own default)"})
     workers: int = field(default=0, metadata={"help": "sandbox workers (0: one per core)"})
     max_queue: int = field(default=256, metadata={"help": "programs running or waiting before requests get 503"})
@@ -121,10 +117,11 @@ def run_code_response(language: str, outcome: Outcome) -> dict[str, Any]:
 
 
 def judge(sandbox: Sandbox, problem: dict[str, Any]) -> Any:
-    """The :class:`codescaler.execution.verify.Verdict` of a problem's one response."""
+    """The :class:`codescaler.execution.verify.Verification` of a problem's one response, every test run: /submit
+    answers each test's result."""
     from codescaler.execution.verify import verify_responses
 
-    return next(verify_responses([problem], sandbox))[0]
+    return next(verify_responses([problem], sandbox, all_tests=True))[0]
 
 
 class LocalSandbox:

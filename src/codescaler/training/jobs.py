@@ -55,7 +55,9 @@ def candidates_job(sandbox, config=None, mode="lenient") -> Process:
     def process(items: list[tuple[int, dict, dict]]) -> list[Output]:
         problems = build_candidates([p for _, _, p in items], config)
         out = []
-        for problem, verifications in zip(problems, verify_responses(problems, sandbox, mode=mode)):
+        # every test: a rejected candidate's pass fraction orders the hard negatives
+        verified = verify_responses(problems, sandbox, mode=mode, all_tests=True)
+        for problem, verifications in zip(problems, verified):
             kept: dict[str, Any] = {
                 k: problem[k] for k in ("question", "language", "code_prefix", "split", "source") if k in problem
             }
