@@ -86,7 +86,7 @@ def check_input(path: str | Path) -> Path:
         raise InputError(f"{path} is not a text file (a NUL byte at byte {nul + 1}); expected JSONL")
     if not head.strip():
         raise InputError(f"{path} is empty: no records")
-    return _with_a_record(path)
+    return path if path.suffix == ".json" else _with_a_record(path)  # a .json is one document, read whole
 
 
 def _with_a_record(path: Path) -> Path:
