@@ -26,8 +26,10 @@ pytestmark = pytest.mark.skipif(
     reason="needs .venv-evalplus (make evalplus-env) and the EvalPlus data",
 )
 
-# 32: any root (find_zero); 114, 147: 0 == False; 139: deep recursion; 53, 12: floats and ties; the rest plain
-HUMANEVAL = [0, 12, 32, 53, 99, 114, 139, 147, 151, 163]
+# 32: any root (find_zero); 114, 147: 0 == False; 0, 52: a top-level doctest.testmod() (EvalPlus's guard); 53:
+# help(); 12, 99: ties and floats; the rest plain. No problem whose samples run near their limits (HumanEval/139's
+# factorials do, and fell either side under load): those are a category of their own (docs/verdicts.md).
+HUMANEVAL = [0, 12, 32, 52, 53, 99, 114, 147, 151, 163]
 # 2, 7: set oracle and tuples; 115, 124, 252: sets and complex inputs; 558, 581: value oracles; 737, 787: values
 # only checked to be not None (a re.Match); 63, 580: nested tuples
 MBPP = [2, 7, 63, 115, 124, 252, 558, 580, 581, 737, 787]
@@ -57,9 +59,9 @@ def _compare(dataset, programs, tmp_path, numbers):
 
 def test_humaneval_plus_verdicts_are_evalplus_verdicts(tmp_path):
     names = {f"HumanEval/{n}" for n in HUMANEVAL}
-    programs = [p for p in agreement.humaneval_programs(codet=6, multiple=3) if p[0] in names]
+    programs = [p for p in agreement.humaneval_programs(codet=6, multiple=7) if p[0] in names]
     theirs, apart = _compare("humaneval", programs, tmp_path, HUMANEVAL)
-    assert len(programs) == 90 and 0 < sum(t["passed"] for t in theirs) < len(programs)
+    assert len(programs) >= 80 and 0 < sum(t["passed"] for t in theirs) < len(programs)
     assert apart == []
 
 
@@ -67,5 +69,5 @@ def test_mbpp_plus_verdicts_are_evalplus_verdicts(tmp_path):
     names = {f"Mbpp/{n}" for n in MBPP}
     programs = [p for p in agreement.mbpp_programs() if p[0] in names]
     theirs, apart = _compare("mbpp", programs, tmp_path, MBPP)
-    assert len(programs) >= 40 and 0 < sum(t["passed"] for t in theirs) < len(programs)
+    assert len(programs) >= 20 and 0 < sum(t["passed"] for t in theirs) < len(programs)
     assert apart == []
