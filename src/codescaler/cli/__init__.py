@@ -50,8 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra_args = extra
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    # SIGTERM unwinds as an exit does, so every sandbox's and server's `with` block ends its processes.
-    if threading.current_thread() is threading.main_thread():
+    # SIGTERM unwinds as an exit does, so every sandbox's `with` block ends its processes. The servers drain first
+    # (uvicorn's own handler, then the signal again): theirs stays as it is.
+    if threading.current_thread() is threading.main_thread() and not getattr(args, "drains_on_sigterm", False):
         signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         return args.run(args)

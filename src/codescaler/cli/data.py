@@ -9,6 +9,7 @@ from typing import Any
 
 from codescaler.cli.flags import output_file
 from codescaler.records.errors import InputError
+from codescaler.records.jsonl import writable
 
 
 def register(commands: Any) -> None:
@@ -51,14 +52,14 @@ def run_export(args: argparse.Namespace) -> int:
         except ImportError:
             raise InputError("--format verl writes Parquet: pip install 'codescaler[verl]'") from None
 
-        store = output.with_suffix(".tests.jsonl")  # the tests, once; the rows name them
+        store = writable(output).with_suffix(".tests.jsonl")  # the tests, once; the rows name them
         rows = benchmarks.to_verl(records, args.name, args.prompt, args.time_limit, store=store)
         pq.write_table(pa.Table.from_pylist(rows), output)
         print(f"wrote {len(records)} {args.name} problems in verl's format:")
         for path in (output, store):
             print(f"  {path}  {_size(path.stat().st_size)}")
         return 0
-    with open(output, "w") as f:
+    with open(writable(output), "w") as f:
         for record in records:
             f.write(json.dumps(record) + "\n")
     print(f"wrote {len(records)} {args.name} problems to {output}  {_size(output.stat().st_size)}")

@@ -80,13 +80,10 @@ def input_file(value: str) -> str:
 
 
 def output_file(value: str) -> str:
-    """An output path that is not a folder, in a folder that exists: said when the flags are parsed, before anything
-    runs, rather than as a traceback at the end."""
-    path = Path(value)
-    if path.is_dir():
+    """An output path that is not a folder, said when the flags are parsed (its folder is made when it is written:
+    :func:`codescaler.records.jsonl.writable`)."""
+    if Path(value).is_dir():
         raise argparse.ArgumentTypeError(f"{value} is a folder: name a file to write")
-    if not path.absolute().parent.is_dir():
-        raise argparse.ArgumentTypeError(f"{value}: no folder {path.absolute().parent} to write it in (make it first)")
     return value
 
 

@@ -25,6 +25,7 @@ from codescaler.cli.flags import (
 from codescaler.judges.weights import DEFAULT_LM
 from codescaler.measure.bon_methods import BonConfig
 from codescaler.measure.rm_eval import BUILTIN_PAIRS
+from codescaler.records.jsonl import writable
 
 
 def register(commands: Any) -> None:
@@ -101,7 +102,7 @@ def run_bon(args: argparse.Namespace) -> int:
 
 def _write(args: argparse.Namespace, results: dict[str, Any]) -> None:
     if args.output:
-        with open(args.output, "w") as f:
+        with open(writable(args.output), "w") as f:
             json.dump({"input": args.input, "results": results}, f, indent=2)
 
 

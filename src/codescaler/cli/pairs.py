@@ -19,6 +19,7 @@ from codescaler.cli.flags import (
     sandbox_engine,
 )
 from codescaler.execution.sandbox import Limits
+from codescaler.records.jsonl import writable
 from codescaler.training.candidates import CandidatesConfig
 from codescaler.training.generation import SampleConfig
 from codescaler.training.pairs import PairsConfig
@@ -110,7 +111,7 @@ def run_pairs(args: argparse.Namespace) -> int:
             yield from read_problems(path, lambda _: ("id", "responses", "passed"))
 
     counts: Counter = Counter()
-    with open(args.output, "w") as f:
+    with open(writable(args.output), "w") as f:
         for pair in build_pairs(problems(), config_from_args(args, PairsConfig)):
             counts[pair["split"], pair["source"].split(":")[0]] += 1
             f.write(json.dumps(pair) + "\n")

@@ -26,14 +26,14 @@ def register(commands: Any) -> None:
     add_model_flags(serve)
     add_config_flags(serve, ScoringConfig)
     add_config_flags(serve, ServeConfig)
-    serve.set_defaults(run=run_serve)
+    serve.set_defaults(run=run_serve, drains_on_sigterm=True)
 
     sandbox = commands.add_parser(
         "serve-sandbox", help="execution service with SandboxFusion's API (/run_code, /submit) over our sandbox"
     )
     add_config_flags(sandbox, Limits)
     add_config_flags(sandbox, SandboxServeConfig)
-    sandbox.set_defaults(run=run_serve_sandbox)
+    sandbox.set_defaults(run=run_serve_sandbox, drains_on_sigterm=True)
     for parser in (serve, sandbox):
         parser.add_argument(
             "--engine",

@@ -21,6 +21,7 @@ from codescaler.execution.sandbox import Limits
 from codescaler.execution.sandbox_python import describe_python
 from codescaler.execution.verify import TimeLimit
 from codescaler.records.errors import InputError
+from codescaler.records.jsonl import writable
 
 
 def register(commands: Any) -> None:
@@ -103,6 +104,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
         value = report[f"pass@{k}"]
         print(f"  pass@{k:<4} {'n/a' if value is None else f'{100 * value:6.2f}%'}")
     if args.output:
-        with open(args.output, "w") as f:
+        with open(writable(args.output), "w") as f:
             json.dump(report, f, indent=2)
     return 0

@@ -56,6 +56,13 @@ def count_records(path: str | Path) -> int:
         return sum(1 for line in f if line.strip())
 
 
+def writable(path: str | Path) -> Path:
+    """``path``, its folder made where it is missing, as every batch job makes its output's."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def check_input(path: str | Path) -> Path:
     """``path`` as a Path if it is a readable JSONL text file, or a Parquet file, with something in it; else
     :class:`InputError` naming it."""
@@ -153,7 +160,7 @@ class ResumableWriter:
         if resume and self.path.exists():
             self._repair_and_load()
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            writable(self.path)
             self.path.write_text("")
         self._file = open(self.path, "a", encoding="utf-8")
 
