@@ -16,8 +16,8 @@ from codescaler.cli.flags import (
     quiet_transformers,
     ray_engine,
     sandbox_engine,
+    say_sandbox_python,
 )
-from codescaler.cli.verify import say_sandbox_python
 from codescaler.evaluation.policy import PolicyEvalConfig
 from codescaler.records.errors import InputError
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -233,3 +234,17 @@ def add_batch_job(
 
 def add_sandbox_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None, help="sandbox workers (default: one per core)")
+
+
+def say_sandbox_python(limits: Any) -> dict[str, Any]:
+    """Checks the sandbox's Python and says which it is (a run's verdicts depend on what programs can import)."""
+    try:
+        from codescaler.execution.sandbox_python import describe_python
+
+        python = describe_python(limits.python)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    packages = ", ".join(python["packages"]) or "nothing"
+    said = f"sandbox python: {python['python']} ({python['version']}), the standard library and {packages}"
+    print(said, file=sys.stderr)
+    return python

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from codescaler.cli.flags import (
@@ -16,11 +15,10 @@ from codescaler.cli.flags import (
     input_file,
     output_file,
     sandbox_engine,
+    say_sandbox_python,
 )
 from codescaler.execution.sandbox import Limits
-from codescaler.execution.sandbox_python import describe_python
 from codescaler.execution.verify import TimeLimit
-from codescaler.records.errors import InputError
 from codescaler.records.jsonl import writable
 
 
@@ -80,18 +78,6 @@ def run_verify(args: argparse.Namespace) -> int:
         + (f"; {unrun} the sandbox could not run: status infrastructure)" if unrun else ")")
     )
     return 0
-
-
-def say_sandbox_python(limits: Limits) -> dict[str, Any]:
-    """Checks the sandbox's Python and says which it is (a run's verdicts depend on what programs can import)."""
-    try:
-        python = describe_python(limits.python)
-    except ValueError as err:
-        raise InputError(str(err)) from None
-    packages = ", ".join(python["packages"]) or "nothing"
-    said = f"sandbox python: {python['python']} ({python['version']}), the standard library and {packages}"
-    print(said, file=sys.stderr)
-    return python
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, get_args
 
+from codescaler.records.schema import Compare, Oracle
 from codescaler.records.tagged_json import from_json
 
 
@@ -113,9 +114,9 @@ def call_matches(test: dict[str, Any], got: Any, expected: Any) -> bool:
     if compare == "lcb":  # LiveCodeBench's grade_call_based: a tuple answers as the list it holds, then ==
         return bool((list(got) if isinstance(got, tuple) else got) == expected)
     if compare != "equal":
-        raise ValueError(f"unknown compare rule {compare!r}: equal, strict or lcb")
-    if oracle is not None and oracle not in (*_ORACLES, "set", "not_none", "poly_root"):
-        raise ValueError(f"unknown oracle {oracle!r}")
+        raise ValueError(f"unknown compare rule {compare!r}: {', '.join(get_args(Compare))}")
+    if oracle is not None and oracle not in get_args(Oracle):
+        raise ValueError(f"unknown oracle {oracle!r}: {', '.join(get_args(Oracle))}")
     try:
         if oracle == "poly_root":
             return abs(_poly(from_json(test["args"])[0], got)) <= atol

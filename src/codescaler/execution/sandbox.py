@@ -113,7 +113,7 @@ class Limits:
         default="",
         metadata={
             "help": "the interpreter Python programs run under, with its installed packages (default: this "
-            "Python's standard library alone, never codescaler's own packages)"
+            "Python's standard library, numpy and sortedcontainers, never codescaler's own packages)"
         },
     )
     # A job's policy rather than a test's limit: set per job by the verifier, not a command-line flag.
@@ -158,6 +158,7 @@ class Sandbox:
         # Java and Go: batches built together (False: a compiler call per program)
         self.warm_compilers = warm_compilers
         self.size = workers or os.cpu_count() or 1
+        self._python = sandbox_python(self.limits.python)  # every worker, and every restart, runs this
         # Every worker gets its own uid, so "kill every process of this uid" touches nothing else.
         self._uid_locks = dict(zip(*claim_uids(self.size)))  # uid -> the open file that holds it
         self.uids = list(self._uid_locks)
@@ -178,7 +179,7 @@ class Sandbox:
             tools = {k: v for k, v in tools.items() if k not in ("javac_server", "go_batches")}
         # The worker holds its uid's lock too: were this process killed, the kernel would free the uid while the
         # worker finishes its job and sweeps the uid, and so the programs of whichever sandbox took it next.
-        python, python_env = sandbox_python(self.limits.python)
+        python, python_env = self._python
         process = subprocess.Popen(
             # A declared environment: by default the standard library alone (-S: no site-packages, so what
             # codescaler installs, torch or Ray, never decides a verdict); with `python`, that interpreter and its

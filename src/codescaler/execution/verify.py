@@ -25,8 +25,6 @@ from codescaler.records.schema import STATUSES, Outcome, Status
 from codescaler.records.tagged_json import from_json
 
 VERDICTS = STATUSES  # every test's verdict, and every response's status, is one of these
-
-
 DETAIL_CHARS = 200
 
 
@@ -253,7 +251,7 @@ def reference_seconds(problems: list[dict[str, Any]], sandbox: Sandbox, runs: in
     return [None if key is None else cached[key] for key in keys]
 
 
-def _scaled(problem: dict[str, Any]) -> bool:
+def _evalplus(problem: dict[str, Any]) -> bool:  # its scaled limits (under ``auto``) and its harness's guard
     return problem.get("protocol") == "evalplus"
 
 
@@ -264,11 +262,12 @@ def with_time_limits(problems: list[dict[str, Any]], sandbox: Sandbox, config: T
     keeps that limit, or the sandbox's timeout, flat."""
     if config.time_limit == "flat":
         return problems
-    timed = [p for p in problems if "time_limit" not in p and (config.time_limit == "scaled" or _scaled(p))]
-    seconds = dict(zip(map(id, timed), reference_seconds(timed, sandbox, config.reference_runs)))
+    wanted = ["time_limit" not in p and (config.time_limit == "scaled" or _evalplus(p)) for p in problems]
+    timed = [p for p, w in zip(problems, wanted) if w]
+    seconds = iter(reference_seconds(timed, sandbox, config.reference_runs))
     scaled = []
-    for problem in problems:
-        reference = seconds.get(id(problem))
+    for problem, w in zip(problems, wanted):
+        reference = next(seconds) if w else None
         if reference is not None:
             limits = [round(max(config.time_limit_floor, config.time_limit_factor * t), 4) for t in reference]
             tests = [dict(t, timeout=limit) for t, limit in zip(problem["tests"], limits)]
@@ -309,34 +308,38 @@ _ROUNDS = (10, 100)
 class _Run:
     """One distinct program of a problem, run round by round until it fails or has run every test."""
 
-    problem: dict[str, Any]
+    tests: list[dict[str, Any]]  # the problem's tests, with their expected answers (the job's are without)
     job: Job
+    limits: Limits
     budget: float | None
     judged: list[tuple[Status, str | None]] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
-    done: bool = False
+    exhausted: bool = False  # the sandbox gave no outcome for a round
+
+    @property
+    def done(self) -> bool:
+        """Every test judged, or one failed (only a first-failure run has tests left then), or nothing came back."""
+        failed = bool(self.judged) and self.judged[-1][0] != "passed"
+        return self.exhausted or failed or len(self.judged) == len(self.tests)
 
     def next_job(self, all_tests: bool) -> Job:
-        """The job of the next round: the tests not yet run, up to the next cut, within what is left of the
-        budget. A program whose tests are all judged in the sandbox (asserts), or that is compiled (a round would
-        rebuild it), or that runs every test, runs in one round."""
+        """The next round: the tests not yet run, up to the next cut, in what is left of the budget. All asserts (judged
+        in the sandbox), a compiled program (a round would rebuild it), or every test asked for: one round."""
         start, tests = len(self.judged), self.job.tests
         cuts = [c for c in _ROUNDS if c > start and not all_tests and self.job.language == "python"]
         if any(t["type"] != "assert" for t in tests) and cuts:
             tests = tests[: cuts[0]]
-        limits = self.job.limits or Limits()
         left = None if self.budget is None else max(self.budget - sum(o.get("time", 0.0) for o in self.outcomes), 0.01)
-        return replace(self.job, tests=tests[start:], limits=replace(limits, first_failure=not all_tests, budget=left))
+        limits = replace(self.limits, first_failure=not all_tests, budget=left)
+        return replace(self.job, tests=tests[start:], limits=limits)
 
     def take(self, outcomes: list[Outcome], sandbox: Sandbox, all_tests: bool) -> None:
-        tests = self.problem["tests"][len(self.judged) :]
-        for test, outcome in zip(tests, outcomes):
+        self.exhausted = not outcomes
+        for test, outcome in zip(self.tests[len(self.judged) :], outcomes):
             self.judged.append(judge_with_detail(test, outcome, sandbox))
             self.outcomes.append(outcome)
             if not all_tests and self.judged[-1][0] != "passed":
                 break
-        stopped = not all_tests and any(v != "passed" for v, _ in self.judged)
-        self.done = stopped or len(self.judged) == len(self.job.tests) or not outcomes
 
 
 def verify_responses(
@@ -363,7 +366,7 @@ def verify_responses(
     for problem in problems:
         entry = problem.get("entry_point")
         # EvalPlus's protocol runs programs under its harness's guard too (worker_python._evalplus_guard)
-        guard = {"guard": "evalplus"} if problem.get("protocol") == "evalplus" else {}
+        guard = {"guard": "evalplus"} if _evalplus(problem) else {}
         tests = [sandbox_test(t, entry) | guard for t in problem["tests"]]
         limits = replace(sandbox.limits, timeout=problem["time_limit"]) if problem.get("time_limit") else sandbox.limits
         seen: dict[str, _Run] = {}
@@ -374,8 +377,8 @@ def verify_responses(
                 plan[-1].append(cast(str, reason))
                 continue
             if program not in seen:
-                job = Job(program, tests, problem.get("language", "python"), limits)
-                seen[program] = _Run(problem, job, problem.get("budget"))
+                job = Job(program, tests, problem.get("language", "python"))
+                seen[program] = _Run(problem["tests"], job, limits, problem.get("budget"))
                 runs.append(seen[program])
             plan[-1].append(seen[program])
     pending = runs
